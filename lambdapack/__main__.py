@@ -1,0 +1,4 @@
+from lambdapack.cli.main import main
+
+if __name__ == "__main__":
+    main()

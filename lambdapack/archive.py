@@ -1,0 +1,248 @@
+"""Deterministic, atomic zip writing and safe zip reading, shared by every artifact.
+
+Writing (STYLE.md 6): entries sorted, timestamps fixed (``SOURCE_DATE_EPOCH`` honoured,
+clamped to the zip epoch 1980-01-01), permissions normalised to 0644/0755, written to a
+temporary file beside the destination and moved into place with ``os.replace``; an
+interrupted write leaves the previous artifact or nothing.
+
+Reading (STYLE.md 5): every member name is checked before anything is written: no
+absolute paths, no ``..``, no drive letters, no duplicates, no links that leave the
+target, and a cap on the total unpacked size and the compression ratio (zip bombs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import stat
+import tempfile
+import time
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from lambdapack.errors import ArchiveError
+
+ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip entry can carry
+DEFAULT_MAX_UNPACKED = 1024 * 1024 * 1024  # far above Lambda's 250 MB, far below a bomb
+DEFAULT_MAX_RATIO = 250  # real code/data compresses < 30x; deflate bombs reach ~1000x
+_RATIO_FLOOR = 1024 * 1024  # ratios are only judged for members over 1 MiB unpacked
+_CHUNK = 1024 * 1024
+
+
+def source_date_epoch() -> int:
+    """The fixed timestamp for archive entries (``SOURCE_DATE_EPOCH`` or the zip epoch)."""
+    raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    try:
+        value = int(raw) if raw else ZIP_EPOCH
+    except ValueError:
+        value = ZIP_EPOCH
+    return max(value, ZIP_EPOCH)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_path(dest: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``dest``; move it onto ``dest`` only if the block succeeds."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, dest)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+
+
+def atomic_write_bytes(dest: Path, data: bytes, mode: int = 0o644) -> None:
+    with atomic_path(dest) as tmp:
+        tmp.write_bytes(data)
+        os.chmod(tmp, mode)
+
+
+@dataclass(frozen=True)
+class ZipEntry:
+    """One file to archive: its name inside the zip and where its bytes come from."""
+
+    arcname: str
+    source: Path | bytes
+    executable: bool = False
+
+
+def _zipinfo(arcname: str, date_time: tuple[int, ...], executable: bool) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(arcname, date_time=date_time)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.create_system = 3  # unix, so external_attr carries the mode
+    mode = 0o755 if executable else 0o644
+    info.external_attr = (stat.S_IFREG | mode) << 16
+    return info
+
+
+def write_zip(dest: Path, entries: Iterable[ZipEntry], compresslevel: int = 6) -> str:
+    """Write a byte-reproducible zip of ``entries`` to ``dest`` atomically; return its sha256."""
+    ordered = sorted(entries, key=lambda e: e.arcname)
+    seen: set[str] = set()
+    for entry in ordered:
+        check_member_name(entry.arcname)
+        if entry.arcname in seen:
+            raise ArchiveError(f"duplicate archive entry {entry.arcname!r}",
+                               hint="two inputs map to the same path; remove one")
+        seen.add(entry.arcname)
+    date_time = time.gmtime(source_date_epoch())[:6]
+    with atomic_path(dest) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED,
+                             compresslevel=compresslevel) as zf:
+            for entry in ordered:
+                info = _zipinfo(entry.arcname, date_time, entry.executable)
+                if isinstance(entry.source, bytes):
+                    zf.writestr(info, entry.source, compresslevel=compresslevel)
+                else:
+                    with open(entry.source, "rb") as src, zf.open(info, "w") as out:
+                        for chunk in iter(lambda s=src: s.read(_CHUNK), b""):
+                            out.write(chunk)
+        os.chmod(tmp, 0o644)
+        digest = sha256_file(tmp)
+    return digest
+
+
+def entries_from_dir(root: Path, prefix: str = "") -> list[ZipEntry]:
+    """Every regular file under ``root`` as a :class:`ZipEntry`, named ``prefix/relative/path``."""
+    root = Path(root)
+    out: list[ZipEntry] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if path.is_symlink() or not path.is_file():
+                continue
+            rel = path.relative_to(root).as_posix()
+            arc = f"{prefix.rstrip('/')}/{rel}" if prefix else rel
+            out.append(ZipEntry(arc, path, executable=bool(path.stat().st_mode & 0o111)))
+    return out
+
+
+def check_member_name(name: str) -> PurePosixPath:
+    """The normalised relative path of an archive member, or ArchiveError if it is unsafe."""
+    if not name or "\x00" in name:
+        raise ArchiveError(f"archive member with an invalid name {name!r}",
+                           hint="the archive is corrupt or hostile; rebuild it from a trusted source")
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        raise ArchiveError(f"archive member {name!r} has an absolute path",
+                           hint="the archive is hostile or broken; do not use it")
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if any(part == ".." for part in parts):
+        raise ArchiveError(f"archive member {name!r} escapes the target directory",
+                           hint="the archive is hostile or broken; do not use it")
+    return PurePosixPath(*[p for p in parts if p not in ("", ".")])
+
+
+@dataclass(frozen=True)
+class ExtractReport:
+    files: int
+    bytes: int
+
+
+def _is_symlink(info: zipfile.ZipInfo) -> bool:
+    return info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16)
+
+
+def open_zip(path: Path) -> zipfile.ZipFile:
+    """Open a zip, translating "missing" and "not a zip" into ArchiveError."""
+    try:
+        return zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise ArchiveError(f"{path}: no such file", hint="check the path") from None
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ArchiveError(f"{path}: not a valid zip archive ({exc})",
+                           hint="the file is truncated or corrupt; rebuild or re-download it") from None
+
+
+def validate_members(zf: zipfile.ZipFile, *, max_unpacked: int = DEFAULT_MAX_UNPACKED,
+                     max_ratio: int = DEFAULT_MAX_RATIO) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
+    """Check every member of ``zf`` (names, duplicates, size caps) before anything is written."""
+    checked: list[tuple[zipfile.ZipInfo, PurePosixPath]] = []
+    seen: set[str] = set()
+    total = 0
+    for info in zf.infolist():
+        rel = check_member_name(info.filename)
+        key = rel.as_posix().lower() if info.is_dir() else rel.as_posix()
+        if key in seen and not info.is_dir():
+            raise ArchiveError(f"archive member {info.filename!r} appears twice",
+                               hint="the archive is hostile or broken; do not use it")
+        seen.add(key)
+        total += info.file_size
+        if total > max_unpacked:
+            raise ArchiveError(
+                f"archive unpacks to more than {max_unpacked:,} bytes",
+                hint="this looks like a decompression bomb; use a trusted archive")
+        if info.file_size > _RATIO_FLOOR and info.file_size > max_ratio * max(info.compress_size, 1):
+            raise ArchiveError(
+                f"archive member {info.filename!r} compresses {info.file_size // max(info.compress_size, 1)}:1",
+                hint="this looks like a decompression bomb; use a trusted archive")
+        checked.append((info, rel))
+    return checked
+
+
+def safe_extract(path: Path, dest: Path, *, max_unpacked: int = DEFAULT_MAX_UNPACKED,
+                 max_ratio: int = DEFAULT_MAX_RATIO) -> ExtractReport:
+    """Extract ``path`` into ``dest`` refusing anything that would land outside it."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    root = dest.resolve()
+    files = 0
+    written = 0
+    with open_zip(path) as zf:
+        members = validate_members(zf, max_unpacked=max_unpacked, max_ratio=max_ratio)
+        try:
+            for info, rel in members:
+                target = root.joinpath(*rel.parts)
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                # a link planted earlier in the archive must not redirect this write
+                if not target.parent.resolve().is_relative_to(root):
+                    raise ArchiveError(f"archive member {info.filename!r} escapes the target directory",
+                                       hint="the archive is hostile or broken; do not use it")
+                if _is_symlink(info):
+                    link = zf.read(info).decode("utf-8", "replace")
+                    resolved = (target.parent / link).resolve()
+                    if PurePosixPath(link).is_absolute() or not resolved.is_relative_to(root):
+                        raise ArchiveError(
+                            f"archive member {info.filename!r} is a link pointing outside ({link!r})",
+                            hint="the archive is hostile or broken; do not use it")
+                    if target.is_symlink() or target.exists():
+                        target.unlink()
+                    os.symlink(link, target)
+                    files += 1
+                    continue
+                remaining = info.file_size
+                with zf.open(info) as src, open(target, "wb") as out:
+                    for chunk in iter(lambda s=src: s.read(_CHUNK), b""):
+                        remaining -= len(chunk)
+                        if remaining < 0:
+                            raise ArchiveError(
+                                f"archive member {info.filename!r} is larger than its header says",
+                                hint="the archive is hostile or broken; do not use it")
+                        out.write(chunk)
+                mode = (info.external_attr >> 16) & 0o777
+                os.chmod(target, 0o755 if mode & 0o111 else 0o644)
+                files += 1
+                written += info.file_size
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise ArchiveError(f"{path}: corrupt archive ({exc})",
+                               hint="the file is truncated or corrupt; rebuild or re-download it") from None
+    return ExtractReport(files=files, bytes=written)

@@ -1,0 +1,88 @@
+"""Finding a CPython of an exact minor version: ``--python``, PATH, then pyenv.
+
+The layer compiler, the import check, ``train --layer`` and the emulator all need the
+interpreter Lambda would use; a different minor version hides exactly the bugs that bite
+in production, so nothing here falls back to "some other Python".
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from lambdapack.errors import InterpreterError
+
+_PROBE = "import sys; print('%d.%d.%d' % sys.version_info[:3], sys.implementation.name)"
+
+
+@functools.lru_cache(maxsize=64)
+def interpreter_version(executable: str) -> tuple[tuple[int, int, int], str] | None:
+    """``((major, minor, micro), implementation)`` of an interpreter, or None if it won't run."""
+    try:
+        out = subprocess.run(
+            [executable, "-I", "-c", _PROBE],
+            capture_output=True, text=True, timeout=30, check=True,
+        ).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if len(out) != 2:
+        return None
+    major, minor, micro = (int(p) for p in out[0].split("."))
+    return (major, minor, micro), out[1]
+
+
+def _pyenv_candidates(version: tuple[int, int]) -> list[Path]:
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    versions = root / "versions"
+    if not versions.is_dir():
+        return []
+    prefix = f"{version[0]}.{version[1]}."
+    found = [d for d in versions.iterdir() if d.name.startswith(prefix) and d.name[len(prefix):].isdigit()]
+    # newest patch release first
+    found.sort(key=lambda d: int(d.name[len(prefix):]), reverse=True)
+    return [d / "bin" / f"python{version[0]}.{version[1]}" for d in found]
+
+
+def find_python(version: tuple[int, int], explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """A CPython executable of exactly ``version`` (major, minor), or None.
+
+    ``explicit`` (the user's ``--python``) is checked and never silently replaced.
+    """
+    if explicit is not None:
+        path = Path(explicit) if os.sep in str(explicit) else shutil.which(str(explicit))
+        if path is None:
+            return None
+        info = interpreter_version(str(path))
+        return Path(path) if info and info[0][:2] == version and info[1] == "cpython" else None
+    name = f"python{version[0]}.{version[1]}"
+    candidates: list[Path] = []
+    on_path = shutil.which(name)
+    if on_path:
+        candidates.append(Path(on_path))
+    candidates.extend(_pyenv_candidates(version))
+    for candidate in candidates:
+        if not candidate.exists():
+            continue
+        info = interpreter_version(str(candidate))
+        if info and info[0][:2] == version and info[1] == "cpython":
+            return candidate
+    return None
+
+
+def require_python(version: tuple[int, int], explicit: str | os.PathLike[str] | None = None) -> Path:
+    found = find_python(version, explicit)
+    if found is not None:
+        return found
+    wanted = f"{version[0]}.{version[1]}"
+    if explicit is not None:
+        raise InterpreterError(
+            f"--python {explicit} is not a CPython {wanted} interpreter",
+            hint=f"pass the path of a python{wanted} executable",
+        )
+    raise InterpreterError(
+        f"no CPython {wanted} interpreter found (looked on PATH and in pyenv)",
+        hint=f"install one (`pyenv install {wanted}` or your OS package) or pass --python PATH",
+    )
