@@ -55,3 +55,16 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+
+
+@pytest.fixture(scope="session")
+def iris_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model directory (model.joblib + model.json) from the default ``train``: the guide's iris forest.
+
+    Trained once per session on the host interpreter; treat it as read-only (copy it to change it).
+    """
+    from lambdapack.model.train import train
+
+    out = tmp_path_factory.mktemp("iris-model") / "model"
+    train(out=out)
+    return out

@@ -1,0 +1,1 @@
+"""Training, importing and describing models (``model.joblib`` + its ``model.json`` manifest)."""

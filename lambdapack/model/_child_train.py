@@ -1,0 +1,169 @@
+"""Fit, score and dump one scikit-learn model: the part of ``train`` that runs where the model is made.
+
+This file must not import lambdapack: ``train --layer`` runs it by path in an isolated
+interpreter (``python -I -S -B _child_train.py``) whose ``sys.path`` holds only the standard
+library and the unzipped layer, so the pickle is written by exactly the libraries that will
+load it. The request and the reply are one JSON document each, on stdin and stdout.
+In-process training calls :func:`fit_and_dump` directly, so both paths share this code.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import difflib
+import importlib
+import json
+import platform
+import sys
+import warnings
+from typing import Any
+
+LIBRARIES = {"scikit-learn": "sklearn", "numpy": "numpy", "scipy": "scipy", "joblib": "joblib",
+             "threadpoolctl": "threadpoolctl"}
+
+
+class TrainFailure(Exception):
+    """A failure the caller turns into a user-facing error; ``kind`` says whose fault it is."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def library_versions() -> dict[str, str]:
+    """The running interpreter's and libraries' versions, from the modules themselves.
+
+    ``__version__`` rather than importlib.metadata: a slimmed layer has no ``*.dist-info``.
+    """
+    out = {"python": platform.python_version()}
+    for dist, module in LIBRARIES.items():
+        try:
+            out[dist] = str(importlib.import_module(module).__version__)
+        except ImportError:
+            continue
+    return out
+
+
+def parse_literal(key: str, source: str) -> Any:
+    """A hyper-parameter value from its text: a Python literal, or else the bare word as a string."""
+    lowered = source.strip().lower()
+    if lowered in ("none", "null"):
+        return None
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return ast.literal_eval(source.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        word = source.strip()
+        # `criterion=entropy` is a string; `alpha=1e-3x` or `x=[1,` is a typo, not a string
+        if word.replace("_", "").replace("-", "").isalnum() and not word[:1].isdigit():
+            return word
+        raise TrainFailure("param", f"--param {key}={source}: not a literal value "
+                                    "(numbers, quoted strings, True/False/None, tuples, lists)") from None
+
+
+def build_estimator(class_path: str, params: dict[str, str]) -> Any:
+    """An unfitted estimator of ``class_path`` with ``params`` (literal source text) checked and set."""
+    module_name, _, class_name = class_path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise TrainFailure("estimator", f"cannot import {class_path} ({exc})") from None
+    estimator = cls()
+    known = estimator.get_params()
+    values = {}
+    for key, text in params.items():
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            maybe = f" (did you mean {close[0]!r}?)" if close else ""
+            raise TrainFailure("param", f"{cls.__name__} has no parameter {key!r}{maybe}; it takes: "
+                                        + ", ".join(sorted(known)))
+        values[key] = parse_literal(key, text)
+    estimator.set_params(**values)
+    validate = getattr(estimator, "_validate_params", None)
+    if validate is not None:  # scikit-learn >= 1.2 checks types and ranges before fitting
+        try:
+            validate()
+        except (ValueError, TypeError) as exc:
+            raise TrainFailure("param", str(exc).strip()) from None
+    return estimator
+
+
+def _scalar(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def fit_and_dump(request: dict[str, Any]) -> dict[str, Any]:
+    """Split, fit, score and ``joblib.dump`` as ``request`` says; return metrics, classes and versions."""
+    import joblib
+    import numpy as np
+    from sklearn.base import is_classifier
+    from sklearn.metrics import accuracy_score, mean_absolute_error, r2_score
+    from sklearn.model_selection import train_test_split
+
+    estimator = build_estimator(request["estimator"], request.get("params") or {})
+    task = request["task"]
+    if task == "classification" and not is_classifier(estimator):
+        raise TrainFailure("estimator", f"{request['estimator']} is not a classifier")
+    X = np.asarray(request["X"], dtype=np.float64)
+    y = np.asarray(request["y"], dtype=np.float64 if task == "regression" else None)
+    try:
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=request["test_size"], random_state=request["split_random_state"])
+    except ValueError as exc:
+        raise TrainFailure("data", f"cannot split {len(X)} rows with test_size={request['test_size']}: {exc}") \
+            from None
+    caught: list[str] = []
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        try:
+            estimator.fit(X_train, y_train)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise TrainFailure("fit", f"{type(estimator).__name__}.fit failed: {exc}") from None
+        predicted = estimator.predict(X_test)
+    for record in records:
+        text = f"{record.category.__name__}: {record.message}"
+        if text not in caught:
+            caught.append(text)
+    if task == "classification":
+        metrics = {"accuracy": float(accuracy_score(y_test, predicted))}
+        classes = [_scalar(c) for c in estimator.classes_]
+    else:
+        metrics = {"r2": float(r2_score(y_test, predicted)), "mae": float(mean_absolute_error(y_test, predicted))}
+        classes = None
+    joblib.dump(estimator, request["out"], compress=request.get("compress", 0))
+    import sklearn
+    return {
+        "ok": True,
+        "metrics": metrics,
+        "classes": classes,
+        "versions": library_versions(),
+        "train_rows": len(X_train),
+        "test_rows": len(X_test),
+        "warnings": caught,
+        "sklearn_path": sklearn.__file__,
+    }
+
+
+def main() -> int:
+    request = json.load(sys.stdin)
+    # Only the layer may supply packages: the interpreter runs with -I -S, so sys.path is
+    # the standard library; the layer's directories go first.
+    sys.path[:0] = request.get("sys_path", [])
+    reply_to = sys.stdout
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # a chatty library must not corrupt the reply
+            reply = fit_and_dump(request)
+    except TrainFailure as exc:
+        reply = {"ok": False, "kind": exc.kind, "message": exc.message}
+    except ImportError as exc:
+        reply = {"ok": False, "kind": "import", "message": f"{type(exc).__name__}: {exc}"}
+    json.dump(reply, reply_to)
+    reply_to.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

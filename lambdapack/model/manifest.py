@@ -1,0 +1,227 @@
+"""``model.json``: what a model is, what it was trained with, and the sha256 of its bytes.
+
+The manifest is the contract between ``train``/``model import`` and everything that serves
+the model (docs/formats.md). Readers refuse a schema they don't know, and nothing unpickles
+``model.joblib`` before its sha256 matches: a pickle is code.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lambdapack.archive import sha256_file
+from lambdapack.errors import ModelError
+
+SCHEMA = "lambdapack.model/1"
+MODEL_FILE = "model.joblib"
+MANIFEST_FILE = "model.json"
+TASKS = ("classification", "regression")
+# The libraries recorded in ``versions``, in the order the manifest lists them.
+RECORDED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "threadpoolctl")
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    alias: str | None = None
+
+
+@dataclass(frozen=True)
+class EstimatorInfo:
+    class_path: str  # "sklearn.ensemble.RandomForestClassifier"; JSON key "class"
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    source: str
+    rows: int
+    test_size: float | None = None
+    split_random_state: int | None = None
+    target: str | None = None  # the CSV column trained on; None for bundled datasets
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    file: str
+    bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    task: str
+    estimator: EstimatorInfo
+    dataset: DatasetInfo | None  # None for an imported model
+    features: tuple[Feature, ...]
+    classes: tuple[str, ...] | None
+    metrics: Mapping[str, float]
+    versions: Mapping[str, str]
+    model: ModelFile
+    schema: str = SCHEMA
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+    def to_dict(self) -> dict[str, Any]:
+        dataset = None
+        if self.dataset is not None:
+            dataset = {
+                "name": self.dataset.name,
+                "source": self.dataset.source,
+                "rows": self.dataset.rows,
+                "test_size": self.dataset.test_size,
+                "split_random_state": self.dataset.split_random_state,
+            }
+            if self.dataset.target is not None:
+                dataset["target"] = self.dataset.target
+        return {
+            "schema": self.schema,
+            "task": self.task,
+            "estimator": {"class": self.estimator.class_path, "params": dict(self.estimator.params)},
+            "dataset": dataset,
+            "features": [{"name": f.name, "alias": f.alias} for f in self.features],
+            "classes": list(self.classes) if self.classes is not None else None,
+            "metrics": dict(self.metrics),
+            "versions": dict(self.versions),
+            "model": {"file": self.model.file, "bytes": self.model.bytes, "sha256": self.model.sha256},
+        }
+
+    def to_json(self) -> str:
+        # sorted-free but fixed key order (the dict above) and a trailing newline: stable bytes
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "model.json") -> Manifest:
+        """Parse and validate a manifest document; every problem is a ModelError naming ``source``."""
+        if not isinstance(data, dict):
+            raise _corrupt(source, "the document is not a JSON object")
+        schema = data.get("schema")
+        if schema != SCHEMA:
+            raise ModelError(
+                f"{source}: unknown manifest schema {schema!r} (this lambdapack reads {SCHEMA!r})",
+                hint="upgrade lambdapack, or recreate the manifest with `lambdapack train` "
+                     "or `lambdapack model import`",
+            )
+        try:
+            task = _expect(data, "task", str)
+            if task not in TASKS:
+                raise _corrupt(source, f"task must be one of {', '.join(TASKS)}, not {task!r}")
+            est = _expect(data, "estimator", dict)
+            estimator = EstimatorInfo(_expect(est, "class", str), dict(_expect(est, "params", dict)))
+            raw_ds = data.get("dataset")
+            dataset = None
+            if raw_ds is not None:
+                if not isinstance(raw_ds, dict):
+                    raise _corrupt(source, "dataset must be an object or null")
+                dataset = DatasetInfo(
+                    name=_expect(raw_ds, "name", str),
+                    source=_expect(raw_ds, "source", str),
+                    rows=_expect(raw_ds, "rows", int),
+                    test_size=_optional(raw_ds, "test_size", (int, float)),
+                    split_random_state=_optional(raw_ds, "split_random_state", int),
+                    target=_optional(raw_ds, "target", str),
+                )
+            features = []
+            for item in _expect(data, "features", list):
+                if not isinstance(item, dict):
+                    raise _corrupt(source, "each feature must be an object with name and alias")
+                features.append(Feature(_expect(item, "name", str), _optional(item, "alias", str)))
+            if not features:
+                raise _corrupt(source, "features is empty")
+            names = [f.name for f in features]
+            if len(set(names)) != len(names):
+                raise _corrupt(source, "feature names repeat")
+            raw_classes = data.get("classes")
+            classes = None
+            if raw_classes is not None:
+                if not isinstance(raw_classes, list) or not all(isinstance(c, str) for c in raw_classes):
+                    raise _corrupt(source, "classes must be a list of strings or null")
+                classes = tuple(raw_classes)
+            metrics = _expect(data, "metrics", dict)
+            if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in metrics.values()):
+                raise _corrupt(source, "metrics must be finite numbers")
+            versions = _expect(data, "versions", dict)
+            if not all(isinstance(v, str) for v in versions.values()):
+                raise _corrupt(source, "versions must be strings")
+            raw_model = _expect(data, "model", dict)
+            model = ModelFile(_expect(raw_model, "file", str), _expect(raw_model, "bytes", int),
+                              _expect(raw_model, "sha256", str))
+        except _FieldError as exc:
+            raise _corrupt(source, str(exc)) from None
+        if "/" in model.file or "\\" in model.file or model.file in ("", ".", ".."):
+            raise _corrupt(source, f"model.file must be a plain file name, not {model.file!r}")
+        if len(model.sha256) != 64 or any(c not in "0123456789abcdef" for c in model.sha256):
+            raise _corrupt(source, "model.sha256 is not a sha256 hex digest")
+        return cls(task=task, estimator=estimator, dataset=dataset, features=tuple(features), classes=classes,
+                   metrics=dict(metrics), versions=dict(versions), model=model, schema=schema)
+
+
+class _FieldError(Exception):
+    pass
+
+
+def _expect(data: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    if key not in data:
+        raise _FieldError(f"missing field {key!r}")
+    value = data[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise _FieldError(f"field {key!r} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _optional(data: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    if data.get(key) is None:
+        return None
+    return _expect(data, key, kind)
+
+
+def _corrupt(source: str, why: str) -> ModelError:
+    return ModelError(f"{source} is not a valid model manifest: {why}",
+                      hint="recreate it with `lambdapack train` or `lambdapack model import`")
+
+
+def load_manifest(directory: Path) -> Manifest:
+    """Read ``DIR/model.json`` (or a path to the manifest itself), refusing anything malformed."""
+    directory = Path(directory)
+    path = directory if directory.suffix == ".json" and directory.is_file() else directory / MANIFEST_FILE
+    if not path.parent.is_dir():
+        raise ModelError(f"{path.parent}: no such model directory",
+                         hint="train one with `lambdapack train` (writes build/model/) or pass the right --model DIR")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelError(f"{path}: no model manifest",
+                         hint="a model directory holds model.joblib and model.json; create them with "
+                              "`lambdapack train` or `lambdapack model import`") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path}: cannot read the manifest ({exc})", hint="check the file") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _corrupt(str(path), f"invalid JSON at line {exc.lineno} column {exc.colno}") from None
+    return Manifest.from_dict(data, source=str(path))
+
+
+def verify_model_file(directory: Path, manifest: Manifest) -> Path:
+    """The model file's path, after checking its size and sha256 against the manifest."""
+    path = Path(directory) / manifest.model.file
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ModelError(f"{path}: model file missing (the manifest names it)",
+                         hint="retrain or re-import the model; the directory is incomplete") from None
+    digest = sha256_file(path)
+    if digest != manifest.model.sha256 or size != manifest.model.bytes:
+        raise ModelError(
+            f"{path}: sha256 {digest[:12]}… does not match the manifest's {manifest.model.sha256[:12]}…",
+            hint="the file changed after the manifest was written; retrain or re-import it "
+                 "(never load a pickle you cannot vouch for)")
+    return path
