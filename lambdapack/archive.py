@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import stat
 import tempfile
@@ -170,12 +171,31 @@ def open_zip(path: Path) -> zipfile.ZipFile:
                            hint="the file is truncated or corrupt; rebuild or re-download it") from None
 
 
+def _local_header_end(info: zipfile.ZipInfo) -> int:
+    """The least offset the member's data can end at (its local header holds at least the name)."""
+    return info.header_offset + 30 + len(info.orig_filename.encode("utf-8", "surrogateescape")) + info.compress_size
+
+
+def _check_no_overlap(infos: list[zipfile.ZipInfo]) -> None:
+    # Zip has no hard links; the way to alias data is two directory records sharing one
+    # local file, the core of non-recursive zip bombs. Honest writers never overlap.
+    ordered = sorted(infos, key=lambda i: i.header_offset)
+    for before, after in itertools.pairwise(ordered):
+        if _local_header_end(before) > after.header_offset:
+            raise ArchiveError(
+                f"archive members {before.filename!r} and {after.filename!r} overlap",
+                hint="overlapping members are a decompression-bomb trick; use a trusted archive")
+
+
 def validate_members(zf: zipfile.ZipFile, *, max_unpacked: int = DEFAULT_MAX_UNPACKED,
                      max_ratio: int = DEFAULT_MAX_RATIO) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
     """Check every member of ``zf`` (names, duplicates, size caps) before anything is written."""
     checked: list[tuple[zipfile.ZipInfo, PurePosixPath]] = []
     seen: set[str] = set()
+    files: set[PurePosixPath] = set()
+    directories: set[PurePosixPath] = set()
     total = 0
+    total_compressed = 0
     for info in zf.infolist():
         rel = check_member_name(info.filename)
         key = rel.as_posix().lower() if info.is_dir() else rel.as_posix()
@@ -183,7 +203,13 @@ def validate_members(zf: zipfile.ZipFile, *, max_unpacked: int = DEFAULT_MAX_UNP
             raise ArchiveError(f"archive member {info.filename!r} appears twice",
                                hint="the archive is hostile or broken; do not use it")
         seen.add(key)
+        if info.is_dir():
+            directories.add(rel)
+        else:
+            files.add(rel)
+        directories.update(rel.parents)
         total += info.file_size
+        total_compressed += info.compress_size
         if total > max_unpacked:
             raise ArchiveError(
                 f"archive unpacks to more than {max_unpacked:,} bytes",
@@ -193,56 +219,119 @@ def validate_members(zf: zipfile.ZipFile, *, max_unpacked: int = DEFAULT_MAX_UNP
                 f"archive member {info.filename!r} compresses {info.file_size // max(info.compress_size, 1)}:1",
                 hint="this looks like a decompression bomb; use a trusted archive")
         checked.append((info, rel))
+    # many members each under the per-member floor add up to a bomb just the same
+    if total > _RATIO_FLOOR and total > max_ratio * max(total_compressed, 1):
+        raise ArchiveError(
+            f"archive compresses {total // max(total_compressed, 1)}:1 overall ({total:,} bytes unpacked)",
+            hint="this looks like a decompression bomb; use a trusted archive")
+    clash = files & directories
+    if clash:
+        name = min(clash).as_posix()
+        raise ArchiveError(f"archive member {name!r} is both a file and a directory",
+                           hint="the archive is hostile or broken; do not use it")
+    _check_no_overlap(zf.infolist())
     return checked
+
+
+def _inside(root: Path, path: Path) -> bool:
+    # resolve() follows every link that already exists on the way, so a directory planted
+    # as a link to elsewhere (by this archive or before it) is seen for what it is
+    return path.resolve().is_relative_to(root)
+
+
+def _escapes(info: zipfile.ZipInfo) -> ArchiveError:
+    return ArchiveError(f"archive member {info.filename!r} escapes the target directory",
+                        hint="the archive is hostile or broken; do not use it")
+
+
+def _write_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> None:
+    # Replace whatever is there instead of opening it: writing through an existing hard
+    # link or symlink would change a file outside the build tree (a package cache, say).
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    remaining = info.file_size
+    with zf.open(info) as src, os.fdopen(os.open(target, flags, 0o600), "wb") as out:
+        for chunk in iter(lambda: src.read(_CHUNK), b""):
+            remaining -= len(chunk)
+            if remaining < 0:
+                raise ArchiveError(
+                    f"archive member {info.filename!r} is larger than its header says",
+                    hint="the archive is hostile or broken; do not use it")
+            out.write(chunk)
+    mode = (info.external_attr >> 16) & 0o777
+    os.chmod(target, 0o755 if mode & 0o111 else 0o644)
 
 
 def safe_extract(path: Path, dest: Path, *, max_unpacked: int = DEFAULT_MAX_UNPACKED,
                  max_ratio: int = DEFAULT_MAX_RATIO) -> ExtractReport:
-    """Extract ``path`` into ``dest`` refusing anything that would land outside it."""
+    """Extract ``path`` into ``dest`` refusing anything that would land outside it.
+
+    Directories and files are written first and links last, so no write ever goes through
+    a link the archive made; every link is checked when made and again once all exist,
+    because a later link can change where an earlier one leads.
+    """
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     root = dest.resolve()
     files = 0
     written = 0
+    links: list[tuple[zipfile.ZipInfo, Path, str]] = []
+    made_links: list[Path] = []
     with open_zip(path) as zf:
         members = validate_members(zf, max_unpacked=max_unpacked, max_ratio=max_ratio)
         try:
             for info, rel in members:
                 target = root.joinpath(*rel.parts)
+                # checked before mkdir: a link already in dest must not redirect even a mkdir
+                if not _inside(root, target.parent if not info.is_dir() else target):
+                    raise _escapes(info)
                 if info.is_dir():
                     target.mkdir(parents=True, exist_ok=True)
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
-                # a link planted earlier in the archive must not redirect this write
-                if not target.parent.resolve().is_relative_to(root):
-                    raise ArchiveError(f"archive member {info.filename!r} escapes the target directory",
-                                       hint="the archive is hostile or broken; do not use it")
                 if _is_symlink(info):
-                    link = zf.read(info).decode("utf-8", "replace")
-                    resolved = (target.parent / link).resolve()
-                    if PurePosixPath(link).is_absolute() or not resolved.is_relative_to(root):
-                        raise ArchiveError(
-                            f"archive member {info.filename!r} is a link pointing outside ({link!r})",
-                            hint="the archive is hostile or broken; do not use it")
-                    if target.is_symlink() or target.exists():
-                        target.unlink()
-                    os.symlink(link, target)
-                    files += 1
+                    links.append((info, target, zf.read(info).decode("utf-8", "replace")))
                     continue
-                remaining = info.file_size
-                with zf.open(info) as src, open(target, "wb") as out:
-                    for chunk in iter(lambda s=src: s.read(_CHUNK), b""):
-                        remaining -= len(chunk)
-                        if remaining < 0:
-                            raise ArchiveError(
-                                f"archive member {info.filename!r} is larger than its header says",
-                                hint="the archive is hostile or broken; do not use it")
-                        out.write(chunk)
-                mode = (info.external_attr >> 16) & 0o777
-                os.chmod(target, 0o755 if mode & 0o111 else 0o644)
+                if target.is_dir() and not target.is_symlink():
+                    raise ArchiveError(f"archive member {info.filename!r} would replace a directory",
+                                       hint="extract into an empty directory")
+                _write_member(zf, info, target)
                 files += 1
                 written += info.file_size
+            for info, target, link in links:
+                if PurePosixPath(link).is_absolute() or not _inside(root, target.parent / link):
+                    raise _link_outside(info, link)
+                if target.is_symlink() or target.is_file():
+                    target.unlink()
+                os.symlink(link, target)
+                made_links.append(target)
+                files += 1
+            for info, target, link in links:
+                if not _inside(root, target):
+                    raise _link_outside(info, link)
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            _remove_links(made_links)
             raise ArchiveError(f"{path}: corrupt archive ({exc})",
                                hint="the file is truncated or corrupt; rebuild or re-download it") from None
+        except ArchiveError:
+            _remove_links(made_links)
+            raise
+        except OSError as exc:
+            _remove_links(made_links)
+            raise ArchiveError(f"cannot extract {path} into {dest}: {exc.strerror or exc}",
+                               hint="check free disk space and permissions, or extract into an empty directory"
+                               ) from None
     return ExtractReport(files=files, bytes=written)
+
+
+def _link_outside(info: zipfile.ZipInfo, link: str) -> ArchiveError:
+    return ArchiveError(f"archive member {info.filename!r} is a link pointing outside ({link!r})",
+                        hint="the archive is hostile or broken; do not use it")
+
+
+def _remove_links(links: list[Path]) -> None:
+    # a refused archive must not leave behind a link that leads out of the build tree
+    for link in links:
+        with contextlib.suppress(FileNotFoundError):
+            link.unlink()
