@@ -112,6 +112,7 @@ def wheel_filename(name: str = "hostile", version: str = "1.0") -> str:
 
 def good_wheel(directory: Path, name: str = "hostile", version: str = "1.0") -> Path:
     """A well-formed wheel, the control: everything that refuses the hostile ones must accept it."""
+    directory.mkdir(parents=True, exist_ok=True)
     return _zip(directory / wheel_filename(name, version), wheel_members(name, version))
 
 
