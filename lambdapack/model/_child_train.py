@@ -77,9 +77,8 @@ def build_estimator(class_path: str, params: dict[str, str]) -> Any:
     for key, text in params.items():
         if key not in known:
             close = difflib.get_close_matches(key, list(known), n=1)
-            maybe = f" (did you mean {close[0]!r}?)" if close else ""
-            raise TrainFailure("param", f"{cls.__name__} has no parameter {key!r}{maybe}; it takes: "
-                                        + ", ".join(sorted(known)))
+            choices = f"did you mean {close[0]!r}?" if close else "it takes: " + ", ".join(sorted(known))
+            raise TrainFailure("param", f"{cls.__name__} has no parameter {key!r}; {choices}")
         values[key] = parse_literal(key, text)
     estimator.set_params(**values)
     validate = getattr(estimator, "_validate_params", None)

@@ -55,7 +55,7 @@ def short_alias(name: str) -> str | None:
     return alias
 
 
-def _aliases_for(names: Sequence[str]) -> tuple[str | None, ...]:
+def aliases_for(names: Sequence[str]) -> tuple[str | None, ...]:
     aliases = [short_alias(n) for n in names]
     # an alias that collides with another feature's name or alias would make input ambiguous
     taken = set(names)
@@ -78,7 +78,7 @@ def load_bundled(name: str) -> Dataset:
 
     bunch = getattr(sklearn.datasets, loader_name)()
     feature_names = tuple(str(n) for n in bunch.feature_names)
-    aliases = IRIS_ALIASES if name == "iris" else _aliases_for(feature_names)
+    aliases = IRIS_ALIASES if name == "iris" else aliases_for(feature_names)
     target_names = tuple(str(t) for t in bunch.target_names) if task == "classification" else None
     return Dataset(
         name=name,
@@ -192,7 +192,7 @@ def load_csv(path: Path, target: str | None, task: str) -> Dataset:
         X=X,
         y=y,
         feature_names=feature_names,
-        aliases=_aliases_for(feature_names),
+        aliases=aliases_for(feature_names),
         target_names=target_names,
         target=target,
     )

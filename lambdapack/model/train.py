@@ -118,7 +118,7 @@ def train(
         "split_random_state": random_state,
         "compress": compress,
     }
-    with _staging_dir(out) as staged:
+    with staging_dir(out) as staged:
         request["out"] = str(staged / MODEL_FILE)
         if isolated is not None:
             reply = isolated.run(request, data.X, data.y)
@@ -206,7 +206,7 @@ def _class_names(labels: list[Any], target_names: tuple[str, ...] | None) -> tup
 
 
 @contextlib.contextmanager
-def _staging_dir(out: Path):  # type: ignore[no-untyped-def]
+def staging_dir(out: Path):  # type: ignore[no-untyped-def]
     """A fresh directory beside ``out`` (same filesystem, so publishing is a rename)."""
     parent = out.absolute().parent
     try:

@@ -1,0 +1,173 @@
+"""``model import``: bring your own fitted estimator and give it a manifest.
+
+The file is unpickled once, here, by the user's own request (a pickle is code: only import
+files you trust). It must be a fitted scikit-learn estimator with ``predict`` whose input
+width matches ``--features``, pickled by the scikit-learn installed here, because the
+manifest records this environment's versions and the layer will be pinned to them.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lambdapack.archive import sha256_file
+from lambdapack.errors import ModelError
+from lambdapack.model._child_train import library_versions
+from lambdapack.model.datasets import aliases_for
+from lambdapack.model.manifest import MANIFEST_FILE, MODEL_FILE, EstimatorInfo, Feature, Manifest, ModelFile
+from lambdapack.model.train import DEFAULT_OUT, publish, staging_dir
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    out: Path
+    model_path: Path
+    manifest_path: Path
+    task: str
+    estimator_class: str
+    features: tuple[str, ...]
+    classes: tuple[str, ...] | None
+    sha256: str
+    bytes: int
+    versions: Mapping[str, str]
+
+
+def split_names(text: str | Sequence[str] | None, option: str) -> tuple[str, ...] | None:
+    """``"a, b,c"`` -> ``("a", "b", "c")``; refuses blanks and repeats."""
+    if text is None:
+        return None
+    items = [s.strip() for s in (text.split(",") if isinstance(text, str) else text)]
+    if not items or any(not s for s in items):
+        raise ModelError(f"{option} has an empty name", hint=f"write it as {option} a,b,c")
+    repeated = sorted({s for s in items if items.count(s) > 1})
+    if repeated:
+        raise ModelError(f"{option} repeats {repeated[0]!r}", hint="every name must be unique")
+    return tuple(items)
+
+
+def load_estimator(path: Path) -> Any:
+    """Unpickle ``path``, translating every way that can fail into one ModelError."""
+    import joblib
+    from sklearn.exceptions import InconsistentVersionWarning
+
+    if not path.is_file():
+        raise ModelError(f"{path}: no such file", hint="pass the path of a joblib/pickle model file")
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        try:
+            model = joblib.load(path)
+        except (pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError, TypeError,
+                AttributeError, ImportError, OSError, MemoryError, RecursionError) as exc:
+            raise ModelError(f"{path}: cannot load the model ({type(exc).__name__}: {exc})",
+                             hint="it must be a model saved with joblib.dump or pickle.dump, loadable by "
+                                  "the scikit-learn installed here") from None
+    for record in records:
+        if issubclass(record.category, InconsistentVersionWarning):
+            message = record.message
+            made_with = getattr(message, "original_sklearn_version", "another version")
+            running = getattr(message, "current_sklearn_version", "")
+            raise ModelError(
+                f"{path} was pickled by scikit-learn {made_with}, this environment has {running}",
+                hint=f"import it where scikit-learn {made_with} is installed, or retrain it with `lambdapack train`")
+    return model
+
+
+def check_estimator(model: Any, path: Path) -> str:
+    """The task of a fitted estimator with ``predict``; ModelError for anything else."""
+    from sklearn.base import is_classifier, is_regressor
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    kind = f"{type(model).__module__}.{type(model).__qualname__}"
+    if not callable(getattr(model, "predict", None)):
+        raise ModelError(f"{path} holds a {kind}, not an estimator with predict()",
+                         hint="save the fitted estimator itself: joblib.dump(model, 'model.joblib')")
+    try:
+        check_is_fitted(model)
+    except NotFittedError:
+        raise ModelError(f"{path} holds an unfitted {type(model).__name__}",
+                         hint="call fit() before saving the model") from None
+    except TypeError as exc:
+        raise ModelError(f"{path} holds a {kind}, not a scikit-learn estimator ({exc})",
+                         hint="lambdapack serves scikit-learn estimators and pipelines") from None
+    if is_classifier(model):
+        return "classification"
+    if is_regressor(model):
+        return "regression"
+    raise ModelError(f"{path} holds a {type(model).__name__}, neither a classifier nor a regressor",
+                     hint="lambdapack serves classifiers and regressors")
+
+
+def _json_safe(value: Any) -> Any:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
+
+
+def import_model(
+    model_file: Path,
+    features: str | Sequence[str],
+    classes: str | Sequence[str] | None = None,
+    out: Path = DEFAULT_OUT,
+) -> ImportReport:
+    """Check ``model_file`` and write it with a manifest into ``out`` (atomically)."""
+    model_file = Path(model_file)
+    feature_names = split_names(features, "--features") or ()
+    class_names = split_names(classes, "--classes")
+    model = load_estimator(model_file)
+    task = check_estimator(model, model_file)
+    width = getattr(model, "n_features_in_", None)
+    if width is not None and width != len(feature_names):
+        raise ModelError(f"the model takes {width} features, --features names {len(feature_names)}",
+                         hint="list every input column, in the order the model was fitted on")
+    fitted_names = getattr(model, "feature_names_in_", None)
+    if fitted_names is not None and tuple(str(n) for n in fitted_names) != feature_names:
+        raise ModelError("--features differ from the column names the model was fitted with: "
+                         + ", ".join(str(n) for n in fitted_names),
+                         hint="pass exactly those names, in that order")
+    labels = getattr(model, "classes_", None) if task == "classification" else None
+    if task == "regression" and class_names is not None:
+        raise ModelError("--classes given for a regressor", hint="drop --classes; a regressor predicts numbers")
+    if labels is not None:
+        if class_names is not None and len(class_names) != len(labels):
+            raise ModelError(f"the model has {len(labels)} classes, --classes names {len(class_names)}",
+                             hint="name them in the order of the model's classes_: "
+                                  + ", ".join(str(c) for c in labels))
+        class_names = class_names or tuple(str(c.item() if hasattr(c, "item") else c) for c in labels)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ModelError(f"--out {out} is a file", hint="pass a directory for model.joblib and model.json")
+    params = {k: _json_safe(v) for k, v in sorted(model.get_params(deep=False).items())}
+    with staging_dir(out) as staged:
+        staged_model = staged / MODEL_FILE
+        try:
+            shutil.copyfile(model_file, staged_model)
+        except OSError as exc:
+            raise ModelError(f"cannot copy {model_file} ({exc.strerror or exc})",
+                             hint="check free space and permissions") from None
+        manifest = Manifest(
+            task=task,
+            estimator=EstimatorInfo(f"{type(model).__module__}.{type(model).__qualname__}", params),
+            dataset=None,
+            features=tuple(Feature(n, a) for n, a in zip(feature_names, aliases_for(feature_names), strict=True)),
+            classes=class_names if task == "classification" else None,
+            metrics={},
+            versions=library_versions(),
+            model=ModelFile(MODEL_FILE, staged_model.stat().st_size, sha256_file(staged_model)),
+        )
+        (staged / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
+        publish(staged, out)
+    return ImportReport(
+        out=out, model_path=out / MODEL_FILE, manifest_path=out / MANIFEST_FILE, task=task,
+        estimator_class=manifest.estimator.class_path, features=feature_names, classes=manifest.classes,
+        sha256=manifest.model.sha256, bytes=manifest.model.bytes, versions=dict(manifest.versions),
+    )
