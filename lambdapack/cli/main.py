@@ -17,6 +17,8 @@ from lambdapack.ui import console
 # `lambdapack --help` and `lambdapack invoke` don't pay for boto3 or scikit-learn.
 # name -> "module:attribute"
 COMMANDS: dict[str, str] = {
+    "train": "lambdapack.cli.train:train_command",
+    "model": "lambdapack.cli.model:model_group",
 }
 
 
