@@ -1,0 +1,237 @@
+"""The only module that touches boto3: one small client wrapper for every AWS call deploy makes.
+
+Everything else in :mod:`lambdapack.deploy` talks to :class:`AwsClient`, which
+
+- builds one boto3 session from ``--region/--profile/--endpoint-url`` or the standard
+  environment (``AWS_PROFILE``, ``AWS_REGION``/``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL``);
+- retries conflicts and throttling with exponential backoff through an *injected* ``sleep``
+  (botocore's own retries are switched off so the policy lives in one place and tests run
+  in milliseconds);
+- translates botocore's exceptions into :class:`~lambdapack.errors.DeployError` with a hint;
+- records every call (service, operation, write or read) so a test can prove that a rerun
+  with nothing changed performs no write.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import botocore.config
+import botocore.exceptions
+from botocore.exceptions import ClientError
+
+from lambdapack.errors import DeployError
+
+# Error codes worth another try: someone else (or Lambda itself) is still busy with the
+# resource, or the account is being throttled.
+RETRYABLE_CODES = frozenset({
+    "ResourceConflictException", "TooManyRequestsException", "ThrottlingException", "Throttling",
+    "ThrottledException", "RequestLimitExceeded", "TooManyRequests", "SlowDown",
+    "ConcurrentModification", "ConcurrentModificationException", "ConflictException",
+    "PriorRequestNotComplete", "OperationAbortedException",
+})
+# What "it is already gone" looks like in each service (destroy tolerates these).
+NOT_FOUND_CODES = frozenset({
+    "ResourceNotFoundException", "NoSuchEntity", "NotFoundException", "NoSuchBucket", "NoSuchKey",
+    "404", "NotFound",
+})
+# Operations that only read. Everything else counts as a write.
+_READ_PREFIXES = ("Get", "List", "Describe", "Head")
+# Names a boto3 client method exposes for a service's operation.
+SERVICES = ("iam", "lambda", "apigatewayv2", "apigateway", "s3", "sts")
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    service: str
+    operation: str
+    write: bool
+    attempt: int
+    error: str | None = None
+
+
+def is_write(operation: str) -> bool:
+    return not operation.startswith(_READ_PREFIXES) and operation != "Invoke"
+
+
+def error_code(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def _role_not_ready(service: str, operation: str, exc: ClientError) -> bool:
+    # A freshly created IAM role takes a few seconds to propagate to Lambda; until then
+    # CreateFunction answers "cannot be assumed by Lambda".
+    message = str(exc.response.get("Error", {}).get("Message", ""))
+    return (service == "lambda" and error_code(exc) == "InvalidParameterValueException"
+            and "assume" in message.lower())
+
+
+def _hint_for(code: str, service: str) -> str:
+    if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}:
+        return f"your AWS identity lacks a {service} permission; use a profile allowed to manage {service}"
+    if code in {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch",
+                "InvalidSignatureException", "ExpiredToken", "ExpiredTokenException"}:
+        return "your AWS credentials are invalid or expired; refresh them (aws sso login / aws configure)"
+    if code in RETRYABLE_CODES:
+        return "AWS kept refusing the call as busy or throttled; wait a minute and rerun (deploy resumes)"
+    if code in {"CodeStorageExceededException"}:
+        return "the account's Lambda code storage is full; delete old layer or function versions"
+    if code in {"RequestEntityTooLargeException"}:
+        return "the upload is over Lambda's limit; slim the layer (build-layer --slim) or shrink the model"
+    return "rerun to resume; `lambdapack destroy --name NAME` removes what was created"
+
+
+class AwsClient:
+    """boto3 clients for one account and region, with retries, error translation and a call log."""
+
+    def __init__(self, region: str | None = None, profile: str | None = None, endpoint_url: str | None = None,
+                 *, sleep: Callable[[float], None] = time.sleep, max_attempts: int = 8,
+                 base_delay: float = 0.5, max_delay: float = 20.0, waiter_delay: int = 1) -> None:
+        self.profile = profile or os.environ.get("AWS_PROFILE") or None
+        self.endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+        try:
+            self._session = boto3.Session(profile_name=self.profile)
+        except botocore.exceptions.ProfileNotFound:
+            raise DeployError(f"AWS profile {self.profile!r} not found",
+                              hint="check `aws configure list-profiles`, or pass --profile") from None
+        self.region = (region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+                       or self._session.region_name)
+        self._sleep = sleep
+        self._max_attempts = max_attempts
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        self._waiter_delay = waiter_delay
+        self._clients: dict[str, Any] = {}
+        self.calls: list[CallRecord] = []
+
+    # -- session facts -----------------------------------------------------------------
+
+    def check_region(self) -> str:
+        """The region, or DeployError if none is configured or botocore does not know it."""
+        if not self.region:
+            raise DeployError("no AWS region configured",
+                              hint="pass --region, or set AWS_REGION (e.g. AWS_REGION=us-east-1)")
+        known: set[str] = set()
+        for partition in self._session.get_available_partitions():
+            known.update(self._session.get_available_regions("lambda", partition_name=partition))
+        if self.region not in known:
+            raise DeployError(f"unknown AWS region {self.region!r}",
+                              hint="use a region Lambda runs in, e.g. us-east-1 or eu-west-1 "
+                                   "(a brand-new region needs a newer boto3)")
+        return self.region
+
+    def check_credentials(self) -> str:
+        """The caller's account id; DeployError if there are no usable credentials."""
+        if self._session.get_credentials() is None:
+            raise DeployError("no AWS credentials found",
+                              hint="run `aws configure` or `aws sso login`, or set AWS_PROFILE / AWS_ACCESS_KEY_ID")
+        identity = self.call("sts", "get_caller_identity")
+        return str(identity["Account"])
+
+    @property
+    def partition(self) -> str:
+        return self._session.get_partition_for_region(self.region) if self.region else "aws"
+
+    # -- calls -------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        """The underlying boto3 client (tests register botocore event hooks on it)."""
+        if service not in self._clients:
+            config = botocore.config.Config(
+                # retries are ours (injected sleep, one policy); botocore's would double them
+                retries={"mode": "standard", "total_max_attempts": 1},
+                user_agent_extra="lambdapack",
+                connect_timeout=10, read_timeout=120,
+            )
+            self._clients[service] = self._session.client(
+                service, region_name=self.region, endpoint_url=self.endpoint_url, config=config)
+        return self._clients[service]
+
+    def call(self, service: str, method: str, *, retry_on: Iterable[str] = (), **params: Any) -> Any:
+        """``client(service).method(**params)`` with retries and error translation."""
+        client = self.client(service)
+        operation = client.meta.method_to_api_mapping.get(method, method)
+        write = is_write(operation)
+        extra = frozenset(retry_on)
+        delay = self._base_delay
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                result = getattr(client, method)(**params)
+            except ClientError as exc:
+                code = error_code(exc)
+                self.calls.append(CallRecord(service, operation, write, attempt, code))
+                retry = code in RETRYABLE_CODES or code in extra or _role_not_ready(service, operation, exc)
+                if retry and attempt < self._max_attempts:
+                    self._sleep(min(delay, self._max_delay))
+                    delay *= 2
+                    continue
+                raise self._translate(exc, service, operation) from None
+            except botocore.exceptions.BotoCoreError as exc:
+                self.calls.append(CallRecord(service, operation, write, attempt, type(exc).__name__))
+                raise self._translate(exc, service, operation) from None
+            self.calls.append(CallRecord(service, operation, write, attempt))
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def call_or_none(self, service: str, method: str, **params: Any) -> Any:
+        """Like :meth:`call`, but ``None`` when the resource does not exist."""
+        try:
+            return self.call(service, method, **params)
+        except AwsCallError as exc:
+            if exc.code in NOT_FOUND_CODES:
+                return None
+            raise
+
+    def wait(self, service: str, waiter_name: str, **params: Any) -> None:
+        """Block on a botocore waiter (e.g. ``function_active_v2``), translating its failure."""
+        waiter = self.client(service).get_waiter(waiter_name)
+        self.calls.append(CallRecord(service, f"wait:{waiter_name}", False, 1))
+        try:
+            waiter.wait(WaiterConfig={"Delay": self._waiter_delay, "MaxAttempts": 300}, **params)
+        except botocore.exceptions.WaiterError as exc:
+            reason = exc.last_response.get("Configuration", {}).get("StateReason") if exc.last_response else None
+            raise DeployError(f"{service}: gave up waiting for {waiter_name} ({reason or exc.kwargs.get('reason')})",
+                              hint="check the resource in the AWS console; rerun to resume") from None
+        except botocore.exceptions.BotoCoreError as exc:
+            raise self._translate(exc, service, waiter_name) from None
+
+    @property
+    def writes(self) -> list[CallRecord]:
+        return [c for c in self.calls if c.write]
+
+    # -- translation -------------------------------------------------------------------
+
+    def _translate(self, exc: Exception, service: str, operation: str) -> DeployError:
+        if isinstance(exc, ClientError):
+            code = error_code(exc)
+            message = exc.response.get("Error", {}).get("Message", "") or code
+            return AwsCallError(f"{service} {operation} failed: {code}: {message}",
+                                hint=_hint_for(code, service), code=code)
+        if isinstance(exc, botocore.exceptions.NoCredentialsError):
+            return DeployError("no AWS credentials found",
+                               hint="run `aws configure` or `aws sso login`, or set AWS_PROFILE")
+        if isinstance(exc, botocore.exceptions.NoRegionError):
+            return DeployError("no AWS region configured", hint="pass --region, or set AWS_REGION")
+        if isinstance(exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)):
+            return DeployError(f"cannot reach the {service} endpoint ({exc})",
+                               hint="check your network, --region and --endpoint-url / AWS_ENDPOINT_URL")
+        if isinstance(exc, botocore.exceptions.ParamValidationError):
+            return DeployError(f"{service} {operation}: invalid request ({exc})",
+                               hint="this is a lambdapack bug; please report it")
+        return DeployError(f"{service} {operation} failed: {type(exc).__name__}: {exc}",
+                           hint="check your network and AWS configuration, then rerun")
+
+
+class AwsCallError(DeployError):
+    """An AWS API error, with its error code kept for callers that tolerate some of them."""
+
+    def __init__(self, message: str, hint: str = "", code: str = "") -> None:
+        super().__init__(message, hint)
+        self.code = code

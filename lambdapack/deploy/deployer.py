@@ -1,0 +1,240 @@
+"""``deploy`` and ``destroy`` as library calls: pre-flight, read back, plan, execute.
+
+The CLI calls :func:`deploy` / :func:`destroy` and renders the frozen result; tests call
+them with their own :class:`AwsClient` (pointed at a moto server, with a recording log).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambdapack import targets
+from lambdapack.deploy import preflight
+from lambdapack.deploy.aws import AwsClient
+from lambdapack.deploy.destroy import plan_destroy
+from lambdapack.deploy.executor import Executor
+from lambdapack.deploy.models import (
+    BASIC_EXECUTION_POLICY,
+    DEFAULT_MEMORY,
+    DEFAULT_THROTTLE_BURST,
+    DEFAULT_THROTTLE_RATE,
+    DEFAULT_TIMEOUT,
+    Action,
+    ApiKind,
+    ApiSpec,
+    BucketSpec,
+    FunctionSpec,
+    LayerSpec,
+    Plan,
+    Ref,
+    RoleSpec,
+    Stack,
+    trust_policy_for,
+)
+from lambdapack.deploy.observe import read_back
+from lambdapack.deploy.planner import plan_deploy
+from lambdapack.deploy.state import DeployState, load_state, remove_state, save_state, state_path
+from lambdapack.errors import DeployError
+
+URL_AUTH_TYPES = ("NONE", "AWS_IAM")
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    name: str
+    layer: Path | None = None
+    function: Path | None = None
+    model: Path | None = None
+    runtime: str | None = None
+    arch: str | None = None
+    memory: int = DEFAULT_MEMORY
+    timeout: int = DEFAULT_TIMEOUT
+    api: ApiKind = ApiKind.HTTP
+    url_auth: str = "NONE"
+    throttle_burst: int = DEFAULT_THROTTLE_BURST
+    throttle_rate: float = DEFAULT_THROTTLE_RATE
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    root: Path | None = None  # where .lambdapack/ lives (default: the current directory)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One planned (or performed) action, as shown to the user."""
+
+    op: str
+    resource: str
+    summary: str
+
+    @classmethod
+    def of(cls, action: Action) -> Step:
+        return cls(action.op, action.resource, action.summary)
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    name: str
+    region: str
+    account: str
+    api: str
+    dry_run: bool
+    steps: tuple[Step, ...]
+    notes: tuple[str, ...]
+    function_arn: str | None
+    layer_version_arn: str | None
+    endpoint: str | None
+    state_file: str
+    write_calls: int
+
+
+@dataclass(frozen=True)
+class DestroyResult:
+    name: str
+    region: str
+    dry_run: bool
+    steps: tuple[Step, ...]
+    state_file: str
+    write_calls: int
+
+
+def bucket_name(account: str, region: str, name: str) -> str:
+    """The stack's upload bucket: readable when the name allows it, else a stable hash."""
+    readable = f"lambdapack-{account}-{region}-{name.lower()}"
+    if len(readable) <= 63 and re.fullmatch(r"[a-z0-9-]+", readable) and name == name.lower():
+        return readable
+    return f"lambdapack-{account}-{region}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
+
+
+def default_layer_path(runtime: str | None, arch: str | None) -> Path:
+    return Path("dist") / f"layer-{runtime or targets.DEFAULT_RUNTIME}-{arch or targets.DEFAULT_ARCH}.zip"
+
+
+def _function_zip(request: DeployRequest, root: Path) -> Path:
+    if request.function is not None and request.model is not None:
+        raise DeployError("--function and --model are exclusive", hint="pass one of them")
+    if request.model is None:
+        return request.function or root / "dist" / "function.zip"
+    return package_model(request.model, root, request.name)
+
+
+def package_model(model_dir: Path, root: Path, name: str) -> Path:
+    """Package ``model_dir`` with the handler into ``.lambdapack/build/NAME-function.zip``."""
+    try:
+        from lambdapack.function import package
+    except ImportError:
+        raise DeployError("packaging on the fly is not available in this build",
+                          hint="run `lambdapack package` and pass --function dist/function.zip") from None
+    out = root / ".lambdapack" / "build" / f"{name}-function.zip"
+    report = package(model_dir, out)
+    return Path(getattr(report, "path", out))
+
+
+def build_stack(request: DeployRequest, aws: AwsClient, root: Path) -> Stack:
+    """All pre-flight checks, local first and then read-only account checks; the desired stack."""
+    name = preflight.check_name(request.name)
+    preflight.check_limits(request.memory, request.timeout)
+    if request.url_auth not in URL_AUTH_TYPES:
+        raise DeployError(f"unknown function URL auth type {request.url_auth!r}",
+                          hint="use NONE (public) or AWS_IAM (signed requests)")
+    layer_path = request.layer or root / default_layer_path(request.runtime, request.arch)
+    layer = preflight.read_layer(Path(layer_path))
+    function = preflight.read_function(Path(_function_zip(request, root)))
+    inputs = preflight.check_inputs(layer, function, request.runtime, request.arch)
+    region = aws.check_region()
+    account = aws.check_credentials()
+    partition = aws.partition
+    layer_s3 = layer.artifact.size > targets.DIRECT_UPLOAD_LIMIT
+    function_s3 = function.artifact.size > targets.DIRECT_UPLOAD_LIMIT
+    return Stack(
+        name=name, region=region, account=account, partition=partition,
+        role=RoleSpec(f"lambdapack-{name}-role", trust_policy_for(),
+                      (BASIC_EXECUTION_POLICY.format(partition=partition),)),
+        layer=LayerSpec(f"{name}-deps", layer.artifact, (inputs.runtime,), (inputs.arch,), via_s3=layer_s3),
+        function=FunctionSpec(name, function.artifact, inputs.runtime, inputs.arch, request.memory,
+                              request.timeout, via_s3=function_s3),
+        api=ApiSpec(request.api, f"{name}-api", throttle_burst=request.throttle_burst,
+                    throttle_rate=request.throttle_rate, url_auth=request.url_auth,
+                    stage="$default" if request.api is ApiKind.HTTP else "prod"),
+        bucket=BucketSpec(bucket_name(account, region, name)) if (layer_s3 or function_s3) else None,
+    )
+
+
+def _check_state(state: DeployState | None, stack: Stack, path: Path) -> None:
+    if state is None:
+        return
+    if (state.region, state.account) != (stack.region, stack.account):
+        raise DeployError(
+            f"{path} records stack {stack.name!r} in account {state.account}, {state.region}; "
+            f"this deploy targets {stack.account}, {stack.region}",
+            hint=f"pass --region {state.region} (and the matching profile), or destroy it first")
+
+
+def endpoint_of(state: DeployState) -> str | None:
+    api = state.resources.get("api") or {}
+    if api.get("endpoint"):
+        return str(api["endpoint"])
+    url = state.resources.get("url") or {}
+    return str(url["url"]) if url.get("url") else None
+
+
+def deploy(request: DeployRequest, *, aws: AwsClient | None = None, dry_run: bool = False,
+           on_action: Callable[[Action], None] | None = None) -> DeployResult:
+    root = request.root or Path.cwd()
+    aws = aws or AwsClient(request.region, request.profile, request.endpoint_url)
+    stack = build_stack(request, aws, root)
+    path = state_path(stack.name, root)
+    state = load_state(path)
+    _check_state(state, stack, path)
+    plan = plan_deploy(stack, state, read_back(aws, stack, state))
+    writes_before = len(aws.writes)
+    if dry_run:
+        final = state or DeployState(stack.name, stack.region, stack.account, api=stack.api.kind.value)
+        final.update({k: dict(v) for k, v in plan.record.items()})
+    else:
+        final = state or DeployState(stack.name, stack.region, stack.account, api=stack.api.kind.value)
+        final.api = stack.api.kind.value
+        if not path.exists():
+            save_state(path, final)
+        final = Executor(aws, final, path, on_action).execute(plan)
+        save_state(path, final)
+    return DeployResult(
+        name=stack.name, region=stack.region, account=stack.account, api=stack.api.kind.value, dry_run=dry_run,
+        steps=tuple(Step.of(a) for a in plan.actions), notes=plan.notes,
+        function_arn=final.get("function.arn"), layer_version_arn=final.get("layer.version_arn"),
+        endpoint=endpoint_of(final), state_file=str(path), write_calls=len(aws.writes) - writes_before)
+
+
+def destroy(name: str, *, region: str | None = None, profile: str | None = None, endpoint_url: str | None = None,
+            root: Path | None = None, aws: AwsClient | None = None, dry_run: bool = False,
+            on_action: Callable[[Action], None] | None = None) -> DestroyResult:
+    preflight.check_name(name)
+    path = state_path(name, root)
+    state = load_state(path)
+    if state is None:
+        raise DeployError(f"no deployment named {name!r} here ({path} does not exist)",
+                          hint="run destroy from the directory you deployed from, or check --name")
+    aws = aws or AwsClient(region or state.region, profile, endpoint_url)
+    if aws.region != state.region:
+        raise DeployError(f"stack {name!r} lives in {state.region}, not {aws.region}",
+                          hint=f"pass --region {state.region}")
+    plan: Plan = plan_destroy(state)
+    writes_before = len(aws.writes)
+    if not dry_run:
+        aws.check_region()
+        if aws.check_credentials() != state.account:
+            raise DeployError(f"stack {name!r} lives in account {state.account}, not in the current one",
+                              hint="use the profile of the account you deployed to (--profile)")
+        Executor(aws, state, path, on_action).execute(plan)
+        remove_state(path)
+    return DestroyResult(name=name, region=state.region, dry_run=dry_run,
+                         steps=tuple(Step.of(a) for a in plan.actions), state_file=str(path),
+                         write_calls=len(aws.writes) - writes_before)
+
+
+def render_ref(value: object) -> str:
+    return value.render() if isinstance(value, Ref) else str(value)

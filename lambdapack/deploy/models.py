@@ -1,0 +1,177 @@
+"""Frozen models: the stack a deploy wants, and the plan of actions that gets it there.
+
+The planner compares a :class:`Stack` (what should exist) with the recorded state and what
+AWS reports, and returns a :class:`Plan` of :class:`Action` objects. Values that only exist
+once an earlier action ran (a role ARN, an API id) are :class:`Ref` placeholders that the
+executor resolves from the state file it keeps up to date after every action.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HANDLER = "lambda_function.lambda_handler"
+BASIC_EXECUTION_POLICY = "arn:{partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+STACK_TAG = "lambdapack:stack"
+HTTP_ROUTES = ("POST /predict", "GET /predict", "GET /health")
+DEFAULT_MEMORY = 512
+DEFAULT_TIMEOUT = 30
+DEFAULT_THROTTLE_BURST = 50
+DEFAULT_THROTTLE_RATE = 20.0
+REST_STAGE = "prod"
+
+
+class ApiKind(str, enum.Enum):
+    HTTP = "http"
+    REST = "rest"
+    URL = "url"
+    NONE = "none"
+
+
+def trust_policy_for(service: str = "lambda.amazonaws.com") -> str:
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A zip to upload: where it is, its sha256 (hex) and sizes."""
+
+    path: Path
+    sha256: str
+    size: int
+    unzipped: int
+
+    @property
+    def code_sha256(self) -> str:
+        """The zip's hash the way Lambda reports it (``CodeSha256``: base64 of the raw digest)."""
+        return base64.b64encode(bytes.fromhex(self.sha256)).decode("ascii")
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    name: str
+    trust_policy: str
+    managed_policies: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    name: str
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    name: str
+    artifact: Artifact
+    runtimes: tuple[str, ...]
+    architectures: tuple[str, ...]
+    via_s3: bool
+
+    @property
+    def description(self) -> str:
+        # the content hash travels with the layer version, so a lost state file still finds it
+        return f"lambdapack sha256:{self.artifact.sha256}"
+
+    @property
+    def s3_key(self) -> str:
+        return f"layers/{self.name}/{self.artifact.sha256}.zip"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    artifact: Artifact
+    runtime: str
+    arch: str
+    memory: int
+    timeout: int
+    via_s3: bool
+    handler: str = HANDLER
+
+    @property
+    def s3_key(self) -> str:
+        return f"functions/{self.name}/{self.artifact.sha256}.zip"
+
+
+@dataclass(frozen=True)
+class ApiSpec:
+    kind: ApiKind
+    name: str
+    routes: tuple[str, ...] = HTTP_ROUTES
+    throttle_burst: int = DEFAULT_THROTTLE_BURST
+    throttle_rate: float = DEFAULT_THROTTLE_RATE
+    url_auth: str = "NONE"
+    stage: str = "$default"
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Everything one ``deploy --name NAME`` should leave in the account."""
+
+    name: str
+    region: str
+    account: str
+    partition: str
+    role: RoleSpec
+    layer: LayerSpec
+    function: FunctionSpec
+    api: ApiSpec
+    bucket: BucketSpec | None = None
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {STACK_TAG: self.name}
+
+    def api_source_arn(self, api_id: str) -> str:
+        """The execute-api ARN that scopes the invoke permission to this one API."""
+        return f"arn:{self.partition}:execute-api:{self.region}:{self.account}:{api_id}/*"
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A value recorded in the state by an earlier action: ``resource.key``, optionally formatted."""
+
+    path: str
+    template: str = "{}"
+
+    def render(self) -> str:
+        return self.template.format("${" + self.path + "}")
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step of a plan: an operation the executor knows, on one resource, with its inputs."""
+
+    op: str
+    resource: str
+    summary: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def verb(self) -> str:
+        return self.op.split("_", 1)[0]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The ordered actions of a deploy or destroy, plus state facts known without any action."""
+
+    name: str
+    region: str
+    account: str
+    actions: tuple[Action, ...]
+    record: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.actions)

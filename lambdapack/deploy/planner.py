@@ -1,0 +1,371 @@
+"""Desired stack + recorded state + what AWS reports → the list of actions (pure: no I/O).
+
+Content hashes decide whether code changed: a layer version whose description carries the
+zip's sha256 is reused; a function whose ``CodeSha256`` equals the zip's is left alone.
+When nothing differs the plan is empty, so a rerun performs no write.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lambdapack.deploy.models import Action, ApiKind, Plan, Ref, Stack
+from lambdapack.deploy.state import DeployState
+from lambdapack.errors import DeployError
+
+API_PERMISSION_SID = "lambdapack-api"
+URL_PERMISSION_SID = "lambdapack-url"
+URL_INVOKE_PERMISSION_SID = "lambdapack-url-invoke"
+
+
+@dataclass(frozen=True)
+class RoleSeen:
+    arn: str
+    trust_policy: str  # canonical JSON (sorted keys)
+    policies: tuple[str, ...]
+    ours: bool
+
+
+@dataclass(frozen=True)
+class BucketSeen:
+    name: str
+    public_access_blocked: bool
+    encrypted: bool
+
+
+@dataclass(frozen=True)
+class FunctionSeen:
+    arn: str
+    code_sha256: str
+    runtime: str
+    handler: str
+    memory: int
+    timeout: int
+    layers: tuple[str, ...]
+    role: str
+    arch: str
+    ours: bool
+
+
+@dataclass(frozen=True)
+class HttpApiSeen:
+    id: str
+    endpoint: str
+    integration_id: str | None = None
+    integration_uri: str | None = None
+    payload_version: str | None = None
+    routes: Mapping[str, str] = field(default_factory=dict)  # route key -> route id
+    route_targets: Mapping[str, str] = field(default_factory=dict)  # route key -> target
+    stage: bool = False
+    throttle: tuple[int, float] | None = None
+
+
+@dataclass(frozen=True)
+class RestApiSeen:
+    id: str
+    complete: bool  # proxy resource, methods, integrations and the stage all recorded
+
+
+@dataclass(frozen=True)
+class UrlSeen:
+    url: str
+    auth: str
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What AWS reports for the stack's resources (``None``: it does not exist)."""
+
+    role: RoleSeen | None = None
+    bucket: BucketSeen | None = None
+    objects: frozenset[str] = frozenset()
+    layer_version_arn: str | None = None
+    function: FunctionSeen | None = None
+    http_api: HttpApiSeen | None = None
+    rest_api: RestApiSeen | None = None
+    url: UrlSeen | None = None
+    permissions: Mapping[str, str] = field(default_factory=dict)  # sid -> SourceArn ("" if none)
+
+
+def _policy(document: str) -> str:
+    return json.dumps(json.loads(document), sort_keys=True)
+
+
+def plan_deploy(stack: Stack, state: DeployState | None, seen: Observed) -> Plan:
+    actions: list[Action] = []
+    record: dict[str, dict[str, Any]] = {}
+    notes: list[str] = []
+    recorded = state.resources if state else {}
+
+    _plan_role(stack, seen, recorded, actions, record)
+    if stack.bucket:
+        _plan_bucket(stack, seen, actions, record)
+    _plan_layer(stack, seen, recorded, actions, record)
+    _plan_function(stack, seen, recorded, actions, record)
+    _plan_api(stack, seen, recorded, actions, record, notes)
+    return Plan(stack.name, stack.region, stack.account, tuple(actions), record, tuple(notes))
+
+
+def _plan_role(stack: Stack, seen: Observed, recorded: Mapping[str, Any],
+               actions: list[Action], record: dict[str, dict[str, Any]]) -> None:
+    spec = stack.role
+    role = seen.role
+    if role is None:
+        actions.append(Action("create_role", "role", f"IAM role {spec.name} (trust lambda.amazonaws.com)",
+                              {"RoleName": spec.name, "AssumeRolePolicyDocument": spec.trust_policy}))
+        for arn in spec.managed_policies:
+            actions.append(Action("attach_role_policy", "role", f"attach {arn.rsplit('/', 1)[-1]} to {spec.name}",
+                                  {"RoleName": spec.name, "PolicyArn": arn}))
+        return
+    if not role.ours and "role" not in recorded:
+        raise DeployError(f"IAM role {spec.name} exists but lambdapack did not create it for stack {stack.name!r}",
+                          hint="choose another --name, or delete that role")
+    record["role"] = {"name": spec.name, "arn": role.arn}
+    if _policy(role.trust_policy) != _policy(spec.trust_policy):
+        actions.append(Action("update_assume_role_policy", "role", f"reset the trust policy of {spec.name}",
+                              {"RoleName": spec.name, "PolicyDocument": spec.trust_policy}))
+    for arn in spec.managed_policies:
+        if arn not in role.policies:
+            actions.append(Action("attach_role_policy", "role", f"attach {arn.rsplit('/', 1)[-1]} to {spec.name}",
+                                  {"RoleName": spec.name, "PolicyArn": arn}))
+    # least privilege: anything else attached to lambdapack's own role goes
+    for arn in role.policies:
+        if arn not in spec.managed_policies:
+            actions.append(Action("detach_role_policy", "role", f"detach {arn} from {spec.name}",
+                                  {"RoleName": spec.name, "PolicyArn": arn}))
+
+
+def _plan_bucket(stack: Stack, seen: Observed, actions: list[Action], record: dict[str, dict[str, Any]]) -> None:
+    assert stack.bucket is not None
+    name = stack.bucket.name
+    bucket = seen.bucket
+    if bucket is None:
+        actions.append(Action("create_bucket", "bucket", f"S3 bucket {name} for uploads over the direct limit",
+                              {"Bucket": name}))
+    else:
+        record["bucket"] = {"name": name}
+    if bucket is None or not bucket.public_access_blocked:
+        actions.append(Action("block_public_access", "bucket", f"block all public access to {name}",
+                              {"Bucket": name}))
+    if bucket is None or not bucket.encrypted:
+        actions.append(Action("encrypt_bucket", "bucket", f"default encryption (SSE-S3) on {name}",
+                              {"Bucket": name}))
+
+
+def _plan_layer(stack: Stack, seen: Observed, recorded: Mapping[str, Any], actions: list[Action],
+                record: dict[str, dict[str, Any]]) -> None:
+    spec = stack.layer
+    if seen.layer_version_arn:
+        # the version carries this stack's layer name and this zip's hash: it is ours to reuse (and to destroy)
+        versions = list(recorded.get("layer", {}).get("versions", []))
+        if seen.layer_version_arn not in versions:
+            versions.append(seen.layer_version_arn)
+        record["layer"] = {"name": spec.name, "version_arn": seen.layer_version_arn, "sha256": spec.artifact.sha256,
+                           "versions": versions}
+        return
+    source: dict[str, Any] = {"path": str(spec.artifact.path)}
+    if spec.via_s3:
+        assert stack.bucket is not None
+        if spec.s3_key not in seen.objects:
+            actions.append(Action("upload_object", "bucket",
+                                  f"upload {spec.artifact.path.name} to s3://{stack.bucket.name}/{spec.s3_key}",
+                                  {"Bucket": stack.bucket.name, "Key": spec.s3_key, "path": str(spec.artifact.path),
+                                   "size": spec.artifact.size}))
+        source = {"S3Bucket": stack.bucket.name, "S3Key": spec.s3_key}
+    actions.append(Action(
+        "publish_layer_version", "layer",
+        f"layer {spec.name} ({spec.artifact.size:,} bytes, sha256 {spec.artifact.sha256[:12]}"
+        f"{', via S3' if spec.via_s3 else ''})",
+        {"LayerName": spec.name, "Description": spec.description, "content": source,
+         "CompatibleRuntimes": list(spec.runtimes), "CompatibleArchitectures": list(spec.architectures),
+         "sha256": spec.artifact.sha256}))
+
+
+def _function_config(stack: Stack, role_arn: Any, layer_arn: Any) -> dict[str, Any]:
+    spec = stack.function
+    return {"FunctionName": spec.name, "Runtime": spec.runtime, "Handler": spec.handler, "Role": role_arn,
+            "MemorySize": spec.memory, "Timeout": spec.timeout, "Layers": [layer_arn]}
+
+
+def _plan_function(stack: Stack, seen: Observed, recorded: Mapping[str, Any],
+                   actions: list[Action], record: dict[str, dict[str, Any]]) -> None:
+    spec = stack.function
+    role_arn: Any = record.get("role", {}).get("arn") or Ref("role.arn")
+    layer_arn: Any = record.get("layer", {}).get("version_arn") or Ref("layer.version_arn")
+    code: dict[str, Any] = {"path": str(spec.artifact.path)}
+    if spec.via_s3:
+        assert stack.bucket is not None
+        if spec.s3_key not in seen.objects:
+            actions.append(Action("upload_object", "bucket",
+                                  f"upload {spec.artifact.path.name} to s3://{stack.bucket.name}/{spec.s3_key}",
+                                  {"Bucket": stack.bucket.name, "Key": spec.s3_key, "path": str(spec.artifact.path),
+                                   "size": spec.artifact.size}))
+        code = {"S3Bucket": stack.bucket.name, "S3Key": spec.s3_key}
+    config = _function_config(stack, role_arn, layer_arn)
+    fn = seen.function
+    if fn is None:
+        actions.append(Action(
+            "create_function", "function",
+            f"function {spec.name} ({spec.runtime}, {spec.arch}, {spec.memory} MB, {spec.timeout} s)",
+            {**config, "Architectures": [spec.arch], "code": code, "sha256": spec.artifact.sha256}))
+        return
+    if not fn.ours and "function" not in recorded:
+        raise DeployError(f"Lambda function {spec.name} exists but lambdapack did not create it",
+                          hint="choose another --name, or delete that function")
+    record["function"] = {"name": spec.name, "arn": fn.arn}
+    if fn.code_sha256 != spec.artifact.code_sha256 or fn.arch != spec.arch:
+        actions.append(Action("update_function_code", "function",
+                              f"code of {spec.name} (sha256 {spec.artifact.sha256[:12]})",
+                              {"FunctionName": spec.name, "Architectures": [spec.arch], "code": code,
+                               "sha256": spec.artifact.sha256}))
+    current = {"Runtime": fn.runtime, "Handler": fn.handler, "Role": fn.role, "MemorySize": fn.memory,
+               "Timeout": fn.timeout, "Layers": list(fn.layers)}
+    changed = sorted(k for k, v in current.items() if config[k] != v)
+    if changed:
+        actions.append(Action("update_function_configuration", "function",
+                              f"configuration of {spec.name} ({', '.join(changed)})", config))
+
+
+def _plan_api(stack: Stack, seen: Observed, recorded: Mapping[str, Any], actions: list[Action],
+              record: dict[str, dict[str, Any]], notes: list[str]) -> None:
+    kind = stack.api.kind
+    function_arn: Any = record.get("function", {}).get("arn") or Ref("function.arn")
+    # an API of another kind recorded by an earlier deploy goes first
+    if seen.http_api and kind is not ApiKind.HTTP:
+        actions.append(Action("delete_http_api", "api",
+                              f"HTTP API {seen.http_api.id} (switching to --api {kind.value})",
+                              {"ApiId": seen.http_api.id}))
+    if seen.rest_api and (kind is not ApiKind.REST or not seen.rest_api.complete):
+        why = "incomplete, recreated" if kind is ApiKind.REST else f"switching to --api {kind.value}"
+        actions.append(Action("delete_rest_api", "api", f"REST API {seen.rest_api.id} ({why})",
+                              {"restApiId": seen.rest_api.id}))
+    if seen.url and kind is not ApiKind.URL:
+        actions.append(Action("delete_function_url", "url", f"function URL of {stack.function.name}",
+                              {"FunctionName": stack.function.name}))
+    wanted_sids = {ApiKind.HTTP: {API_PERMISSION_SID}, ApiKind.REST: {API_PERMISSION_SID},
+                   ApiKind.URL: {URL_PERMISSION_SID, URL_INVOKE_PERMISSION_SID} if stack.api.url_auth == "NONE"
+                   else set(), ApiKind.NONE: set()}[kind]
+    for sid in sorted(set(seen.permissions) - wanted_sids):
+        if sid in (API_PERMISSION_SID, URL_PERMISSION_SID, URL_INVOKE_PERMISSION_SID):
+            actions.append(Action("remove_permission", "permission", f"invoke permission {sid}",
+                                  {"FunctionName": stack.function.name, "StatementId": sid}))
+
+    if kind is ApiKind.HTTP:
+        _plan_http_api(stack, seen, function_arn, actions, record)
+    elif kind is ApiKind.REST:
+        _plan_rest_api(stack, seen, function_arn, actions, record)
+    elif kind is ApiKind.URL:
+        _plan_url(stack, seen, actions, record, notes)
+
+
+def _permission(stack: Stack, seen: Observed, source_arn: Any, actions: list[Action]) -> None:
+    current = seen.permissions.get(API_PERMISSION_SID)
+    if current is not None and current == source_arn:
+        return
+    if current is not None:
+        actions.append(Action("remove_permission", "permission", f"stale invoke permission {API_PERMISSION_SID}",
+                              {"FunctionName": stack.function.name, "StatementId": API_PERMISSION_SID}))
+    shown = source_arn.render() if isinstance(source_arn, Ref) else source_arn
+    actions.append(Action("add_permission", "permission", f"allow API Gateway to invoke {stack.function.name} "
+                          f"from {shown}",
+                          {"FunctionName": stack.function.name, "StatementId": API_PERMISSION_SID,
+                           "Action": "lambda:InvokeFunction", "Principal": "apigateway.amazonaws.com",
+                           "SourceArn": source_arn}))
+
+
+def _plan_http_api(stack: Stack, seen: Observed, function_arn: Any, actions: list[Action],
+                   record: dict[str, dict[str, Any]]) -> None:
+    spec = stack.api
+    api = seen.http_api
+    throttle = {"ThrottlingBurstLimit": spec.throttle_burst, "ThrottlingRateLimit": spec.throttle_rate}
+    if api is None:
+        actions.append(Action("create_http_api", "api", f"HTTP API {spec.name}",
+                              {"Name": spec.name, "ProtocolType": "HTTP"}))
+        api_id: Any = Ref("api.id")
+    else:
+        api_id = api.id
+        record["api"] = {"kind": "http", "id": api.id, "endpoint": api.endpoint}
+    integration = api.integration_id if api else None
+    if integration is None:
+        actions.append(Action("create_integration", "api", "Lambda proxy integration (payload format 2.0)",
+                              {"ApiId": api_id, "IntegrationType": "AWS_PROXY", "IntegrationUri": function_arn,
+                               "PayloadFormatVersion": "2.0", "IntegrationMethod": "POST"}))
+    elif api is not None and (api.integration_uri != function_arn or api.payload_version != "2.0"):
+        actions.append(Action("update_integration", "api", "point the integration at the function, payload 2.0",
+                              {"ApiId": api_id, "IntegrationId": integration, "IntegrationUri": function_arn,
+                               "PayloadFormatVersion": "2.0"}))
+    target: Any = f"integrations/{integration}" if integration else Ref("api.integration_id", "integrations/{}")
+    for route in spec.routes:
+        route_id = api.routes.get(route) if api else None
+        if route_id is None:
+            actions.append(Action("create_route", "api", f"route {route}",
+                                  {"ApiId": api_id, "RouteKey": route, "Target": target}))
+        elif api is not None and api.route_targets.get(route) != target:
+            actions.append(Action("update_route", "api", f"route {route} → the integration",
+                                  {"ApiId": api_id, "RouteId": route_id, "Target": target}))
+    if api is None or not api.stage:
+        actions.append(Action("create_stage", "api",
+                              f"stage $default (auto-deploy, burst {spec.throttle_burst}, "
+                              f"rate {spec.throttle_rate:g}/s)",
+                              {"ApiId": api_id, "StageName": "$default", "AutoDeploy": True,
+                               "DefaultRouteSettings": throttle}))
+    elif api.throttle != (spec.throttle_burst, spec.throttle_rate):
+        actions.append(Action("update_stage", "api",
+                              f"stage throttling (burst {spec.throttle_burst}, rate {spec.throttle_rate:g}/s)",
+                              {"ApiId": api_id, "StageName": "$default", "DefaultRouteSettings": throttle}))
+    source_arn: Any = stack.api_source_arn(api.id) if api else Ref("api.id", stack.api_source_arn("{}"))
+    _permission(stack, seen, source_arn, actions)
+
+
+def _plan_rest_api(stack: Stack, seen: Observed, function_arn: Any, actions: list[Action],
+                   record: dict[str, dict[str, Any]]) -> None:
+    spec = stack.api
+    rest = seen.rest_api
+    if rest is not None and rest.complete:
+        record["api"] = {"kind": "rest", "id": rest.id}
+        source_arn: Any = stack.api_source_arn(rest.id)
+    else:
+        # a REST API is a tree of resources, methods and a deployment; one that stopped
+        # halfway is replaced whole rather than patched
+        uri = (Ref("function.arn", f"arn:{stack.partition}:apigateway:{stack.region}:lambda:path/2015-03-31/"
+                                   "functions/{}/invocations")
+               if isinstance(function_arn, Ref) else
+               f"arn:{stack.partition}:apigateway:{stack.region}:lambda:path/2015-03-31/functions/"
+               f"{function_arn}/invocations")
+        actions.append(Action("create_rest_api", "api",
+                              f"REST API {spec.name}: proxy resource, ANY methods, Lambda proxy integration, "
+                              f"stage {spec.stage} (burst {spec.throttle_burst}, rate {spec.throttle_rate:g}/s)",
+                              {"name": spec.name, "uri": uri, "stage": spec.stage,
+                               "burst": spec.throttle_burst, "rate": spec.throttle_rate}))
+        source_arn = Ref("api.id", stack.api_source_arn("{}"))
+    _permission(stack, seen, source_arn, actions)
+
+
+def _plan_url(stack: Stack, seen: Observed, actions: list[Action], record: dict[str, dict[str, Any]],
+              notes: list[str]) -> None:
+    auth = stack.api.url_auth
+    fn = stack.function.name
+    if seen.url is None:
+        actions.append(Action("create_function_url", "url", f"function URL for {fn} (AuthType {auth})",
+                              {"FunctionName": fn, "AuthType": auth}))
+    else:
+        record["url"] = {"url": seen.url.url, "auth": seen.url.auth}
+        if seen.url.auth != auth:
+            actions.append(Action("update_function_url", "url", f"function URL auth type → {auth}",
+                                  {"FunctionName": fn, "AuthType": auth}))
+    if auth == "NONE":
+        notes.append("the function URL has AuthType NONE: anyone with the URL can call it "
+                     "(use --url-auth AWS_IAM to require signed requests)")
+        if URL_PERMISSION_SID not in seen.permissions:
+            actions.append(Action("add_permission", "permission", f"allow public calls to {fn}'s URL",
+                                  {"FunctionName": fn, "StatementId": URL_PERMISSION_SID,
+                                   "Action": "lambda:InvokeFunctionUrl", "Principal": "*",
+                                   "FunctionUrlAuthType": "NONE"}))
+        if URL_INVOKE_PERMISSION_SID not in seen.permissions:
+            actions.append(Action("add_permission", "permission", f"allow {fn} to be invoked through its URL",
+                                  {"FunctionName": fn, "StatementId": URL_INVOKE_PERMISSION_SID,
+                                   "Action": "lambda:InvokeFunction", "Principal": "*",
+                                   "InvokedViaFunctionUrl": True}))

@@ -1,0 +1,173 @@
+"""Every check that can stop a deploy before it writes anything to AWS.
+
+Local first (name, runtime/arch, the layer's build record, the model manifest inside the
+function zip, model/layer version agreement, sizes), then the account (region, credentials)
+through read-only calls. Each failure is a one-line error with a hint.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from lambdapack import compat, targets
+from lambdapack.archive import open_zip, sha256_file
+from lambdapack.deploy.models import Artifact
+from lambdapack.errors import DeployError, LayerError, VersionMismatchError
+
+LAYER_RECORD = "lambdapack-layer.json"
+LAYER_SCHEMA = "lambdapack.layer/1"
+MODEL_MANIFEST = "model.json"
+MODEL_SCHEMA = "lambdapack.model/1"
+# The stack name becomes the function name, part of the role name (lambdapack-NAME-role,
+# IAM's limit is 64) and of the API and layer names; Lambda allows letters, digits, - and _.
+NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+MEMORY_RANGE = (128, 10240)
+TIMEOUT_RANGE = (1, 900)
+
+
+def check_name(name: str) -> str:
+    if not NAME_PATTERN.match(name or ""):
+        raise DeployError(
+            f"invalid stack name {name!r}",
+            hint="use 1-40 letters, digits, '-' or '_', starting with a letter (it names the Lambda function, "
+                 "the IAM role lambdapack-NAME-role and the API)")
+    return name
+
+
+def check_limits(memory: int, timeout: int) -> None:
+    if not MEMORY_RANGE[0] <= memory <= MEMORY_RANGE[1]:
+        raise DeployError(f"--memory {memory} is outside Lambda's {MEMORY_RANGE[0]}-{MEMORY_RANGE[1]} MB",
+                          hint="512 MB suits the iris model; large forests may want 1024-2048")
+    if not TIMEOUT_RANGE[0] <= timeout <= TIMEOUT_RANGE[1]:
+        raise DeployError(f"--timeout {timeout} is outside Lambda's {TIMEOUT_RANGE[0]}-{TIMEOUT_RANGE[1]} s",
+                          hint="30 s leaves room for a cold start")
+
+
+def _read_json_member(zf: zipfile.ZipFile, member: str, path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(zf.read(member))
+    except (KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise DeployError(f"{path}: cannot read {member} ({exc})",
+                          hint="rebuild the archive with lambdapack") from None
+    if not isinstance(data, dict):
+        raise DeployError(f"{path}: {member} is not a JSON object", hint="rebuild the archive with lambdapack")
+    return data
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    artifact: Artifact
+    record: dict[str, Any]
+    runtime: str | None
+    arch: str
+    python_version: str
+
+
+@dataclass(frozen=True)
+class FunctionInfo:
+    artifact: Artifact
+    manifest: dict[str, Any] | None
+    record: dict[str, Any] | None
+
+
+def _artifact(path: Path, zf: zipfile.ZipFile) -> Artifact:
+    return Artifact(path=path, sha256=sha256_file(path), size=path.stat().st_size,
+                    unzipped=sum(i.file_size for i in zf.infolist()))
+
+
+def read_layer(path: Path) -> LayerInfo:
+    """The layer zip's artifact facts and its build record (``lambdapack-layer.json`` at the root)."""
+    if not path.is_file():
+        raise LayerError(f"layer {path} not found",
+                         hint="build it first: lambdapack build-layer (or pass --layer PATH)")
+    with open_zip(path) as zf:
+        if LAYER_RECORD not in zf.namelist():
+            raise LayerError(f"{path} has no {LAYER_RECORD}: not a layer lambdapack built",
+                             hint="rebuild it with lambdapack build-layer, which records runtime, arch and versions")
+        record = _read_json_member(zf, LAYER_RECORD, path)
+        artifact = _artifact(path, zf)
+    if record.get("schema") != LAYER_SCHEMA:
+        raise LayerError(f"{path}: unknown layer record schema {record.get('schema')!r}",
+                         hint=f"this lambdapack reads {LAYER_SCHEMA}; rebuild the layer or upgrade lambdapack")
+    return LayerInfo(artifact=artifact, record=record, runtime=record.get("runtime"),
+                     arch=str(record.get("arch", "")), python_version=str(record.get("python_version", "")))
+
+
+def read_function(path: Path) -> FunctionInfo:
+    """The function zip's artifact facts, its model manifest and its package record if present."""
+    if not path.is_file():
+        raise DeployError(f"function package {path} not found",
+                          hint="build it first: lambdapack package (or pass --model DIR to package on the fly)")
+    with open_zip(path) as zf:
+        names = zf.namelist()
+        if "lambda_function.py" not in names:
+            raise DeployError(f"{path} has no lambda_function.py at its root",
+                              hint="build the package with lambdapack package")
+        manifests = sorted((n for n in names if PurePosixPath(n).name == MODEL_MANIFEST
+                            and len(PurePosixPath(n).parts) <= 2), key=len)
+        manifest = _read_json_member(zf, manifests[0], path) if manifests else None
+        records = [n for n in names if PurePosixPath(n).name == "lambdapack-function.json"]
+        record = _read_json_member(zf, records[0], path) if records else None
+        artifact = _artifact(path, zf)
+    if manifest is not None and manifest.get("schema") != MODEL_SCHEMA:
+        raise DeployError(f"{path}: unknown model manifest schema {manifest.get('schema')!r}",
+                          hint=f"this lambdapack reads {MODEL_SCHEMA}; retrain or upgrade lambdapack")
+    return FunctionInfo(artifact=artifact, manifest=manifest, record=record)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The checked local inputs of a deploy."""
+
+    runtime: str
+    arch: str
+    layer: LayerInfo
+    function: FunctionInfo
+
+
+def check_inputs(layer: LayerInfo, function: FunctionInfo, runtime: str | None, arch: str | None) -> Inputs:
+    """Runtime/arch agreement, model/layer versions and the unzipped size limit."""
+    layer_runtime = layer.runtime
+    if runtime is not None:
+        targets.get_runtime(runtime)
+    if arch is not None:
+        targets.machine_for(arch)
+    if layer_runtime is None and runtime is None:
+        raise DeployError(f"{layer.artifact.path} was built for a hand-written tag set, not a Lambda runtime",
+                          hint="pass --runtime (e.g. --runtime python3.12)")
+    final_runtime = runtime or str(layer_runtime)
+    final_arch = arch or layer.arch
+    target = targets.Target.for_runtime(final_runtime, final_arch)
+    if (layer_runtime is not None and layer_runtime != final_runtime) or layer.python_version != target.python_version:
+        raise DeployError(
+            f"layer {layer.artifact.path.name} is for {layer_runtime or 'python' + layer.python_version}, "
+            f"the function is for {final_runtime}",
+            hint=f"rebuild the layer: lambdapack build-layer --runtime {final_runtime} --arch {final_arch}")
+    if layer.arch != final_arch:
+        raise DeployError(f"layer {layer.artifact.path.name} is for {layer.arch}, the function is for {final_arch}",
+                          hint=f"rebuild the layer: lambdapack build-layer --runtime {final_runtime} "
+                               f"--arch {final_arch}")
+    record = function.record or {}
+    for key, wanted in (("runtime", final_runtime), ("arch", final_arch)):
+        if record.get(key) and record[key] != wanted:
+            raise DeployError(f"the function package is for {key} {record[key]}, the deploy is for {wanted}",
+                              hint=f"repackage it: lambdapack package --runtime {final_runtime} --arch {final_arch}")
+    if function.manifest is not None:
+        versions = function.manifest.get("versions") or {}
+        mismatches = compat.version_mismatches(versions, compat.layer_versions(layer.record))
+        if mismatches:
+            raise VersionMismatchError(
+                "the model and the layer disagree: " + "; ".join(m.describe() for m in mismatches),
+                hint="rebuild the layer for this model: lambdapack build-layer --model build/model "
+                     f"--runtime {final_runtime} --arch {final_arch}")
+    total = layer.artifact.unzipped + function.artifact.unzipped
+    if total > targets.UNZIPPED_LIMIT:
+        raise LayerError(
+            f"function + layer unzip to {total:,} bytes, over Lambda's {targets.UNZIPPED_LIMIT:,}",
+            hint="slim the layer (build-layer --slim, drop unused packages) or shrink the model")
+    return Inputs(runtime=final_runtime, arch=final_arch, layer=layer, function=function)
