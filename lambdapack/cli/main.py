@@ -19,6 +19,7 @@ from lambdapack.ui import console
 COMMANDS: dict[str, str] = {
     "train": "lambdapack.cli.train:train_command",
     "model": "lambdapack.cli.model:model_group",
+    "invoke": "lambdapack.cli.invoke:invoke_command",
 }
 
 

@@ -17,10 +17,10 @@ import tempfile
 from pathlib import Path
 
 import filelock
+import platformdirs
 
 from lambdapack.errors import EmulatorError, LambdapackError
 from lambdapack.targets import Target
-from lambdapack.wheels import default_cache_dir, install_requirements
 
 # Pinned so that a cached runtime directory is exactly what its name says.
 AWSLAMBDARIC_VERSION = "4.2.2"
@@ -29,7 +29,8 @@ REQUIREMENT = f"awslambdaric=={AWSLAMBDARIC_VERSION}"
 
 def cache_root() -> Path:
     """The user cache shared with the layer builder (``$LAMBDAPACK_CACHE_DIR`` overrides it)."""
-    return default_cache_dir()
+    override = os.environ.get("LAMBDAPACK_CACHE_DIR")
+    return Path(override) if override else Path(platformdirs.user_cache_dir("lambdapack", appauthor=False))
 
 
 def runtime_dir_for(target: Target, python: Path) -> Path:
@@ -63,12 +64,34 @@ def _complete(path: Path) -> bool:
 
 def _install(target: Target, dest: Path) -> None:
     try:
+        from lambdapack.wheels import install_requirements
+    except ImportError:  # a checkout older than the wheels package
+        _install_with_uv(target, dest)
+        return
+    try:
         install_requirements([REQUIREMENT], target, dest)
     except LambdapackError as exc:
         raise EmulatorError(
             f"cannot fetch {REQUIREMENT} for {target.label}: {exc.message}",
             hint="the emulator needs it once per Python version and arch; check your network or pip "
                  "configuration, then retry") from None
+
+
+def _install_with_uv(target: Target, dest: Path) -> None:
+    import uv
+
+    cmd = [uv.find_uv_bin(), "pip", "install", "--quiet", "--target", str(dest),
+           "--python-version", target.python_version, "--python-platform", target.uv_platform,
+           "--only-binary", ":all:", REQUIREMENT]
+    try:
+        subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600)
+    except subprocess.CalledProcessError as exc:
+        last = (exc.stderr or exc.stdout or "").strip().splitlines()[-1:] or ["no output"]
+        raise EmulatorError(f"cannot fetch {REQUIREMENT} for {target.label}: {last[0]}",
+                            hint="check your network or index configuration, then retry") from None
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise EmulatorError(f"cannot run uv to fetch {REQUIREMENT}: {exc}",
+                            hint="reinstall lambdapack (`pip install -e .`) so uv is available") from None
 
 
 def _compile(python: Path, directory: Path) -> None:

@@ -1,0 +1,119 @@
+"""``lambdapack invoke``: run the function once (or ``--repeat N`` times) and print its payload.
+
+``--local`` runs it in lambdapack's emulator; the remote branch (``--name``, on AWS) joins
+this same command, sharing the event options below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from lambdapack.cli.main import json_option
+from lambdapack.errors import LambdapackError
+
+
+def event_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--event`` and the feature flags, shared by the local and remote invoke."""
+    options = [
+        click.option("--event", "event", metavar="FILE|-|seed|JSON",
+                     help="The event: a JSON file, '-' for stdin, 'seed' for the guide's iris event, or inline JSON."),
+        click.option("--sl", type=float, help="Feature sl (sepal length, cm)."),
+        click.option("--sw", type=float, help="Feature sw (sepal width, cm)."),
+        click.option("--pl", type=float, help="Feature pl (petal length, cm)."),
+        click.option("--pw", type=float, help="Feature pw (petal width, cm)."),
+        click.option("--feature", "features", multiple=True, metavar="NAME=VALUE",
+                     help="Any feature (repeatable); merged into the event."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def build_event(event: str | None, sl: float | None, sw: float | None, pl: float | None, pw: float | None,
+                features: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    from lambdapack.events import load_event, parse_feature
+
+    pairs: list[tuple[str, Any]] = [(n, v) for n, v in (("sl", sl), ("sw", sw), ("pl", pl), ("pw", pw))
+                                    if v is not None]
+    pairs.extend(parse_feature(item) for item in features)
+    return load_event(event, pairs)
+
+
+@click.command("invoke")
+@click.option("--local", "local", is_flag=True, help="Run in the local Lambda emulator (no AWS, no Docker).")
+@click.option("--layer", "layers", multiple=True, type=click.Path(path_type=Path), metavar="LAYER.zip",
+              help="Layer zip (repeatable, in order). Default: dist/layer-python3.12-x86_64.zip or the only "
+                   "layer in dist/.")
+@click.option("--function", "function_zip", type=click.Path(path_type=Path), default=Path("dist/function.zip"),
+              show_default=True, help="The function package.")
+@click.option("--handler", default="lambda_function.lambda_handler", show_default=True, help="MODULE.FUNCTION.")
+@event_options
+@click.option("--repeat", type=click.IntRange(1, 10_000), default=1, show_default=True,
+              help="Invoke N times: one cold start, then warm runs.")
+@click.option("--timeout", "timeout_s", type=float, default=30.0, show_default=True,
+              help="Function timeout in seconds (enforced).")
+@click.option("--memory", "memory_mb", type=int, default=512, show_default=True,
+              help="Memory size in MB (enforced on the runtime's resident memory).")
+@click.option("--python", type=click.Path(path_type=Path), metavar="PATH",
+              help="Interpreter of the layer's Python version (default: PATH, then pyenv).")
+@click.option("--env", "env_vars", multiple=True, metavar="KEY=VALUE",
+              help="Function environment variable (repeatable).")
+@json_option
+def invoke_command(local: bool, layers: tuple[Path, ...], function_zip: Path, handler: str, event: str | None,
+                   sl: float | None, sw: float | None, pl: float | None, pw: float | None,
+                   features: tuple[str, ...], repeat: int, timeout_s: float, memory_mb: int, python: Path | None,
+                   env_vars: tuple[str, ...], as_json: bool) -> None:
+    """Invoke the function and print its response payload (JSON) on stdout.
+
+    Logs (START/END/REPORT and the function's own output) go to stderr.
+    With --repeat, the first run is a cold start and the rest are warm.
+
+    \b
+    Examples:
+      lambdapack invoke --local --event seed
+      lambdapack invoke --local --sl 6.9 --sw 3.1 --pl 5.1 --pw 2.3 --repeat 5
+      lambdapack invoke --local --event tests/data/events/http-api-v2-post.json
+      echo '{"instances": [[5.1, 3.5, 1.4, 0.2]]}' | lambdapack invoke --local --event -
+      lambdapack invoke --local --layer dist/layer-python3.11-x86_64.zip --timeout 3 --memory 256
+    """
+    if not local:
+        raise LambdapackError("give --local or --name", hint="--local runs the function here, in the emulator")
+    from lambdapack.emulator.session import FunctionSpec, invoke_local, layer_list
+    from lambdapack.ui import emit
+
+    the_event = build_event(event, sl, sw, pl, pw, features)
+    spec = FunctionSpec(function_zip=function_zip, layers=layer_list(layers), handler=handler,
+                        memory_mb=memory_mb, timeout_s=timeout_s, python=python,
+                        environment=_env(env_vars))
+    report = invoke_local(spec, the_event.body, repeat=repeat)
+    emit(report, as_json, _render)
+    if not report.ok:
+        failed = next(r for r in report.invocations if not r.ok)
+        raise LambdapackError(f"the function returned an error ({failed.error_type})",
+                              hint="its payload and the logs above say why")
+
+
+def _env(items: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise LambdapackError(f"--env {item!r} is not KEY=VALUE", hint="for example --env LOG_LEVEL=debug")
+        out[key] = value
+    return out
+
+
+def _render(report, console: Console) -> None:  # type: ignore[no-untyped-def]
+    click.echo(report.last.payload_text)
+    first = report.invocations[0]
+    init = f", init {first.init_ms:.0f} ms" if first.init_ms is not None else ""
+    line = f"{report.runtime} (Python {report.python_version}): cold {report.cold_ms:.1f} ms{init}"
+    if report.warm_ms is not None:
+        line += f"; warm {report.warm_ms:.2f} ms median of {len(report.invocations) - 1}"
+    line += f"; max memory {max(r.max_memory_mb for r in report.invocations)} of {report.memory_mb} MB"
+    console.print(line, highlight=False)
