@@ -19,7 +19,12 @@ from lambdapack.ui import console
 COMMANDS: dict[str, str] = {
     "train": "lambdapack.cli.train:train_command",
     "model": "lambdapack.cli.model:model_group",
+    "package": "lambdapack.cli.package:package",
+    "lock": "lambdapack.cli.lock:lock",
     "invoke": "lambdapack.cli.invoke:invoke_command",
+    "deploy": "lambdapack.cli.deploy:deploy",
+    "destroy": "lambdapack.cli.deploy:destroy",
+    "export": "lambdapack.cli.deploy:export",
 }
 
 

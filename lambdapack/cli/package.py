@@ -1,0 +1,59 @@
+"""``lambdapack package``: the handler, the model and its manifest in dist/function.zip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from rich.console import Console
+
+from lambdapack.cli.main import json_option
+from lambdapack.ui import emit, human_bytes
+
+if TYPE_CHECKING:
+    from lambdapack.function.package import PackageReport
+
+
+def _render(report: PackageReport, console: Console) -> None:
+    console.print(f"[bold green]packaged[/] {report.path} ({human_bytes(report.bytes)}, "
+                  f"sha256 {report.sha256[:12]}…)")
+    console.print(f"  handler   {report.handler}")
+    console.print(f"  model     {report.estimator.rpartition('.')[2]} ({report.task}), "
+                  f"sha256 {report.model_sha256[:12]}… verified")
+    if report.layer is not None:
+        layer = report.layer
+        target = " ".join(p for p in (layer.runtime or f"python{layer.python_version}", layer.arch) if p)
+        versions = ", ".join(f"{k} {v}" for k, v in layer.versions.items())
+        console.print(f"  layer     {layer.path.name} ({target}): versions agree ({versions})")
+        console.print(f"  unzipped  function {human_bytes(report.unzipped_bytes)} + layer "
+                      f"{human_bytes(layer.unzipped_bytes)} = {human_bytes(report.combined_unzipped_bytes)} "
+                      f"of {human_bytes(report.unzipped_limit)}")
+    else:
+        console.print(f"  unzipped  {human_bytes(report.unzipped_bytes)} (pass --layer to check the model "
+                      "against the layer and the combined size)")
+
+
+@click.command("package")
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=Path("build/model"),
+              show_default=True, help="Model directory holding model.joblib and model.json.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("dist/function.zip"), show_default=True,
+              help="Where to write the function zip.")
+@click.option("--layer", type=click.Path(path_type=Path), default=None,
+              help="The layer zip that will serve the model: refuse a version mismatch, check the total size.")
+@json_option
+def package(model_dir: Path, out: Path, layer: Path | None, as_json: bool) -> None:
+    """Package the prediction handler with a trained model into a function zip.
+
+    The zip holds lambda_function.py (handler lambda_function.lambda_handler), model.joblib and
+    model.json; the same inputs give a byte-identical zip.
+
+    \b
+    Examples:
+      lambdapack package
+      lambdapack package --model build/model --out dist/function.zip
+      lambdapack package --layer dist/layer-python3.12-x86_64.zip --json
+    """
+    from lambdapack.function.package import package_function
+
+    emit(package_function(model_dir, out, layer), as_json, _render)

@@ -1,0 +1,36 @@
+"""Where the files in ``templates/`` are, in an installed wheel or in a source checkout.
+
+The wheel carries them as ``lambdapack/_templates/`` (pyproject's force-include); an editable
+install or a checkout reads the repository's top-level ``templates/``.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from lambdapack.errors import PackageError
+
+_CHECKOUT = Path(__file__).resolve().parent.parent / "templates"
+
+
+def template_path(name: str) -> Path:
+    """The file ``templates/<name>`` as a path on disk."""
+    packaged = resources.files("lambdapack").joinpath("_templates", name)
+    if isinstance(packaged, Path) and packaged.is_file():
+        return packaged
+    checkout = _CHECKOUT / name
+    if checkout.is_file():
+        return checkout
+    raise PackageError(f"lambdapack's template {name!r} is missing from this installation",
+                       hint="reinstall lambdapack (`pip install --force-reinstall lambdapack`)")
+
+
+def template_bytes(name: str) -> bytes:
+    """The content of ``templates/<name>``."""
+    path = template_path(name)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise PackageError(f"cannot read lambdapack's template {path} ({exc.strerror or exc})",
+                           hint="reinstall lambdapack (`pip install --force-reinstall lambdapack`)") from None
