@@ -86,11 +86,12 @@ def _record_hash(data: bytes) -> str:
 
 def wheel_members(name: str = "hostile", version: str = "1.0", files: dict[str, bytes] | None = None,
                   *, record_override: dict[str, str] | None = None, omit_from_record: tuple[str, ...] = (),
-                  omit_record: bool = False) -> list[Member]:
+                  omit_record: bool = False, requires: tuple[str, ...] = ()) -> list[Member]:
     """The members of a small pure-Python wheel, optionally with a doctored RECORD."""
     files = dict(files if files is not None else {f"{name}/__init__.py": b"VALUE = 1\n"})
     dist_info = f"{name}-{version}.dist-info"
-    files[f"{dist_info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    files[f"{dist_info}/METADATA"] = (f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+                                      + "".join(f"Requires-Dist: {r}\n" for r in requires)).encode()
     files[f"{dist_info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: lambdapack-tests\n"
                                    b"Root-Is-Purelib: true\nTag: py3-none-any\n")
     record_lines = []
@@ -110,10 +111,12 @@ def wheel_filename(name: str = "hostile", version: str = "1.0") -> str:
     return f"{name}-{version}-py3-none-any.whl"
 
 
-def good_wheel(directory: Path, name: str = "hostile", version: str = "1.0") -> Path:
+def good_wheel(directory: Path, name: str = "hostile", version: str = "1.0", requires: tuple[str, ...] = (),
+               payload: bytes = b"VALUE = 1\n") -> Path:
     """A well-formed wheel, the control: everything that refuses the hostile ones must accept it."""
     directory.mkdir(parents=True, exist_ok=True)
-    return _zip(directory / wheel_filename(name, version), wheel_members(name, version))
+    return _zip(directory / wheel_filename(name, version),
+                wheel_members(name, version, {f"{name}/__init__.py": payload}, requires=requires))
 
 
 def _wheel_case(directory: Path, case: str, **kwargs: object) -> Path:
