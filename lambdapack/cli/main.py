@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "package": "lambdapack.cli.package:package",
     "lock": "lambdapack.cli.lock:lock",
     "invoke": "lambdapack.cli.invoke:invoke_command",
+    "serve": "lambdapack.cli.serve:serve_command",
     "deploy": "lambdapack.cli.deploy:deploy",
     "destroy": "lambdapack.cli.deploy:destroy",
     "export": "lambdapack.cli.deploy:export",

@@ -1,0 +1,82 @@
+"""``lambdapack serve``: a local API Gateway front over warm emulated runtimes."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+from rich.console import Console
+
+from lambdapack.cli.main import json_option
+
+
+@click.command("serve")
+@click.option("--port", type=click.IntRange(0, 65535), default=3000, show_default=True,
+              help="Port on 127.0.0.1 (0 picks a free one).")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Warm runtimes serving requests in parallel.")
+@click.option("--payload", "payload_version", type=click.Choice(["2.0", "1.0"]), default="2.0", show_default=True,
+              help="Event format: 2.0 = HTTP API, 1.0 = REST API proxy.")
+@click.option("--layer", "layers", multiple=True, type=click.Path(path_type=Path), metavar="LAYER.zip",
+              help="Layer zip (repeatable). Default: dist/layer-python3.12-x86_64.zip or the only layer in dist/.")
+@click.option("--function", "function_zip", type=click.Path(path_type=Path), default=Path("dist/function.zip"),
+              show_default=True, help="The function package.")
+@click.option("--handler", default="lambda_function.lambda_handler", show_default=True, help="MODULE.FUNCTION.")
+@click.option("--timeout", "timeout_s", type=float, default=30.0, show_default=True, help="Function timeout (s).")
+@click.option("--memory", "memory_mb", type=int, default=512, show_default=True, help="Memory size (MB).")
+@click.option("--python", type=click.Path(path_type=Path), metavar="PATH",
+              help="Interpreter of the layer's Python version (default: PATH, then pyenv).")
+@json_option
+def serve_command(port: int, concurrency: int, payload_version: str, layers: tuple[Path, ...], function_zip: Path,
+                  handler: str, timeout_s: float, memory_mb: int, python: Path | None, as_json: bool) -> None:
+    """Serve the function over HTTP on 127.0.0.1, like API Gateway, until Ctrl-C.
+
+    Every request becomes an HTTP API (payload 2.0) event, or a REST API proxy
+    event with --payload 1.0; the function's proxy response becomes the HTTP
+    response. Runtimes stay warm between requests. With --json, one JSON
+    document describing the server is printed on stdout once it is ready.
+
+    \b
+    Examples:
+      lambdapack serve
+      curl -X POST localhost:3000/predict -d '{"sl":6.9,"sw":3.1,"pl":5.1,"pw":2.3}'
+      curl 'localhost:3000/predict?sl=6.9&sw=3.1&pl=5.1&pw=2.3'
+      lambdapack serve --port 8080 --concurrency 4 --payload 1.0
+    """
+    from lambdapack.emulator.gateway import start_gateway
+    from lambdapack.emulator.session import FunctionSpec, layer_list
+    from lambdapack.ui import console, emit
+
+    spec = FunctionSpec(function_zip=function_zip, layers=layer_list(layers), handler=handler,
+                        memory_mb=memory_mb, timeout_s=timeout_s, python=python)
+    stop = threading.Event()
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        with start_gateway(spec, port=port, concurrency=concurrency, payload_version=payload_version) as (_, info):
+            emit(info, as_json, _render)
+            try:
+                while not stop.wait(0.5):
+                    pass
+            except KeyboardInterrupt:
+                pass
+        console.print("stopped; no runtime left running")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _render(info, console: Console) -> None:  # type: ignore[no-untyped-def]
+    runtimes = "runtime" if info.concurrency == 1 else "runtimes"
+    console.print(f"serving on [bold]{info.url}[/] — {info.concurrency} warm {runtimes}, {info.runtime} "
+                  f"(Python {info.python}), payload {info.payload_version}")
+    for status in info.init_errors:
+        console.print(f"[yellow]warning:[/] a runtime failed to start ({status}); requests will retry and get 500s "
+                      "until the function initialises")
+    console.print(f"try: curl -X POST {info.url}/predict -d '{{\"sl\":6.9,\"sw\":3.1,\"pl\":5.1,\"pw\":2.3}}'")
+    console.print("Ctrl-C to stop")

@@ -1,0 +1,407 @@
+"""``serve``: an API Gateway front on 127.0.0.1 over a pool of warm local runtimes.
+
+Each HTTP request becomes an HTTP API event (payload format 2.0, the ``$default`` route) or,
+with ``payload="1.0"``, a REST API proxy event; the function's answer goes back the way API
+Gateway maps it:
+
+- a proxy response (``statusCode``, ``headers``, ``multiValueHeaders`` (1.0), ``cookies``
+  (2.0), ``body``, ``isBase64Encoded``) becomes that HTTP response;
+- with 2.0, any other JSON result becomes a ``200`` ``application/json`` response with the
+  result as body; with 1.0 it is a malformed proxy response (``502``);
+- a function error (exception, timeout, crash) becomes ``500 Internal Server Error`` (2.0)
+  or ``502`` (1.0), and the runtime is replaced for the next request.
+
+Like the HTTP API, a body whose content type is not textual reaches the function base64
+encoded (``curl -d`` sends ``application/x-www-form-urlencoded``, which API Gateway encodes:
+a handler must cope, and the local front makes sure it does).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import errno
+import json
+import queue
+import random
+import socket
+import string
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from lambdapack.emulator.invoker import InitOutcome, InvokeResult, LocalFunction, LogSink, stderr_sink
+from lambdapack.emulator.process import ACCOUNT_ID
+from lambdapack.emulator.session import FunctionSpec, prepare
+from lambdapack.errors import EmulatorError
+
+PAYLOAD_VERSIONS = ("2.0", "1.0")
+MAX_REQUEST_BYTES = 6 * 1024 * 1024  # the Lambda invoke limit is the tighter one
+_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript",
+               "application/yaml", "application/x-yaml")
+
+
+def _is_text(content_type: str | None) -> bool:
+    if not content_type:
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media.startswith(_TEXT_TYPES) or media.endswith(("+json", "+xml"))
+
+
+def _request_id() -> str:
+    # API Gateway's request ids are 16 base64-ish characters ending in '='
+    return "".join(random.choices(string.ascii_letters + string.digits, k=15)) + "="
+
+
+def _clf_time(now: float) -> str:
+    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    target: str  # path and query, as received
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    source_ip: str = "127.0.0.1"
+    host: str = "localhost"
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.target).path or "/"
+
+    @property
+    def query(self) -> str:
+        return urlsplit(self.target).query
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        for key, value in reversed(self.headers):
+            if key.lower() == lowered:
+                return value
+        return None
+
+
+def _body_field(request: HttpRequest, *, encode_binary_types: bool) -> tuple[str | None, bool]:
+    if not request.body:
+        return None, False
+    if encode_binary_types and not _is_text(request.header("content-type")):
+        return base64.b64encode(request.body).decode(), True
+    try:
+        return request.body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return base64.b64encode(request.body).decode(), True
+
+
+def http_api_event(request: HttpRequest, now: float | None = None) -> dict[str, Any]:
+    """An HTTP API (payload format 2.0) event for ``request`` on the ``$default`` route."""
+    now = time.time() if now is None else now
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    for key, value in request.headers:
+        name = key.lower()
+        if name == "cookie":
+            cookies.extend(part.strip() for part in value.split(";") if part.strip())
+            continue
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    query: dict[str, str] = {}
+    for key, value in parse_qsl(request.query, keep_blank_values=True):
+        query[key] = f"{query[key]},{value}" if key in query else value
+    event: dict[str, Any] = {"version": "2.0", "routeKey": "$default", "rawPath": request.path,
+                             "rawQueryString": request.query}
+    if cookies:
+        event["cookies"] = cookies
+    event["headers"] = headers
+    if query:
+        event["queryStringParameters"] = query
+    event["requestContext"] = {
+        "accountId": ACCOUNT_ID, "apiId": "local", "domainName": request.host,
+        "domainPrefix": request.host.split(".", 1)[0].split(":", 1)[0],
+        "http": {"method": request.method, "path": request.path, "protocol": "HTTP/1.1",
+                 "sourceIp": request.source_ip, "userAgent": headers.get("user-agent", "")},
+        "requestId": _request_id(), "routeKey": "$default", "stage": "$default",
+        "time": _clf_time(now), "timeEpoch": int(now * 1000),
+    }
+    body, encoded = _body_field(request, encode_binary_types=True)
+    if body is not None:
+        event["body"] = body
+    event["isBase64Encoded"] = encoded
+    return event
+
+
+def rest_api_event(request: HttpRequest, now: float | None = None) -> dict[str, Any]:
+    """A REST API proxy (payload format 1.0) event for ``request`` on ``/{proxy+}``."""
+    now = time.time() if now is None else now
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for key, value in request.headers:
+        single[key] = value
+        multi.setdefault(key, []).append(value)
+    query_single: dict[str, str] = {}
+    query_multi: dict[str, list[str]] = {}
+    for key, value in parse_qsl(request.query, keep_blank_values=True):
+        query_single[key] = value
+        query_multi.setdefault(key, []).append(value)
+    proxy = request.path.lstrip("/")
+    body, encoded = _body_field(request, encode_binary_types=False)
+    return {
+        "resource": "/{proxy+}", "path": request.path, "httpMethod": request.method,
+        "headers": single or None, "multiValueHeaders": multi or None,
+        "queryStringParameters": query_single or None, "multiValueQueryStringParameters": query_multi or None,
+        "pathParameters": {"proxy": proxy} if proxy else None, "stageVariables": None,
+        "requestContext": {
+            "accountId": ACCOUNT_ID, "apiId": "local", "httpMethod": request.method,
+            "path": f"/local{request.path}", "protocol": "HTTP/1.1", "requestId": _request_id(),
+            "requestTime": _clf_time(now), "requestTimeEpoch": int(now * 1000),
+            "resourcePath": "/{proxy+}", "stage": "local", "domainName": request.host,
+            "identity": {"sourceIp": request.source_ip, "userAgent": single.get("User-Agent")},
+        },
+        "body": body, "isBase64Encoded": encoded,
+    }
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+def _gateway_error(status: int, message: str) -> HttpResponse:
+    return HttpResponse(status, (("Content-Type", "application/json"),), json.dumps({"message": message}).encode())
+
+
+def proxy_response(result: InvokeResult, payload_version: str = "2.0") -> HttpResponse:
+    """The HTTP response API Gateway makes of ``result``."""
+    v2 = payload_version == "2.0"
+    if not result.ok:
+        return _gateway_error(500, "Internal Server Error") if v2 else _gateway_error(502, "Internal server error")
+    payload = result.payload
+    if isinstance(payload, dict) and "statusCode" in payload:
+        try:
+            return _from_proxy(payload, v2)
+        except (TypeError, ValueError):
+            pass
+    elif v2:
+        raw = result._raw or json.dumps(payload).encode()
+        return HttpResponse(200, (("Content-Type", "application/json"),), raw)
+    return _gateway_error(500, "Internal Server Error") if v2 else _gateway_error(502, "Internal server error")
+
+
+def _from_proxy(payload: dict[str, Any], v2: bool) -> HttpResponse:
+    status = int(payload["statusCode"])
+    if not 100 <= status <= 599:
+        raise ValueError(status)
+    headers: list[tuple[str, str]] = []
+    for key, value in (payload.get("headers") or {}).items():
+        headers.append((str(key), str(value)))
+    if not v2:
+        for key, values in (payload.get("multiValueHeaders") or {}).items():
+            headers.extend((str(key), str(v)) for v in values)
+    else:
+        headers.extend(("Set-Cookie", str(cookie)) for cookie in payload.get("cookies") or [])
+    body = payload.get("body")
+    if body is None:
+        data = b""
+    elif not isinstance(body, str):
+        raise TypeError("body must be a string")
+    elif payload.get("isBase64Encoded"):
+        data = base64.b64decode(body, validate=True)
+    else:
+        data = body.encode("utf-8")
+    if v2 and not any(k.lower() == "content-type" for k, _ in headers) and data:
+        headers.append(("Content-Type", "application/json"))
+    return HttpResponse(status, tuple(headers), data)
+
+
+class FunctionPool:
+    """``size`` warm runtimes of one function; a request leases one, waiting if all are busy."""
+
+    def __init__(self, functions: list[LocalFunction]) -> None:
+        self._all = functions
+        self._idle: queue.Queue[LocalFunction] = queue.Queue()
+        for function in functions:
+            self._idle.put(function)
+
+    @property
+    def size(self) -> int:
+        return len(self._all)
+
+    def warm(self) -> list[InitOutcome | None]:
+        outcomes: list[InitOutcome | None] = [None] * len(self._all)
+
+        def start(i: int) -> None:
+            outcomes[i] = self._all[i].warm()
+
+        threads = [threading.Thread(target=start, args=(i,), daemon=True) for i in range(len(self._all))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return outcomes
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[LocalFunction]:
+        function = self._idle.get()
+        try:
+            yield function
+        finally:
+            self._idle.put(function)
+
+    def invoke(self, event: bytes) -> InvokeResult:
+        with self.lease() as function:
+            return function.invoke(event)
+
+    def close(self) -> None:
+        for function in self._all:
+            function.close()
+
+
+class _GatewayHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _GatewayServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Requests are logged once, with their outcome, in :meth:`_handle`."""
+
+    def _handle(self) -> None:
+        started = time.perf_counter()
+        gateway = self.server.gateway
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_REQUEST_BYTES:
+            self.close_connection = True
+            self._send(_gateway_error(413, "Request Entity Too Large"))
+            return
+        body = self.rfile.read(length) if length else b""
+        request = HttpRequest(self.command, self.path, tuple(self.headers.items()), body,
+                              source_ip=self.client_address[0], host=self.headers.get("Host") or "localhost")
+        event = http_api_event(request) if gateway.payload_version == "2.0" else rest_api_event(request)
+        result = gateway.pool.invoke(json.dumps(event).encode())
+        response = proxy_response(result, gateway.payload_version)
+        self._send(response)
+        ms = (time.perf_counter() - started) * 1000
+        gateway.log(f"{self.client_address[0]} {self.command} {request.path} -> {response.status} "
+                    f"({ms:.1f} ms{', ' + str(result.error_type) if result.error_type else ''})\n")
+
+    def _send(self, response: HttpResponse) -> None:
+        self.send_response(response.status)
+        for key, value in response.headers:
+            if key.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
+
+
+class _GatewayServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = False  # a port in use must be an error, not a silent second listener
+    gateway: Gateway
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], OSError):  # client went away
+            return
+        super().handle_error(request, client_address)
+
+
+@dataclass(frozen=True)
+class ServeInfo:
+    url: str
+    port: int
+    concurrency: int
+    payload_version: str
+    runtime: str
+    python: str
+    init_errors: tuple[str, ...]
+
+
+class Gateway:
+    """A running ``serve``: HTTP server thread + function pool (use as a context manager)."""
+
+    def __init__(self, pool: FunctionPool, host: str, port: int, payload_version: str, log_sink: LogSink) -> None:
+        self.pool = pool
+        self.payload_version = payload_version
+        self._sink = log_sink
+        self._lock = threading.Lock()
+        try:
+            self._server = _GatewayServer((host, port), _GatewayHandler)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise EmulatorError(f"port {port} on {host} is already in use",
+                                    hint="choose another with --port, or stop the program listening there") from None
+            if exc.errno == errno.EACCES:
+                raise EmulatorError(f"not allowed to listen on port {port}",
+                                    hint="ports below 1024 need privileges; use --port 3000") from None
+            raise EmulatorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                                hint="choose another --port") from None
+        self._server.gateway = self
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="lambdapack-serve", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self, line: str) -> None:
+        with self._lock:
+            self._sink(line.encode())
+
+    def start(self) -> Gateway:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self.pool.close()
+
+
+@contextlib.contextmanager
+def start_gateway(spec: FunctionSpec, *, port: int = 3000, concurrency: int = 1, payload_version: str = "2.0",
+                  host: str = "127.0.0.1", log_sink: LogSink | None = None) -> Iterator[tuple[Gateway, ServeInfo]]:
+    """Serve ``spec`` on ``host:port`` until the context exits (``port=0`` picks a free one)."""
+    if payload_version not in PAYLOAD_VERSIONS:
+        raise EmulatorError(f"unknown payload format {payload_version!r}", hint="choose 2.0 (HTTP API) or 1.0 (REST)")
+    if concurrency < 1:
+        raise EmulatorError(f"--concurrency {concurrency} must be at least 1", hint="use 1 or more runtimes")
+    sink_lock = threading.Lock()
+    base_sink = log_sink or stderr_sink
+
+    def sink(data: bytes) -> None:
+        with sink_lock:
+            base_sink(data)
+
+    with prepare(spec) as prepared:
+        pool = FunctionPool([LocalFunction(prepared.config, sink) for _ in range(concurrency)])
+        try:
+            gateway = Gateway(pool, host, port, payload_version, sink)
+        except BaseException:
+            pool.close()
+            raise
+        try:
+            outcomes = pool.warm()
+            errors = tuple(sorted({o.status for o in outcomes if o is not None and o.status != "ready"}))
+            gateway.start()
+            info = ServeInfo(url=gateway.url, port=gateway.port, concurrency=concurrency,
+                             payload_version=payload_version, runtime=prepared.config.runtime,
+                             python=prepared.python_full_version, init_errors=errors)
+            yield gateway, info
+        finally:
+            gateway.close()
