@@ -114,6 +114,9 @@ def fit_and_dump(request: dict[str, Any]) -> dict[str, Any]:
     except ValueError as exc:
         raise TrainFailure("data", f"cannot split {len(X)} rows with test_size={request['test_size']}: {exc}") \
             from None
+    if task == "classification" and len(np.unique(y_train)) < 2:
+        raise TrainFailure("data", f"the training split of {len(X)} rows holds a single class; "
+                                   "a classifier needs at least two")
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as records:
         warnings.simplefilter("always")

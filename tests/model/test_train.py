@@ -83,3 +83,88 @@ def test_failure_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="n_estimators"):
         train(out=out, params=["n_estimators=-3"])
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("dataset", "estimator", "features", "classes"), [
+    ("wine", "logistic_regression", 13, ("class_0", "class_1", "class_2")),
+    ("breast_cancer", "random_forest", 30, ("malignant", "benign")),
+    ("digits", "knn", 64, tuple(str(i) for i in range(10))),
+    ("diabetes", "ridge", 10, None),
+])
+def test_each_bundled_dataset(tmp_path: Path, dataset: str, estimator: str, features: int,
+                              classes: tuple[str, ...] | None) -> None:
+    report = train(dataset=dataset, estimator=estimator, out=tmp_path / "m")
+    manifest = load_manifest(tmp_path / "m")
+    assert manifest.dataset is not None and manifest.dataset.name == dataset
+    assert len(manifest.features) == features
+    assert manifest.classes == classes
+    if classes:
+        assert report.metrics["accuracy"] > 0.9
+    else:
+        assert report.metrics["r2"] > 0.3
+    assert joblib.load(report.model_path).n_features_in_ == features
+
+
+def _iris_csv(path: Path) -> Path:
+    from sklearn.datasets import load_iris
+
+    bunch = load_iris()
+    lines = ["sl,sw,pl,pw,species"]
+    for row, label in zip(bunch.data, bunch.target, strict=True):
+        lines.append(",".join(repr(float(v)) for v in row) + "," + str(bunch.target_names[label]))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_csv_with_string_labels(tmp_path: Path) -> None:
+    csv = _iris_csv(tmp_path / "iris.csv")
+    report = train(csv=csv, target="species", out=tmp_path / "m")
+    manifest = load_manifest(tmp_path / "m")
+    assert manifest.classes == ("setosa", "versicolor", "virginica")
+    assert [f.name for f in manifest.features] == ["sl", "sw", "pl", "pw"]
+    assert manifest.dataset is not None
+    assert (manifest.dataset.name, manifest.dataset.source, manifest.dataset.target) == ("iris.csv", "csv", "species")
+    assert report.metrics["accuracy"] >= 0.96
+    assert joblib.load(report.model_path).predict([[6.9, 3.1, 5.1, 2.3]])[0] == "virginica"
+    # string labels pickle byte-stably too
+    assert train(csv=csv, target="species", out=tmp_path / "again").sha256 == report.sha256
+
+
+def test_csv_regression(tmp_path: Path) -> None:
+    csv = tmp_path / "line.csv"
+    csv.write_text("x,noise,y\n" + "".join(f"{i},{i % 3},{2 * i + 1}\n" for i in range(60)))
+    report = train(csv=csv, target="y", estimator="linear_regression", out=tmp_path / "m")
+    assert report.task == "regression"
+    assert report.metrics["r2"] > 0.99 and report.metrics["mae"] < 1e-6
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"dataset": "diabetes"}, "diabetes is a regression dataset but random_forest is a classification estimator"),
+    ({"estimator": "svr"}, "iris is a classification dataset"),
+    ({"dataset": "iris", "csv": Path("x.csv"), "target": "y"}, "--dataset and --csv both given"),
+    ({"target": "y"}, "--target only applies to --csv"),
+    ({"compress": 10}, "--compress 10 is out of range"),
+    ({"test_size": 1.0}, "--test-size 1.0 must be between 0 and 1"),
+    ({"params": ["n_estimators"]}, "is not key=value"),
+    ({"estimator": "xgboost"}, "unknown estimator"),
+])
+def test_bad_options(tmp_path: Path, kwargs: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ModelError, match=message):
+        train(out=tmp_path / "m", **kwargs)
+    assert not (tmp_path / "m").exists()
+
+
+def test_too_few_rows_to_split(tmp_path: Path) -> None:
+    csv = tmp_path / "tiny.csv"
+    csv.write_text("a,label\n1,x\n2,y\n")
+    with pytest.raises(ModelError, match="cannot split 2 rows"):
+        train(csv=csv, target="label", test_size=0.9, out=tmp_path / "m")
+    with pytest.raises(ModelError, match="training split of 2 rows holds a single class"):
+        train(csv=csv, target="label", test_size=0.1, out=tmp_path / "m")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.csv"]
+
+
+def test_out_that_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "m").write_text("")
+    with pytest.raises(ModelError, match="is a file"):
+        train(out=tmp_path / "m")
