@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from lambdapack import compat, targets
-from lambdapack.archive import open_zip, sha256_file
+from lambdapack.archive import open_zip, sha256_file, validate_members
 from lambdapack.deploy.models import Artifact
 from lambdapack.errors import DeployError, LayerError, VersionMismatchError
 
@@ -76,6 +76,8 @@ class FunctionInfo:
 
 
 def _artifact(path: Path, zf: zipfile.ZipFile) -> Artifact:
+    # names, duplicates, links, bombs: a zip that is unsafe to unpack here is not shipped either
+    validate_members(zf)
     return Artifact(path=path, sha256=sha256_file(path), size=path.stat().st_size,
                     unzipped=sum(i.file_size for i in zf.infolist()))
 
