@@ -294,12 +294,41 @@ def cases() -> list[HostileCase]:
     return out
 
 
-def build_case(case: HostileCase, directory: Path) -> Path:
-    """Write ``case``'s archive under ``directory``; wheel cases get a valid wheel file name."""
+def build_case(case: HostileCase, directory: Path, base: list[Member] | tuple[Member, ...] = ()) -> Path:
+    """Write ``case``'s archive under ``directory``; wheel cases get a valid wheel file name.
+
+    ``base`` members (a layer's build record, a function's handler and manifest) are appended
+    when the case is a readable zip, so a reader that first looks for them gets past that
+    check and meets the hostile part; unreadable cases stay unreadable.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    if case.name.startswith("wheel-"):
-        return case.build(directory)
-    return case.build(directory / f"{case.name}.zip")
+    path = case.build(directory) if case.name.startswith("wheel-") else case.build(directory / f"{case.name}.zip")
+    if base and zipfile.is_zipfile(path):
+        import warnings
+
+        with zipfile.ZipFile(path, "a") as zf, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for info, data in base:
+                if info.filename not in zf.NameToInfo:
+                    zf.writestr(info, data)
+    return path
+
+
+def layer_base(runtime: str = "python3.12", arch: str = "x86_64") -> list[Member]:
+    """What makes a zip look like a lambdapack layer: its build record at the root."""
+    import json
+
+    py = runtime.removeprefix("python")
+    record = {"schema": "lambdapack.layer/1", "runtime": runtime, "arch": arch, "python_version": py,
+              "abi": "cp" + py.replace(".", ""), "glibc": "2.34", "platforms": [],
+              "site_packages": f"python/lib/python{py}/site-packages", "packages": [], "options": {},
+              "compiled_with": None}
+    return [_file("lambdapack-layer.json", json.dumps(record).encode())]
+
+
+def function_base() -> list[Member]:
+    """What makes a zip look like a function package: the handler at the root."""
+    return [_file("lambda_function.py", b"def lambda_handler(event, context):\n    return event\n")]
 
 
 def build_suite(directory: Path) -> dict[str, Path]:
