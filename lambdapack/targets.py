@@ -7,7 +7,8 @@ down to the oldest one the architecture ever had, plus the legacy aliases (PEP 6
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from packaging import tags
@@ -68,6 +69,51 @@ def machine_for(arch: str) -> str:
         alias = {"aarch64": "arm64", "amd64": "x86_64"}.get(arch)
         hint = f"Lambda calls it {alias!r}" if alias else "choose one of: " + ", ".join(ARCHES)
         raise TargetError(f"unknown architecture {arch!r}", hint=hint) from None
+
+
+def parse_python_version(text: str) -> tuple[int, int]:
+    """``"3.8"``, ``"38"`` or ``"312"`` (pip's ``--python-version`` forms) as ``(3, 8)``."""
+    raw = text.strip()
+    try:
+        if "." in raw:
+            major, minor = (int(p) for p in raw.split(".")[:2])
+        elif len(raw) >= 2 and raw.isdigit():
+            major, minor = int(raw[0]), int(raw[1:])
+        else:
+            raise ValueError(raw)
+    except ValueError:
+        raise TargetError(f"--python-version {text!r} is not a Python version",
+                          hint="write it like pip does: 3.12 or 312") from None
+    if major != 3:
+        raise TargetError(f"--python-version {text!r}: Lambda runs Python 3 only", hint="use e.g. 3.12")
+    return major, minor
+
+
+_MANYLINUX = re.compile(r"^manylinux_(\d+)_(\d+)_(x86_64|aarch64)$")
+_LEGACY_LEVELS = {alias: level for level, alias in _LEGACY_ALIASES.items()}
+
+
+def parse_manylinux(platform: str) -> tuple[tuple[int, int], str] | None:
+    """``(glibc, machine)`` of a manylinux platform tag, or None for any other tag."""
+    match = _MANYLINUX.match(platform)
+    if match:
+        return (int(match[1]), int(match[2])), match[3]
+    legacy, _, machine = platform.partition("_")
+    if legacy in _LEGACY_LEVELS and machine in ("x86_64", "aarch64"):
+        if machine == "aarch64" and legacy != "manylinux2014":
+            return None
+        return _LEGACY_LEVELS[legacy], machine
+    return None
+
+
+# The manylinux levels uv's --python-platform accepts (besides manylinux2014 = 2.17).
+_UV_GLIBC_MINORS = (17, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40)
+
+
+def uv_glibc(glibc: tuple[int, int]) -> tuple[int, int]:
+    """The newest glibc level uv can target that a system with ``glibc`` can load."""
+    usable = [m for m in _UV_GLIBC_MINORS if m <= glibc[1]]
+    return (glibc[0], max(usable) if usable else _UV_GLIBC_MINORS[0])
 
 
 def glibc_for(runtime: str) -> tuple[int, int]:
@@ -134,8 +180,47 @@ class Target:
 
     @property
     def uv_platform(self) -> str:
-        """uv's ``--python-platform`` value; uv expands the manylinux tags itself."""
-        return f"{self.machine}-manylinux_{self.glibc[0]}_{self.glibc[1]}"
+        """uv's ``--python-platform`` value; uv expands the manylinux tags itself.
+
+        uv knows only some glibc levels (2.17, 2.28, 2.31 and up), so this is the newest one
+        not above the target's glibc: for glibc 2.26 it is ``manylinux_2_17``.
+        """
+        major, minor = uv_glibc(self.glibc)
+        return f"{self.machine}-manylinux_{major}_{minor}"
+
+    @property
+    def uv_platform_exact(self) -> bool:
+        """False when uv cannot express this glibc and would skip wheels between its level and ours."""
+        return uv_glibc(self.glibc) == self.glibc
+
+    @classmethod
+    def from_tags(cls, python_version: str, platforms: Sequence[str], abis: Sequence[str] = ()) -> Target:
+        """A hand-written tag set, as in ``pip download --python-version 38 --abi cp38 --platform ...``."""
+        python = parse_python_version(python_version)
+        if not platforms:
+            raise TargetError("no --platform given", hint="pass at least one, e.g. --platform manylinux2014_x86_64")
+        machines = set()
+        levels = []
+        for platform in platforms:
+            parsed = parse_manylinux(platform)
+            if parsed is None:
+                raise TargetError(f"--platform {platform!r} is not a Linux wheel platform Lambda can load",
+                                  hint="use manylinux tags, e.g. manylinux2014_x86_64 or manylinux_2_28_aarch64")
+            levels.append(parsed[0])
+            machines.add(parsed[1])
+        if len(machines) > 1:
+            raise TargetError("--platform tags name more than one machine: " + ", ".join(sorted(machines)),
+                              hint="a layer is for one architecture; pass tags of one machine")
+        machine = machines.pop()
+        arch = next(name for name, m in ARCHES.items() if m == machine)
+        return cls(
+            python=python,
+            arch=arch,
+            glibc=max(levels),
+            platforms=tuple(dict.fromkeys(platforms)),
+            abis=tuple(dict.fromkeys(abis)) or (f"cp{python[0]}{python[1]}", "abi3", "none"),
+            runtime=None,
+        )
 
     @property
     def label(self) -> str:

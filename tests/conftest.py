@@ -68,3 +68,30 @@ def iris_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("iris-model") / "model"
     train(out=out)
     return out
+
+
+@pytest.fixture(scope="session")
+def real_layer(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Factory: ``real_layer(runtime="python3.12", arch="x86_64", compile=False, **kw) -> Path``.
+
+    Builds a real layer zip from PyPI with :func:`lambdapack.layer.build.build_layer` (extra
+    ``kw`` are :class:`~lambdapack.layer.build.LayerOptions` fields, e.g.
+    ``requirements=("scikit-learn", "joblib")``, ``check=True``). Each argument set is built once
+    per session and every build shares one download cache. Treat the zip as read-only.
+    """
+    from lambdapack.layer.build import LayerOptions, build_layer
+
+    cache = Path(os.environ.get("LAMBDAPACK_TEST_CACHE") or tmp_path_factory.mktemp("layer-cache"))
+    built: dict[tuple, Path] = {}
+
+    def build(runtime: str = "python3.12", arch: str = "x86_64", compile: bool = False, **kw: object) -> Path:
+        key = (runtime, arch, compile, tuple(sorted((k, repr(v)) for k, v in kw.items())))
+        if key not in built:
+            kw.setdefault("check", False)
+            out = tmp_path_factory.mktemp("real-layer") / f"layer-{runtime}-{arch}.zip"
+            build_layer(LayerOptions(runtime=runtime, arch=arch, compile=compile, cache_dir=cache, out=out,
+                                     **kw))  # type: ignore[arg-type]
+            built[key] = out
+        return built[key]
+
+    return build

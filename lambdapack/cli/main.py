@@ -17,6 +17,8 @@ from lambdapack.ui import console
 # `lambdapack --help` and `lambdapack invoke` don't pay for boto3 or scikit-learn.
 # name -> "module:attribute"
 COMMANDS: dict[str, str] = {
+    "build-layer": "lambdapack.cli.build_layer:build_layer_command",
+    "check-layer": "lambdapack.cli.check_layer:check_layer_command",
     "train": "lambdapack.cli.train:train_command",
     "model": "lambdapack.cli.model:model_group",
     "package": "lambdapack.cli.package:package",

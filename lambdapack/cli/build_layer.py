@@ -1,0 +1,97 @@
+"""``lambdapack build-layer``: a slim, verified Lambda layer for a runtime and architecture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from lambdapack.cli.check_layer import render_checks
+from lambdapack.cli.main import json_option
+from lambdapack.layer.build import LayerOptions, LayerReport, build_layer
+from lambdapack.targets import ARCHES, DEFAULT_ARCH, DEFAULT_RUNTIME, RUNTIMES
+from lambdapack.ui import console, emit, human_bytes, progress, warn
+
+
+def render(report: LayerReport, out: Console) -> None:
+    for message in report.warnings:
+        warn(message)
+    for note in report.notes:
+        out.print(f"[dim]note: {note}[/]")
+    out.print(f"[bold]{report.path}[/]  {report.runtime or 'python' + report.python_version} {report.arch} "
+              f"(glibc {report.glibc}, {report.resolver})")
+    width = max(len(p.name) for p in report.packages)
+    for pkg in report.packages:
+        out.print(f"  {pkg.name:<{width}}  {pkg.version:<10} {human_bytes(pkg.bytes):>9}")
+    direct = "[green]fits[/]" if report.fits_direct_upload else "[yellow]over[/] (deploy uploads through S3)"
+    unzipped = "[green]fits[/]" if report.fits_unzipped_limit else "[red]over[/]"
+    pyc = f"pyc by CPython {report.compiled_with}" if report.compiled_with else "no pyc"
+    out.print(f"  zipped {human_bytes(report.zip_bytes)} — 50 MB direct upload: {direct}")
+    out.print(f"  unzipped {human_bytes(report.unzipped_bytes)} in {report.file_count:,} files — 250 MB limit: "
+              f"{unzipped}; {pyc}; slimmed {human_bytes(report.slimmed_bytes)}")
+    out.print(f"  sha256 {report.sha256}  ({report.seconds:.1f} s)")
+    if report.check is not None:
+        render_checks(report.check, out, heading=False)
+
+
+@click.command("build-layer")
+@click.argument("requirements", nargs=-1)
+@click.option("-r", "--requirement", "requirement_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Requirements file (repeatable).")
+@click.option("--runtime", default=DEFAULT_RUNTIME, show_default=True, type=click.Choice(list(RUNTIMES)),
+              help="Lambda Python runtime.")
+@click.option("--arch", default=DEFAULT_ARCH, show_default=True, type=click.Choice(list(ARCHES)),
+              help="Lambda architecture.")
+@click.option("--python-version", help="pip-style target Python (38 or 3.8); with --platform, replaces --runtime.")
+@click.option("--platform", "platforms", multiple=True, help="Wheel platform tag (repeatable), as in pip download.")
+@click.option("--abi", "abis", multiple=True, help="Wheel ABI tag (repeatable), as in pip download.")
+@click.option("--resolver", type=click.Choice(["uv", "pip"]), default=None,
+              help="Resolver backend [default: uv; pip for --platform tag sets].")
+@click.option("--find-links", "find_links", multiple=True, type=click.Path(exists=True, file_okay=False,
+              path_type=Path), help="Directory of local wheels to resolve from (repeatable).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Persistent download cache [default: user cache dir/lambdapack].")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Output zip [default: dist/layer-<runtime>-<arch>.zip].")
+@click.option("--slim/--no-slim", default=True, show_default=True,
+              help="Drop tests, caches, stubs, sources; strip extension modules.")
+@click.option("--keep-dist-info", is_flag=True, help="Keep *.dist-info (importlib.metadata needs it).")
+@click.option("--compile/--no-compile", "compile_", default=None,
+              help="Precompile unchecked-hash .pyc with the runtime's Python [default: when it is found].")
+@click.option("--python", "python", help="Interpreter for --compile and the import check (same minor version).")
+@click.option("--check/--no-check", default=True, show_default=True, help="Run check-layer on the result.")
+@click.option("--model", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Pin scikit-learn/numpy/scipy/joblib to this model directory's model.json.")
+@json_option
+def build_layer_command(requirements: tuple[str, ...], as_json: bool, compile_: bool | None, **kw: Any) -> None:
+    """Build a Lambda layer: REQUIREMENT and WHEEL_PATH arguments [default: scikit-learn joblib].
+
+    \b
+    Examples:
+      lambdapack build-layer                                     # python3.12 x86_64
+      lambdapack build-layer --runtime python3.11 --arch arm64 scikit-learn joblib
+      lambdapack build-layer -r requirements.txt --no-compile -o layer.zip
+      lambdapack build-layer --model build/model                 # pinned to the model
+      lambdapack build-layer --python-version 38 --abi cp38 --platform manylinux1_x86_64 scikit-learn
+    """
+    options = LayerOptions(requirements=requirements, requirement_files=tuple(kw["requirement_files"]),
+                           find_links=tuple(kw["find_links"]), runtime=kw["runtime"], arch=kw["arch"],
+                           python_version=kw["python_version"], platforms=tuple(kw["platforms"]),
+                           abis=tuple(kw["abis"]), resolver=kw["resolver"], cache_dir=kw["cache_dir"],
+                           out=kw["out"], slim=kw["slim"], keep_dist_info=kw["keep_dist_info"], compile=compile_,
+                           python=kw["python"], check=kw["check"], model=kw["model"])
+    with progress(downloads=True) as bar:
+        task = bar.add_task("resolving", total=None)
+
+        def on_progress(description: str, advance: int, _total: int | None) -> None:
+            bar.update(task, description=description, advance=advance)
+
+        def on_step(description: str, _advance: int, _total: int | None) -> None:
+            bar.update(task, description=description)
+            if not console.is_terminal:
+                console.print(f"[dim]• {description}[/]")
+
+        report = build_layer(options, progress=on_progress, on_step=on_step)
+    emit(report, as_json, render)

@@ -1,0 +1,342 @@
+"""Resolve requirements for a target and fetch the wheel files: the uv and pip backends.
+
+Both backends end the same way: a list of :class:`FetchedWheel` (wheel files on disk whose
+sha256 was computed or verified here), every one checked against the target's tags.
+
+- ``uv``: ``uv pip compile --format pylock.toml --python-platform <arch>-manylinux_<glibc>``
+  resolves (uv expands the tags itself); the lock names each wheel's URL and sha256, and
+  the files are downloaded into the content-addressed cache and verified.
+- ``pip``: ``pip download --only-binary=:all:`` with every platform tag of the target as a
+  repeated ``--platform`` (pip never expands ``manylinux_2_N`` itself), ``--python-version``,
+  ``--implementation cp`` and ``--abi``. The only backend for hand-written tag sets.
+
+The user's pip/uv configuration (indexes, certificates, proxies) is passed through: no
+``--isolated`` and no ``--no-config``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from lambdapack.errors import ResolveError, WheelError
+from lambdapack.targets import Target
+from lambdapack.wheels.check import best_tag_rank, require_compatible
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+RESOLVERS = ("uv", "pip")
+_CHUNK = 1024 * 1024
+
+# progress callback: (description, advance_bytes, total_bytes or None)
+ProgressFn = Callable[[str, int, "int | None"], None]
+
+
+@dataclass(frozen=True)
+class FetchedWheel:
+    """A verified wheel file ready to install."""
+
+    name: str  # canonical
+    version: str
+    filename: str
+    sha256: str
+    size: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the user asked for: requirement strings, requirement files, local wheels, link dirs."""
+
+    requirements: tuple[str, ...] = ()
+    requirement_files: tuple[Path, ...] = ()
+    wheel_paths: tuple[Path, ...] = ()
+    find_links: tuple[Path, ...] = ()
+
+
+def split_inputs(items: Sequence[str]) -> tuple[list[str], list[Path]]:
+    """Separate requirement strings from local wheel paths (``./x.whl``, ``/abs/y.whl``)."""
+    requirements: list[str] = []
+    paths: list[Path] = []
+    for item in items:
+        looks_like_path = item.endswith((".whl", ".tar.gz", ".zip")) or os.sep in item
+        if looks_like_path and "://" not in item and " @ " not in item:
+            path = Path(item).expanduser()
+            if not path.is_file():
+                raise WheelError(f"{item}: no such file", hint="check the path of the wheel")
+            paths.append(path.resolve())
+        else:
+            requirements.append(item)
+    return requirements, paths
+
+
+def _run(cmd: list[str], *, on_line: Callable[[str], None] | None = None) -> tuple[int, str]:
+    """Run a resolver subprocess; return (exit code, combined output)."""
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    except OSError as exc:
+        raise ResolveError(f"cannot run {cmd[0]}: {exc.strerror or exc}",
+                           hint="reinstall lambdapack so its resolver is present") from None
+    lines: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        if on_line:
+            on_line(line.rstrip())
+    return proc.wait(), "".join(lines)
+
+
+# ---------------------------------------------------------------- content-addressed store
+
+def _store_path(cache_dir: Path, sha256: str, filename: str) -> Path:
+    return cache_dir / "wheels" / sha256[:2] / sha256 / filename
+
+
+@contextlib.contextmanager
+def _locked(cache_dir: Path, key: str) -> Iterator[None]:
+    locks = cache_dir / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(locks / f"{key}.lock"), timeout=600):
+        yield
+
+
+def _hash_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _download(url: str, sha256: str, filename: str, cache_dir: Path, progress: ProgressFn | None,
+              size: int | None) -> Path:
+    """Fetch ``url`` into the store unless a verified copy is already there."""
+    dest = _store_path(cache_dir, sha256, filename)
+    if dest.is_file():
+        if progress:
+            progress(filename, size or dest.stat().st_size, size)
+        return dest
+    with _locked(cache_dir, sha256):
+        if dest.is_file():  # another build fetched it while we waited
+            return dest
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".part-", dir=dest.parent)
+        digest = hashlib.sha256()
+        try:
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=120) as resp:
+                for chunk in iter(lambda: resp.read(_CHUNK), b""):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    if progress:
+                        progress(filename, len(chunk), size)
+            if digest.hexdigest() != sha256:
+                raise WheelError(f"{filename}: sha256 mismatch (index says {sha256[:12]}…, "
+                                 f"got {digest.hexdigest()[:12]}…)",
+                                 hint="the download was corrupted or tampered with; retry the build")
+            os.replace(tmp, dest)
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+            raise ResolveError(f"cannot download {filename}: {reason}",
+                               hint="check your network connection, proxy and index settings") from None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+    return dest
+
+
+def _local_wheel(path: Path, expected: str | None) -> tuple[Path, str]:
+    try:
+        digest = _hash_file(path)
+    except OSError as exc:
+        raise WheelError(f"cannot read {path}: {exc.strerror or exc}", hint="check the path") from None
+    if expected and digest != expected:
+        raise WheelError(f"{path.name}: sha256 mismatch with the resolver's record",
+                         hint="the file changed during the build; retry")
+    return path, digest
+
+
+# ---------------------------------------------------------------- uv backend
+
+def uv_binary() -> str:
+    try:
+        from uv import find_uv_bin
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv")
+        if found:
+            return found
+        raise ResolveError("the uv resolver is not installed",
+                           hint="pip install uv, or use --resolver pip") from None
+
+
+def _requirements_file(workdir: Path, inputs: Inputs) -> Path:
+    lines = [*inputs.requirements, *(str(p) for p in inputs.wheel_paths)]
+    path = workdir / "requirements.in"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _pick_wheel(entry: dict, target: Target) -> dict:
+    wheels = list(entry.get("wheels") or [])
+    archive = entry.get("archive")
+    if archive:
+        wheels.append(archive)
+    if not wheels:
+        raise WheelError(f"{entry.get('name')} {entry.get('version')} has no wheel for {target.label}",
+                         hint="Lambda layers need prebuilt wheels; pin a release that publishes them")
+
+    def filename(w: dict) -> str:
+        return Path(urllib.parse.urlparse(w["url"]).path).name if "url" in w else Path(w["path"]).name
+
+    ranked = []
+    for w in wheels:
+        try:
+            rank = best_tag_rank(require_compatible(filename(w), target).tags, target)
+        except WheelError:
+            continue
+        ranked.append((rank, filename(w), w))
+    if not ranked:
+        require_compatible(filename(wheels[0]), target)  # raises with the precise reason
+    ranked.sort(key=lambda r: (r[0], r[1]))
+    return {**ranked[0][2], "filename": ranked[0][1]}
+
+
+def fetch_with_uv(inputs: Inputs, target: Target, cache_dir: Path, progress: ProgressFn | None = None
+                  ) -> list[FetchedWheel]:
+    with tempfile.TemporaryDirectory(prefix="lambdapack-uv-") as tmp:
+        workdir = Path(tmp)
+        lock = workdir / "pylock.toml"
+        cmd = [uv_binary(), "pip", "compile", "--format", "pylock.toml", "--no-header",
+               "--python-platform", target.uv_platform, "--python-version", target.python_version,
+               "--only-binary", ":all:", "--no-python-downloads", "--cache-dir", str(cache_dir / "uv"),
+               "-o", str(lock), str(_requirements_file(workdir, inputs)),
+               *(str(f) for f in inputs.requirement_files)]
+        for link in inputs.find_links:
+            cmd += ["--find-links", str(link)]
+        if progress:
+            progress("resolving with uv", 0, None)
+        code, output = _run(cmd)
+        if code != 0:
+            from lambdapack.wheels.diagnose import resolve_failure
+            raise resolve_failure(output, target, "uv", inputs)
+        try:
+            packages = tomllib.loads(lock.read_text(encoding="utf-8")).get("packages", [])
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ResolveError(f"uv wrote an unreadable lock file ({exc})",
+                               hint="retry with --resolver pip and report this") from None
+
+    chosen = [(entry, _pick_wheel(entry, target)) for entry in packages]
+
+    def fetch(item: tuple[dict, dict]) -> FetchedWheel:
+        _entry, wheel = item
+        expected = (wheel.get("hashes") or {}).get("sha256")
+        url = wheel.get("url")
+        if url and not url.startswith("file:"):
+            if not expected:
+                raise WheelError(f"{wheel['filename']}: the index gives no sha256",
+                                 hint="use an index that publishes hashes (PyPI does), or --resolver pip")
+            path = _download(url, expected, wheel["filename"], cache_dir, progress, wheel.get("size"))
+            digest = expected
+        else:
+            local = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path)) if url else Path(wheel["path"])
+            path, digest = _local_wheel(local, expected)
+            if progress:
+                progress(wheel["filename"], path.stat().st_size, None)
+        name = require_compatible(wheel["filename"], target)
+        return FetchedWheel(name.name, name.version, wheel["filename"], digest, path.stat().st_size, path)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return sorted(pool.map(fetch, chosen), key=lambda w: w.name)
+
+
+# ---------------------------------------------------------------- pip backend
+
+def pip_target_args(target: Target) -> list[str]:
+    """pip's target-interpreter options for ``target`` (every platform tag, spelled out)."""
+    args = ["--only-binary=:all:", "--python-version", target.python_version, "--implementation", "cp"]
+    for platform in target.platforms:
+        args += ["--platform", platform]
+    for abi in target.abis:
+        args += ["--abi", abi]
+    return args
+
+
+_COLLECTING = re.compile(r"^Collecting (\S+)")
+
+
+def fetch_with_pip(inputs: Inputs, target: Target, cache_dir: Path, progress: ProgressFn | None = None
+                   ) -> list[FetchedWheel]:
+    staging_root = cache_dir / "tmp"
+    staging_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="pip-", dir=staging_root) as tmp:
+        download_dir = Path(tmp)
+        cmd = [sys.executable, "-m", "pip", "download", "--no-input", "--progress-bar", "off",
+               "--disable-pip-version-check", "-d", str(download_dir), "--cache-dir", str(cache_dir / "pip"),
+               *pip_target_args(target)]
+        for link in inputs.find_links:
+            cmd += ["--find-links", str(link)]
+        for req_file in inputs.requirement_files:
+            cmd += ["-r", str(req_file)]
+        cmd += [*inputs.requirements, *(str(p) for p in inputs.wheel_paths)]
+
+        def on_line(line: str) -> None:
+            match = _COLLECTING.match(line)
+            if match and progress:
+                progress(f"pip: collecting {match[1]}", 0, None)
+
+        if progress:
+            progress("resolving with pip", 0, None)
+        code, output = _run(cmd, on_line=on_line)
+        if code != 0:
+            from lambdapack.wheels.diagnose import resolve_failure
+            raise resolve_failure(output, target, "pip", inputs)
+        fetched: list[FetchedWheel] = []
+        for path in sorted(download_dir.iterdir()):
+            name = require_compatible(path.name, target)  # refuses sdists and foreign wheels
+            digest = _hash_file(path)
+            dest = _store_path(cache_dir, digest, path.name)
+            with _locked(cache_dir, digest):
+                if not dest.is_file():
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(path, dest)
+            if progress:
+                progress(path.name, dest.stat().st_size, None)
+            fetched.append(FetchedWheel(name.name, name.version, path.name, digest, dest.stat().st_size, dest))
+    return sorted(fetched, key=lambda w: w.name)
+
+
+def fetch_wheels(inputs: Inputs, target: Target, *, resolver: str = "uv", cache_dir: Path,
+                 progress: ProgressFn | None = None) -> list[FetchedWheel]:
+    """Resolve ``inputs`` for ``target`` with ``resolver`` and return verified wheel files."""
+    if resolver not in RESOLVERS:
+        raise ResolveError(f"unknown resolver {resolver!r}", hint="choose uv or pip")
+    for path in inputs.wheel_paths:
+        require_compatible(path.name, target)  # fail before any network traffic
+    if resolver == "uv" and target.runtime is None:
+        raise ResolveError("uv cannot resolve for a hand-written tag set (--platform/--abi)",
+                           hint="use --resolver pip with --platform, or --runtime/--arch with uv")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    backend = fetch_with_uv if resolver == "uv" else fetch_with_pip
+    wheels = backend(inputs, target, cache_dir, progress)
+    if not wheels:
+        raise ResolveError("nothing to install", hint="name at least one requirement or wheel")
+    return wheels
