@@ -194,7 +194,7 @@ def load_manifest(directory: Path) -> Manifest:
     path = directory if directory.suffix == ".json" and directory.is_file() else directory / MANIFEST_FILE
     if not path.parent.is_dir():
         raise ModelError(f"{path.parent}: no such model directory",
-                         hint="train one with `lambdapack train` (writes build/model/) or pass the right --model DIR")
+                         hint="train one with `lambdapack train` (writes build/model/) or pass the right directory")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
