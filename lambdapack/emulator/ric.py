@@ -62,7 +62,46 @@ def _complete(path: Path) -> bool:
     return (path / ".complete").is_file()
 
 
+# the distributions that make up the runtime directory
+_DISTRIBUTIONS = ("awslambdaric", "simplejson", "snapshot-restore-py")
+
+
+def _copy_from_host(target: Target, dest: Path) -> bool:
+    """Reuse lambdapack's own awslambdaric when it was built for exactly this Python and arch.
+
+    Saves a download (and works offline) in the common case of a host Python that matches
+    the layer's; the files are the ones the same wheel would install.
+    """
+    import importlib.metadata
+    import sys
+
+    from lambdapack.emulator.code import host_arch
+
+    if sys.version_info[:2] != target.python or host_arch() != target.arch:
+        return False
+    try:
+        if importlib.metadata.version("awslambdaric") != AWSLAMBDARIC_VERSION:
+            return False
+        distributions = [importlib.metadata.distribution(name) for name in _DISTRIBUTIONS]
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    for distribution in distributions:
+        for file in distribution.files or ():
+            relative = Path(str(file))
+            if relative.is_absolute() or ".." in relative.parts or "__pycache__" in relative.parts:
+                continue
+            source = Path(str(distribution.locate_file(file)))
+            if not source.is_file():
+                continue
+            target_path = dest / relative
+            target_path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target_path)
+    return True
+
+
 def _install(target: Target, dest: Path) -> None:
+    if _copy_from_host(target, dest):
+        return
     try:
         from lambdapack.wheels import install_requirements
     except ImportError:  # a checkout older than the wheels package

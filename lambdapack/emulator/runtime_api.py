@@ -192,7 +192,7 @@ class RuntimeAPIServer:
         return f"{host}:{port}"
 
     def start(self) -> RuntimeAPIServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"runtime-api-{self.address}", daemon=True)
         self._thread.start()
         return self
