@@ -1,0 +1,181 @@
+"""Init: the handler refuses to serve a missing, tampered or mismatched model, loudly."""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from function_support import SEED, body_of
+
+from lambdapack import compat
+from lambdapack.templates import template_path
+
+LoadHandler = Callable[..., ModuleType]
+
+
+@pytest.fixture
+def model_copy(iris_model: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "model-copy"
+    shutil.copytree(iris_model, out)
+    return out
+
+
+def _layer(root: Path, python_dir: str, record: dict | None) -> Path:
+    """A fake layer root with ``python_dir`` (what Lambda puts on sys.path) and the build record."""
+    path = root / python_dir
+    path.mkdir(parents=True)
+    if record is not None:
+        (root / "lambdapack-layer.json").write_text(json.dumps(record))
+    return path
+
+
+def _record(versions: dict[str, str], python: str | None = None) -> dict:
+    return {
+        "schema": "lambdapack.layer/1", "runtime": "python3.11", "arch": "x86_64",
+        "python_version": python or f"{sys.version_info[0]}.{sys.version_info[1]}",
+        "packages": [{"name": n, "version": v} for n, v in sorted(versions.items())],
+    }
+
+
+def _model_versions(model_dir: Path) -> dict[str, str]:
+    return json.loads((model_dir / "model.json").read_text())["versions"]
+
+
+def test_missing_model_file_fails_init(model_copy: Path, load_handler: LoadHandler) -> None:
+    (model_copy / "model.joblib").unlink()
+    with pytest.raises(Exception, match=r"model file .*model\.joblib not found") as info:
+        load_handler(model_copy)
+    assert type(info.value).__name__ == "ModelInitError"
+
+
+def test_missing_manifest_fails_init(model_copy: Path, load_handler: LoadHandler) -> None:
+    (model_copy / "model.json").unlink()
+    with pytest.raises(Exception, match=r"model manifest model\.json not found"):
+        load_handler(model_copy)
+
+
+def test_tampered_model_is_never_unpickled(model_copy: Path, load_handler: LoadHandler) -> None:
+    # a pickle that would create a marker file if it were ever loaded
+    marker = model_copy / "pwned"
+    payload = b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR."
+    (model_copy / "model.joblib").write_bytes(payload)
+    with pytest.raises(Exception, match=r"does not match model\.json"):
+        load_handler(model_copy)
+    assert not marker.exists()
+
+
+def test_unknown_manifest_schema_fails_init(model_copy: Path, load_handler: LoadHandler) -> None:
+    manifest = json.loads((model_copy / "model.json").read_text())
+    manifest["schema"] = "lambdapack.model/99"
+    (model_copy / "model.json").write_text(json.dumps(manifest))
+    with pytest.raises(Exception, match="unknown schema"):
+        load_handler(model_copy)
+
+
+def test_manifest_feature_count_must_match_the_model(model_copy: Path, load_handler: LoadHandler) -> None:
+    manifest = json.loads((model_copy / "model.json").read_text())
+    manifest["features"].append({"name": "extra", "alias": None})
+    (model_copy / "model.json").write_text(json.dumps(manifest))
+    with pytest.raises(Exception, match="lists 5 features but the model expects 4"):
+        load_handler(model_copy)
+
+
+def test_matching_layer_record_is_accepted_and_reported(iris_model: Path, load_handler: LoadHandler,
+                                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    python = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    site = _layer(tmp_path / "opt", f"python/lib/python{python}/site-packages", _record(_model_versions(iris_model)))
+    monkeypatch.setattr(sys, "path", [*sys.path, str(site)])
+    module = load_handler(iris_model)
+    assert module.lambda_handler(SEED, None) == {"statusCode": 200, "body": "virginica"}
+    health = {"version": "2.0", "rawPath": "/health", "requestContext": {"http": {"method": "GET"}}}
+    assert body_of(module.lambda_handler(health, None))["model"]["layer"]["runtime"] == "python3.11"
+
+
+def test_mismatched_layer_record_fails_init_with_both_ways_out(iris_model: Path, load_handler: LoadHandler,
+                                                               tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    versions = dict(_model_versions(iris_model), **{"scikit-learn": "0.24.2"})
+    site = _layer(tmp_path / "opt", "python", _record(versions))
+    monkeypatch.setattr(sys, "path", [str(site), *sys.path])
+    with pytest.raises(Exception, match=r"scikit-learn \S+ \(model\) vs 0\.24\.2 \(layer\)") as info:
+        load_handler(iris_model)
+    assert "lambdapack build-layer --model" in str(info.value)
+    assert "lambdapack train --layer" in str(info.value)
+
+
+def test_layer_for_another_python_fails_init_before_numpy(iris_model: Path, load_handler: LoadHandler,
+                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = _layer(tmp_path / "opt", "python", _record(_model_versions(iris_model), python="3.9"))
+    monkeypatch.setattr(sys, "path", [str(site), *sys.path])
+    with pytest.raises(Exception, match=r"built for Python 3\.9"):
+        load_handler(iris_model)
+
+
+def test_no_layer_record_warns_and_serves(iris_model: Path, load_handler: LoadHandler,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    module = load_handler(iris_model)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert any(line["level"] == "WARNING" and "not a lambdapack layer" in line["message"] for line in lines)
+    assert module.lambda_handler(SEED, None)["statusCode"] == 200
+
+
+def test_record_discovery_follows_the_sys_path_rules(tmp_path: Path, iris_handler: ModuleType) -> None:
+    record = _record({})
+    _layer(tmp_path / "a", "python", record)
+    _layer(tmp_path / "b", "python/lib/python3.12/site-packages", record)
+    _layer(tmp_path / "c", "lib/python3.12/site-packages", record)  # not a layer layout
+    find = iris_handler.find_layer_record
+    assert find([str(tmp_path / "a" / "python")]) == str(tmp_path / "a" / "lambdapack-layer.json")
+    assert find([str(tmp_path / "a" / "python") + "/"]) == str(tmp_path / "a" / "lambdapack-layer.json")
+    site = tmp_path / "b" / "python/lib/python3.12/site-packages"
+    assert find(["", str(site)]) == str(tmp_path / "b" / "lambdapack-layer.json")
+    assert find([str(tmp_path / "c" / "lib/python3.12/site-packages")]) is None
+
+
+CASES = [
+    ({"scikit-learn": "1.9.1", "numpy": "2.5.5", "scipy": "1.18.1", "joblib": "1.6.0"},
+     {"scikit-learn": "1.9.1", "numpy": "2.5.5", "scipy": "1.18.1", "joblib": "1.6.0"}),
+    ({"scikit-learn": "1.9.1", "numpy": "2.5.5"}, {"scikit_learn": "1.9.1", "NumPy": "2.5.5"}),
+    ({"scikit-learn": "1.9.1", "numpy": "2.5.5"}, {"scikit-learn": "1.9.0", "numpy": "2.5.5"}),
+    ({"scikit-learn": "1.9.1", "scipy": "1.18.1"}, {"scikit-learn": "1.9.1"}),
+    ({"python": "3.12.1", "threadpoolctl": "3.8.0", "joblib": "1.6.0"}, {"joblib": "1.6.0"}),
+    ({"python": "3.12.1", "threadpoolctl": "3.8.0"}, {}),
+    ({}, {"numpy": "2.5.5"}),
+    ({"joblib": "1.6.0"}, {"joblib": "1.6"}),
+    ({"numpy": "2.5.5", "joblib": "1.5.0"}, {"numpy": "2.4.0", "joblib": "1.5.0", "scikit.learn": "1.0"}),
+]
+
+
+@pytest.mark.parametrize(("model", "layer"), CASES)
+def test_template_version_rule_agrees_with_compat(iris_handler: ModuleType, model: dict, layer: dict) -> None:
+    record = {"packages": [{"name": n, "version": v} for n, v in layer.items()]}
+    ours = [(m.package, m.model, m.layer) for m in compat.version_mismatches(model, compat.layer_versions(record))]
+    theirs = iris_handler.version_mismatches(model, iris_handler.layer_versions(record))
+    assert theirs == ours
+
+
+def test_template_pins_the_same_packages_as_compat(iris_handler: ModuleType) -> None:
+    assert tuple(iris_handler.PINNED_PACKAGES) == compat.PINNED_PACKAGES
+
+
+def test_template_imports_only_the_standard_library_and_the_layer() -> None:
+    tree = ast.parse(template_path("lambda_function.py").read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+    outside = imported - set(sys.stdlib_module_names) - {"__future__"}
+    assert outside == {"numpy", "joblib", "sklearn"}
+
+
+def test_template_runs_on_the_oldest_lambda_python() -> None:
+    # python3.10 is the oldest runtime lambdapack targets: the handler must parse there
+    ast.parse(template_path("lambda_function.py").read_text(), feature_version=(3, 10))
