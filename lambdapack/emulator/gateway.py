@@ -331,11 +331,13 @@ class ServeInfo:
 class Gateway:
     """A running ``serve``: HTTP server thread + function pool (use as a context manager)."""
 
-    def __init__(self, pool: FunctionPool, host: str, port: int, payload_version: str, log_sink: LogSink) -> None:
-        self.pool = pool
+    def __init__(self, pool: FunctionPool | None, host: str, port: int, payload_version: str,
+                 log_sink: LogSink) -> None:
+        self.pool: FunctionPool = pool  # type: ignore[assignment]  # set before start()
         self.payload_version = payload_version
         self._sink = log_sink
         self._lock = threading.Lock()
+        self._closed = False
         try:
             self._server = _GatewayServer((host, port), _GatewayHandler)
         except OSError as exc:
@@ -368,9 +370,14 @@ class Gateway:
         return self
 
     def close(self) -> None:
-        self._server.shutdown()
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread.is_alive():
+            self._server.shutdown()
         self._server.server_close()
-        self.pool.close()
+        if self.pool is not None:
+            self.pool.close()
 
 
 @contextlib.contextmanager
@@ -388,20 +395,21 @@ def start_gateway(spec: FunctionSpec, *, port: int = 3000, concurrency: int = 1,
         with sink_lock:
             base_sink(data)
 
-    with prepare(spec) as prepared:
-        pool = FunctionPool([LocalFunction(prepared.config, sink) for _ in range(concurrency)])
-        try:
-            gateway = Gateway(pool, host, port, payload_version, sink)
-        except BaseException:
-            pool.close()
-            raise
-        try:
+    # bind first: a port in use should fail before any runtime starts
+    gateway = Gateway(None, host, port, payload_version, sink)
+    try:
+        with prepare(spec) as prepared:
+            pool = FunctionPool([LocalFunction(prepared.config, sink) for _ in range(concurrency)])
+            gateway.pool = pool
             outcomes = pool.warm()
             errors = tuple(sorted({o.status for o in outcomes if o is not None and o.status != "ready"}))
             gateway.start()
             info = ServeInfo(url=gateway.url, port=gateway.port, concurrency=concurrency,
                              payload_version=payload_version, runtime=prepared.config.runtime,
                              python=prepared.python_full_version, init_errors=errors)
-            yield gateway, info
-        finally:
-            gateway.close()
+            try:
+                yield gateway, info
+            finally:
+                gateway.close()  # runtimes stop before their task root goes away
+    finally:
+        gateway.close()
