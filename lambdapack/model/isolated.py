@@ -196,7 +196,10 @@ class IsolatedTrainer:
         if not reply.get("ok"):
             from lambdapack.model.train import failure_to_error
 
-            raise failure_to_error(str(reply.get("kind")), str(reply.get("message")), "estimator")
+            message = str(reply.get("message"))
+            if reply.get("kind") == "import":
+                message = f"{self.layer.path} cannot train a model here: {message}"
+            raise failure_to_error(str(reply.get("kind")), message, "estimator")
         return reply
 
 
