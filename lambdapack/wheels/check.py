@@ -74,12 +74,12 @@ def _is_link(info: zipfile.ZipInfo) -> bool:
 
 def check_wheel_archive(path: Path) -> None:
     """Refuse a wheel whose members are unsafe (``..``, absolute, links, bombs) before any write."""
-    with open_zip(path) as zf:
-        try:
+    try:
+        with open_zip(path) as zf:
             members = validate_members(zf)
-        except ArchiveError as exc:
-            raise WheelError(f"{path.name}: {exc.message}", hint=exc.hint) from None
-        for info, _rel in members:
-            if _is_link(info):
-                raise WheelError(f"{path.name}: member {info.filename!r} is a symbolic link",
-                                 hint="wheels cannot carry links; the file is hostile or broken, do not use it")
+    except ArchiveError as exc:
+        raise WheelError(f"{path.name}: {exc.message.removeprefix(str(path) + ': ')}", hint=exc.hint) from None
+    for info, _rel in members:
+        if _is_link(info):
+            raise WheelError(f"{path.name}: member {info.filename!r} is a symbolic link",
+                             hint="wheels cannot carry links; the file is hostile or broken, do not use it")

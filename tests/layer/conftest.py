@@ -1,0 +1,89 @@
+"""Tiny wheels and ELF files built inside the tests (no network)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shutil
+import stat
+import subprocess
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+EM_AARCH64 = 183
+
+
+def _record_line(name: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).decode().rstrip("=")
+    return f"{name},sha256={digest},{len(data)}"
+
+
+def write_wheel(directory: Path, name: str, version: str = "1.0", files: dict[str, bytes] | None = None,
+                tag: str = "py3-none-any", *, links: dict[str, str] | None = None,
+                raw_members: dict[str, bytes] | None = None, entry_points: str | None = None) -> Path:
+    """A wheel zip written by hand: WHEEL, METADATA, RECORD and ``files``.
+
+    ``links`` become symlink members; ``raw_members`` are added without RECORD entries
+    (to build hostile wheels).
+    """
+    dist = f"{name.replace('-', '_')}-{version}"
+    members: dict[str, bytes] = dict(files or {"__init__.py": b""})
+    members[f"{dist}.dist-info/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    members[f"{dist}.dist-info/WHEEL"] = (f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: "
+                                          f"{'true' if tag.endswith('any') else 'false'}\nTag: {tag}\n").encode()
+    if entry_points:
+        members[f"{dist}.dist-info/entry_points.txt"] = entry_points.encode()
+    record = [_record_line(k, v) for k, v in members.items()]
+    record.append(f"{dist}.dist-info/RECORD,,")
+    members[f"{dist}.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
+    path = directory / f"{dist}-{tag}.whl"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for member, data in members.items():
+            info = zipfile.ZipInfo(member, (2020, 1, 1, 0, 0, 0))
+            info.external_attr = (stat.S_IFREG | (0o755 if member.endswith(".so") else 0o644)) << 16
+            zf.writestr(info, data)
+        for member, data in (raw_members or {}).items():
+            zf.writestr(member, data)
+        for member, target in (links or {}).items():
+            info = zipfile.ZipInfo(member, (2020, 1, 1, 0, 0, 0))
+            info.create_system = 3
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, target)
+    return path
+
+
+@pytest.fixture
+def wheel_factory(tmp_path: Path) -> Callable[..., Path]:
+    out = tmp_path / "wheels"
+    out.mkdir()
+
+    def make(name: str, version: str = "1.0", files: dict[str, bytes] | None = None, tag: str = "py3-none-any",
+             **kw: object) -> Path:
+        return write_wheel(out, name, version, files, tag, **kw)  # type: ignore[arg-type]
+
+    return make
+
+
+def _gcc(source: str, out: Path, debug: bool = True) -> bytes:
+    src = out.with_suffix(".c")
+    src.write_text(source)
+    cmd = ["gcc", "-shared", "-fPIC", "-O1", *(["-g"] if debug else []), "-o", str(out), str(src)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    return out.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def elf_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Tiny shared objects compiled here: plain (with debug info), needing GLIBC_2.36, and aarch64-labelled."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is needed to build test ELF files")
+    d = tmp_path_factory.mktemp("elf")
+    plain = _gcc("int plus_one(int x) { return x + 1; }\n", d / "plain.so")
+    newer = _gcc("#include <stdlib.h>\nunsigned r(void) { return arc4random(); }\n", d / "newer.so")
+    # same bytes with e_machine (offset 18, little endian) relabelled: what a foreign wheel looks like
+    foreign = bytearray(plain)
+    foreign[18:20] = EM_AARCH64.to_bytes(2, "little")
+    return {"plain": plain, "newer": newer, "aarch64": bytes(foreign)}

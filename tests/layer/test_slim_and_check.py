@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lambdapack.archive import ZipEntry, write_zip
+from lambdapack.interpreters import find_python
+from lambdapack.layer.check import check_layer, check_sizes
+from lambdapack.layer.elf import read_elf
+from lambdapack.layer.slim import slim, strip_dist_info, strip_extensions
+from lambdapack.targets import DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT
+
+SP312 = "python/lib/python3.12/site-packages"
+HOST = platform.machine()
+
+
+def _tree(root: Path, files: dict[str, bytes]) -> None:
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def _listing(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+def test_slim_drops_only_the_measured_safe_files(tmp_path: Path) -> None:
+    keep = {"numpy/__init__.py", "numpy/_core/tests/__init__.py", "numpy/_core/tests/_natype.py",
+            "numpy/testing/__init__.py", "sklearn/utils/_testing.py", "numpy.libs/libopenblas.so",
+            "pkg/data.json", "pkg/ext.cpython-312-x86_64-linux-gnu.so", "tests_helper.py"}
+    drop = {"numpy/_core/tests/test_multiarray.py", "numpy/_core/tests/data/x.csv", "sklearn/tests/test_base.py",
+            "sklearn/ensemble/tests/__init__.py", "pkg/__pycache__/mod.cpython-312.pyc", "pkg/mod.pyi",
+            "pkg/_x.pyx", "pkg/_x.pxd", "pkg/_x.c", "pkg/src/y.cpp", "numpy/_core/include/numpy/ndarraytypes.h"}
+    _tree(tmp_path, {p: b"x" * 10 for p in keep | drop})
+    result = slim(tmp_path)
+    assert _listing(tmp_path) == keep
+    assert result.files_removed == len(drop) and result.bytes_removed == 10 * len(drop)
+
+
+def test_strip_dist_info(tmp_path: Path) -> None:
+    _tree(tmp_path, {"a-1.0.dist-info/METADATA": b"m", "a/__init__.py": b""})
+    strip_dist_info(tmp_path)
+    assert _listing(tmp_path) == {"a/__init__.py"}
+
+
+@pytest.mark.skipif(HOST != "x86_64", reason="the fixture ELF files are compiled for the host")
+def test_strip_touches_only_own_extension_modules_of_the_right_machine(
+        tmp_path: Path, elf_files: dict[str, bytes]) -> None:
+    _tree(tmp_path, {"pkg/_ext.cpython-312-x86_64-linux-gnu.so": elf_files["plain"],
+                     "pkg.libs/libvendored-1234.so.1": elf_files["plain"],
+                     "pkg/_arm.cpython-312-aarch64-linux-gnu.so": elf_files["aarch64"]})
+    result = strip_extensions(tmp_path, "x86_64")
+    assert result.stripped == 1 and result.bytes_saved > 0
+    assert len((tmp_path / "pkg/_ext.cpython-312-x86_64-linux-gnu.so").read_bytes()) < len(elf_files["plain"])
+    assert (tmp_path / "pkg.libs/libvendored-1234.so.1").read_bytes() == elf_files["plain"]
+    assert (tmp_path / "pkg/_arm.cpython-312-aarch64-linux-gnu.so").read_bytes() == elf_files["aarch64"]
+
+
+def test_foreign_machine_is_never_stripped_with_the_host_strip(tmp_path: Path, elf_files: dict[str, bytes],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no aarch64 cross strip on this PATH
+    if Path("/usr/bin/aarch64-linux-gnu-strip").exists():
+        pytest.skip("a cross strip is installed")
+    _tree(tmp_path, {"pkg/_arm.so": elf_files["aarch64"]})
+    result = strip_extensions(tmp_path, "aarch64")
+    assert result.stripped == 0 and result.skipped_reason and "aarch64" in result.skipped_reason
+    assert (tmp_path / "pkg/_arm.so").read_bytes() == elf_files["aarch64"]
+
+
+def test_elf_reader(elf_files: dict[str, bytes], tmp_path: Path) -> None:
+    for name, data in elf_files.items():
+        (tmp_path / name).write_bytes(data)
+    assert read_elf(tmp_path / "newer").glibc >= (2, 36)
+    assert read_elf(tmp_path / "aarch64").machine == "aarch64"
+    (tmp_path / "text").write_bytes(b"not elf")
+    assert read_elf(tmp_path / "text") is None
+
+
+def _layer(tmp_path: Path, files: dict[str, bytes], record: dict | None = None, name: str = "layer.zip") -> Path:
+    entries = [ZipEntry(k, v) for k, v in files.items()]
+    if record is not None:
+        entries.append(ZipEntry("lambdapack-layer.json", json.dumps(record).encode()))
+    out = tmp_path / name
+    write_zip(out, entries)
+    return out
+
+
+def _status(report, name: str) -> str:  # type: ignore[no-untyped-def]
+    return next(c for c in report.checks if c.name == name).status
+
+
+@pytest.mark.skipif(HOST != "x86_64", reason="the fixture ELF files are compiled for the host")
+def test_a_good_layer_passes_every_check(tmp_path: Path, elf_files: dict[str, bytes]) -> None:
+    layer = _layer(tmp_path, {f"{SP312}/good/__init__.py": b"from good import _ext\n",
+                              f"{SP312}/good/_ext.py": b"X = 1\n",
+                              f"{SP312}/good.libs/libx.so": elf_files["plain"]})
+    report = check_layer(layer, runtime="python3.12", arch="x86_64")
+    assert report.ok, report.checks
+    assert _status(report, "elf") == "pass"
+    expected_import = "pass" if find_python((3, 12)) else "skip"
+    assert _status(report, "import") == expected_import
+
+
+def test_elf_failures_name_each_offender(tmp_path: Path, elf_files: dict[str, bytes]) -> None:
+    layer = _layer(tmp_path, {f"{SP312}/bad/__init__.py": b"",
+                              f"{SP312}/bad/_new.so": elf_files["newer"],
+                              f"{SP312}/bad/_arm.so": elf_files["aarch64"]})
+    report = check_layer(layer, runtime="python3.12", arch="x86_64")
+    elf = next(c for c in report.checks if c.name == "elf")
+    assert not report.ok and elf.status == "fail"
+    assert any("_new.so" in o and "GLIBC_2.36" in o for o in elf.offenders)
+    assert any("_arm.so" in o and "aarch64" in o for o in elf.offenders)
+
+
+@pytest.mark.skipif(find_python((3, 12)) is None, reason="needs CPython 3.12")
+def test_import_failures_show_the_module_and_error(tmp_path: Path) -> None:
+    layer = _layer(tmp_path, {f"{SP312}/broken/__init__.py": b"import not_in_the_layer\n",
+                              f"{SP312}/fine.py": b"",
+                              # the host's own site-packages must not leak in: click is installed there
+                              f"{SP312}/needs_click/__init__.py": b"import click\n"})
+    report = check_layer(layer, runtime="python3.12")
+    imp = next(c for c in report.checks if c.name == "import")
+    assert imp.status == "fail"
+    assert {o.split(":")[0] for o in imp.offenders} == {"broken", "needs_click"}
+    assert "ModuleNotFoundError" in imp.offenders[0]
+
+
+def test_import_is_skipped_not_passed_without_an_interpreter(tmp_path: Path) -> None:
+    layer = _layer(tmp_path, {f"{SP312}/fine.py": b""})
+    report = check_layer(layer, runtime="python3.12", python="/nonexistent/python3.12")
+    assert _status(report, "import") == "skip" and report.ok
+
+
+def test_layout_for_another_python_fails(tmp_path: Path) -> None:
+    layer = _layer(tmp_path, {"python/lib/python3.11/site-packages/m.py": b""})
+    report = check_layer(layer, runtime="python3.12", python="/nonexistent")
+    assert _status(report, "layout") == "fail"
+
+
+def test_runtime_and_arch_come_from_the_build_record(tmp_path: Path) -> None:
+    record = {"schema": "lambdapack.layer/1", "runtime": "python3.11", "arch": "arm64", "packages": []}
+    layer = _layer(tmp_path, {"python/lib/python3.11/site-packages/m.py": b""}, record)
+    report = check_layer(layer, python="/nonexistent")
+    assert (report.runtime, report.arch, report.glibc) == ("python3.11", "arm64", "2.26")
+
+
+def test_size_limits() -> None:
+    assert check_sizes(DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT).status == "pass"
+    assert check_sizes(DIRECT_UPLOAD_LIMIT + 1, UNZIPPED_LIMIT).status == "warn"
+    assert check_sizes(1, UNZIPPED_LIMIT + 1).status == "fail"
+
+
+def test_model_versions_are_checked_against_the_record(tmp_path: Path) -> None:
+    record = {"schema": "lambdapack.layer/1", "runtime": "python3.12", "arch": "x86_64",
+              "packages": [{"name": "scikit-learn", "version": "1.9.1"}, {"name": "numpy", "version": "2.5.5"}]}
+    layer = _layer(tmp_path, {f"{SP312}/m.py": b""}, record)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.json").write_text(json.dumps({"versions": {"scikit-learn": "1.9.1", "numpy": "2.5.5"}}))
+    assert _status(check_layer(layer, python="/nonexistent", model=model), "model") == "pass"
+    (model / "model.json").write_text(json.dumps({"versions": {"scikit-learn": "1.7.2", "numpy": "2.5.5"}}))
+    report = check_layer(layer, python="/nonexistent", model=model)
+    check = next(c for c in report.checks if c.name == "model")
+    assert check.status == "fail" and "scikit-learn 1.7.2" in check.offenders[0]
+
+
+def test_check_layer_cli_exit_codes_and_json(tmp_path: Path, run_cli: Callable, elf_files: dict[str, bytes]) -> None:
+    good = _layer(tmp_path, {f"{SP312}/m.py": b""}, name="good.zip")
+    result = run_cli("check-layer", str(good), "--runtime", "python3.12", "--python", "/nonexistent", "--json")
+    assert result.exit_code == 0 and result.json()["ok"] is True
+    bad = _layer(tmp_path, {f"{SP312}/m/_n.so": elf_files["newer"]}, name="bad.zip")
+    result = run_cli("check-layer", str(bad), "--runtime", "python3.12", "--python", "/nonexistent", "--json")
+    assert result.exit_code == 1
+    doc = result.json()
+    assert doc["ok"] is False and any(c["name"] == "elf" and c["status"] == "fail" for c in doc["checks"])
+    assert "error:" in result.stderr and "hint:" in result.stderr and "_n.so" not in result.stdout.split("checks")[0]
+    missing = run_cli("check-layer", str(tmp_path / "nope.zip"))
+    assert missing.exit_code == 1 and "no such file" in missing.stderr
