@@ -64,6 +64,8 @@ def render(report: LayerReport, out: Console) -> None:
 @click.option("--check/--no-check", default=True, show_default=True, help="Run check-layer on the result.")
 @click.option("--model", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Pin scikit-learn/numpy/scipy/joblib to this model directory's model.json.")
+@click.option("--require-hashes", is_flag=True,
+              help="Build only from a `lambdapack lock` file (-r): every wheel must match its pinned sha256.")
 @json_option
 def build_layer_command(requirements: tuple[str, ...], as_json: bool, compile_: bool | None, **kw: Any) -> None:
     """Build a Lambda layer: REQUIREMENT and WHEEL_PATH arguments [default: scikit-learn joblib].
@@ -75,13 +77,15 @@ def build_layer_command(requirements: tuple[str, ...], as_json: bool, compile_: 
       lambdapack build-layer -r requirements.txt --no-compile -o layer.zip
       lambdapack build-layer --model build/model                 # pinned to the model
       lambdapack build-layer --python-version 38 --abi cp38 --platform manylinux1_x86_64 scikit-learn
+      lambdapack build-layer --require-hashes -r requirements.lock   # from `lambdapack lock`
     """
     options = LayerOptions(requirements=requirements, requirement_files=tuple(kw["requirement_files"]),
                            find_links=tuple(kw["find_links"]), runtime=kw["runtime"], arch=kw["arch"],
                            python_version=kw["python_version"], platforms=tuple(kw["platforms"]),
                            abis=tuple(kw["abis"]), resolver=kw["resolver"], cache_dir=kw["cache_dir"],
                            out=kw["out"], slim=kw["slim"], keep_dist_info=kw["keep_dist_info"], compile=compile_,
-                           python=kw["python"], check=kw["check"], model=kw["model"])
+                           python=kw["python"], check=kw["check"], model=kw["model"],
+                           require_hashes=kw["require_hashes"])
     with progress(downloads=True) as bar:
         task = bar.add_task("resolving", total=None)
 

@@ -25,6 +25,7 @@ from lambdapack.interpreters import find_python, interpreter_version, require_py
 from lambdapack.layer.check import RECORD_NAME, CheckReport, check_layer, require_ok
 from lambdapack.layer.compile import compile_pycs
 from lambdapack.layer.slim import slim, strip_dist_info, strip_extensions
+from lambdapack.lock import require_hashes_inputs, verify_locked
 from lambdapack.targets import DIRECT_UPLOAD_LIMIT, RUNTIMES, UNZIPPED_LIMIT, Target
 from lambdapack.wheels import FetchedWheel, Inputs, default_cache_dir, fetch_wheels, install_wheels, split_inputs
 from lambdapack.wheels.fetch import ProgressFn
@@ -55,6 +56,7 @@ class LayerOptions:
     python: str | None = None
     check: bool = True
     model: Path | None = None  # pin scikit-learn/numpy/scipy/joblib to this model's manifest
+    require_hashes: bool = False  # -r must be a `lambdapack lock` file; every wheel must match its hash
 
 
 @dataclass(frozen=True)
@@ -212,8 +214,12 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
     cache_dir = Path(options.cache_dir) if options.cache_dir else default_cache_dir()
     out = Path(options.out) if options.out else Path("dist") / f"layer-{target.label}.zip"
 
+    lock = require_hashes_inputs(inputs, target) if options.require_hashes else None
+
     step(f"resolving for {target.label} with {resolver}", 0, None)
     wheels = fetch_wheels(inputs, target, resolver=resolver, cache_dir=cache_dir, progress=progress)
+    if lock is not None:
+        verify_locked(wheels, lock)
 
     with tempfile.TemporaryDirectory(prefix="lambdapack-layer-") as tmp:
         root = Path(tmp)
