@@ -154,3 +154,25 @@ def test_lock_and_rebuild_the_scikit_learn_stack_from_pypi(run_cli, in_tmp: Path
                                      TARGET, cache_dir=wheels_module.default_cache_dir())
     lock_module.verify_locked(got, lock)
     assert all("manylinux" in w.filename or w.filename.endswith("-none-any.whl") for w in got)
+
+
+def test_build_layer_require_hashes_builds_from_the_lock_or_fails(run_cli, offline: Path, in_tmp: Path) -> None:
+    assert run_cli("lock", "alpha", "--find-links", str(offline), "--out", "req.lock").exit_code == 0
+    build = ("build-layer", "--require-hashes", "-r", "req.lock", "--find-links", str(offline),
+             "--no-compile", "--no-check", "-o", "dist/layer.zip")
+    first = run_cli(*build, "--json")
+    assert first.exit_code == 0, first.stderr
+    locked = lock_module.read_lock(in_tmp / "req.lock").pins
+    assert {p["name"]: p["sha256"] for p in first.json()["packages"]} == {
+        name: next(iter(hashes)) for name, (_v, hashes) in locked.items()}
+    layer_sha = sha256_file(in_tmp / "dist" / "layer.zip")
+
+    hostile.good_wheel(offline, "beta", "1.0", payload=b"STOLEN = open('/etc/passwd').read()\n")
+    tampered = run_cli(*build)
+    assert tampered.exit_code == 1
+    assert "error:" in tampered.stderr and "hint:" in tampered.stderr
+    assert "beta" in tampered.stderr
+    assert sha256_file(in_tmp / "dist" / "layer.zip") == layer_sha  # the previous layer is untouched
+
+    loose = run_cli("build-layer", "--require-hashes", "alpha", "--find-links", str(offline), "--no-compile")
+    assert loose.exit_code == 1 and "-r FILE only" in loose.stderr
