@@ -13,6 +13,7 @@ from typing import Any
 import click
 from rich.console import Console
 
+from lambdapack.cli.deploy import remote_invoke_options, run_remote_invoke
 from lambdapack.cli.main import json_option
 from lambdapack.errors import LambdapackError
 
@@ -63,11 +64,13 @@ def build_event(event: str | None, sl: float | None, sw: float | None, pl: float
               help="Interpreter of the layer's Python version (default: PATH, then pyenv).")
 @click.option("--env", "env_vars", multiple=True, metavar="KEY=VALUE",
               help="Function environment variable (repeatable).")
+@remote_invoke_options
 @json_option
 def invoke_command(local: bool, layers: tuple[Path, ...], function_zip: Path, handler: str, event: str | None,
                    sl: float | None, sw: float | None, pl: float | None, pw: float | None,
                    features: tuple[str, ...], repeat: int, timeout_s: float, memory_mb: int, python: Path | None,
-                   env_vars: tuple[str, ...], as_json: bool) -> None:
+                   env_vars: tuple[str, ...], name: str | None, via_http: bool, logs: bool, region: str | None,
+                   profile: str | None, endpoint_url: str | None, as_json: bool) -> None:
     """Invoke the function and print its response payload (JSON) on stdout.
 
     Logs (START/END/REPORT and the function's own output) go to stderr.
@@ -80,7 +83,13 @@ def invoke_command(local: bool, layers: tuple[Path, ...], function_zip: Path, ha
       lambdapack invoke --local --event tests/data/events/http-api-v2-post.json
       echo '{"instances": [[5.1, 3.5, 1.4, 0.2]]}' | lambdapack invoke --local --event -
       lambdapack invoke --local --layer dist/layer-python3.11-x86_64.zip --timeout 3 --memory 256
+      lambdapack invoke --name iris --event seed --logs
+      lambdapack invoke --name iris --http --event tests/data/events/http-api-v2-post.json
     """
+    if name and not local:
+        run_remote_invoke(name, build_event(event, sl, sw, pl, pw, features).payload, via_http=via_http, logs=logs,
+                          region=region, profile=profile, endpoint_url=endpoint_url, as_json=as_json)
+        return
     if not local:
         raise LambdapackError("give --local or --name", hint="--local runs the function here, in the emulator")
     from lambdapack.emulator.session import FunctionSpec, invoke_local, layer_list

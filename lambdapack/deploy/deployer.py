@@ -124,14 +124,9 @@ def _function_zip(request: DeployRequest, root: Path) -> Path:
 
 def package_model(model_dir: Path, root: Path, name: str) -> Path:
     """Package ``model_dir`` with the handler into ``.lambdapack/build/NAME-function.zip``."""
-    try:
-        from lambdapack.function import package
-    except ImportError:
-        raise DeployError("packaging on the fly is not available in this build",
-                          hint="run `lambdapack package` and pass --function dist/function.zip") from None
-    out = root / ".lambdapack" / "build" / f"{name}-function.zip"
-    report = package(model_dir, out)
-    return Path(getattr(report, "path", out))
+    from lambdapack.function.package import package_function
+
+    return package_function(Path(model_dir), root / ".lambdapack" / "build" / f"{name}-function.zip").path
 
 
 def build_stack(request: DeployRequest, aws: AwsClient, root: Path) -> Stack:

@@ -1,0 +1,55 @@
+"""Tiny synthetic layer and function zips (valid layer record and model manifest) for deploy tests."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+# A distinctive fake key, so a test can prove it never reaches output or the state file.
+TEST_ACCESS_KEY = "AKIALAMBDAPACKTEST42"
+TEST_SECRET_KEY = "lambdapack/secret/never-print-me"
+REGION = "us-east-1"
+VERSIONS = {"scikit-learn": "1.7.2", "numpy": "2.2.6", "scipy": "1.16.3", "joblib": "1.5.2"}
+
+
+
+def layer_record(runtime: str | None = "python3.12", arch: str = "x86_64",
+                 versions: dict[str, str] | None = None) -> dict[str, object]:
+    py = (runtime or "python3.12").removeprefix("python")
+    packages = [{"name": n, "version": v, "wheel": f"{n}-{v}.whl", "sha256": "0" * 64}
+                for n, v in sorted((versions or VERSIONS).items())]
+    return {"schema": "lambdapack.layer/1", "runtime": runtime, "arch": arch, "python_version": py,
+            "abi": "cp" + py.replace(".", ""), "glibc": "2.34", "platforms": [],
+            "site_packages": f"python/lib/python{py}/site-packages", "packages": packages,
+            "options": {}, "compiled_with": None}
+
+
+def write_layer(path: Path, *, runtime: str | None = "python3.12", arch: str = "x86_64",
+                versions: dict[str, str] | None = None, payload: bytes = b"# layer\n",
+                extra_unzipped: int = 0) -> Path:
+    """A small valid layer zip (record at the root); ``payload`` makes it any size."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("lambdapack-layer.json", json.dumps(layer_record(runtime, arch, versions)))
+        py = (runtime or "python3.12").removeprefix("python")
+        zf.writestr(zipfile.ZipInfo(f"python/lib/python{py}/site-packages/blob.bin"), payload,
+                    compress_type=zipfile.ZIP_STORED)
+        if extra_unzipped:
+            # highly compressible: a huge unzipped size in a tiny zip
+            zf.writestr(f"python/lib/python{py}/site-packages/zeros.bin", b"\0" * extra_unzipped,
+                        compress_type=zipfile.ZIP_DEFLATED)
+    return path
+
+
+def write_function(path: Path, *, versions: dict[str, str] | None = None, handler: str = "v1") -> Path:
+    """A small function zip: the handler file and a model manifest."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    manifest = {"schema": "lambdapack.model/1", "task": "classification",
+                "versions": {"python": "3.12.1", **(versions or VERSIONS)},
+                "model": {"file": "model.joblib", "bytes": 1, "sha256": "0" * 64}}
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("lambda_function.py", f"# {handler}\ndef lambda_handler(event, context):\n    return event\n")
+        zf.writestr("model/model.json", json.dumps(manifest))
+        zf.writestr("model/model.joblib", b"x")
+    return path
