@@ -6,6 +6,7 @@ this same command, sharing the event options below.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,7 @@ def _env(items: tuple[str, ...]) -> dict[str, str]:
 
 
 def _render(report, console: Console) -> None:  # type: ignore[no-untyped-def]
+    out = functools.partial(console.print, soft_wrap=True)
     click.echo(report.last.payload_text)
     first = report.invocations[0]
     init = f", init {first.init_ms:.0f} ms" if first.init_ms is not None else ""
@@ -125,4 +127,4 @@ def _render(report, console: Console) -> None:  # type: ignore[no-untyped-def]
     if report.warm_ms is not None:
         line += f"; warm {report.warm_ms:.2f} ms median of {len(report.invocations) - 1}"
     line += f"; max memory {max(r.max_memory_mb for r in report.invocations)} of {report.memory_mb} MB"
-    console.print(line, highlight=False)
+    out(line, highlight=False)

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "lock": "lambdapack.cli.lock:lock",
     "invoke": "lambdapack.cli.invoke:invoke_command",
     "serve": "lambdapack.cli.serve:serve_command",
+    "demo": "lambdapack.cli.demo:demo_command",
     "deploy": "lambdapack.cli.deploy:deploy",
     "destroy": "lambdapack.cli.deploy:destroy",
     "export": "lambdapack.cli.deploy:export",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
 from pathlib import Path
@@ -72,11 +73,12 @@ def serve_command(port: int, concurrency: int, payload_version: str, layers: tup
 
 
 def _render(info, console: Console) -> None:  # type: ignore[no-untyped-def]
+    out = functools.partial(console.print, soft_wrap=True)
     runtimes = "runtime" if info.concurrency == 1 else "runtimes"
-    console.print(f"serving on [bold]{info.url}[/] — {info.concurrency} warm {runtimes}, {info.runtime} "
+    out(f"serving on [bold]{info.url}[/] — {info.concurrency} warm {runtimes}, {info.runtime} "
                   f"(Python {info.python}), payload {info.payload_version}")
     for status in info.init_errors:
-        console.print(f"[yellow]warning:[/] a runtime failed to start ({status}); requests will retry and get 500s "
+        out(f"[yellow]warning:[/] a runtime failed to start ({status}); requests will retry and get 500s "
                       "until the function initialises")
-    console.print(f"try: curl -X POST {info.url}/predict -d '{{\"sl\":6.9,\"sw\":3.1,\"pl\":5.1,\"pw\":2.3}}'")
-    console.print("Ctrl-C to stop")
+    out(f"try: curl -X POST {info.url}/predict -d '{{\"sl\":6.9,\"sw\":3.1,\"pl\":5.1,\"pw\":2.3}}'")
+    out("Ctrl-C to stop")
