@@ -260,6 +260,7 @@ class Model:
         self.classes = None  # display names, in the order of estimator.classes_
         self.label_index = None
         self.has_proba = False
+        self.predict_is_argmax = False
         if task == "classification":
             fitted = getattr(est, "classes_", None)
             if fitted is None or np.ndim(fitted) != 1:
@@ -274,6 +275,8 @@ class Model:
                             for n in names]
             self.label_index = {label: i for i, label in enumerate(fitted)}
             self.has_proba = callable(getattr(est, "predict_proba", None))
+        # these compute predict() as classes_[argmax(predict_proba())]: one call gives both
+        self.predict_is_argmax = self.has_proba and _predict_is_argmax_of_proba(est)
         # Pipelines fitted on a DataFrame warn on every ndarray; the columns are in the right order.
         self.quiet_feature_names = getattr(est, "feature_names_in_", None) is not None
 
@@ -292,6 +295,9 @@ class Model:
         with warnings.catch_warnings():
             if self.quiet_feature_names:
                 warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            if self.predict_is_argmax:
+                proba = self.estimator.predict_proba(X)
+                return np.argmax(proba, axis=1).tolist(), proba.tolist()
             raw = self.estimator.predict(X)
             proba = self.estimator.predict_proba(X).tolist() if self.has_proba else None
         if self.task == "regression":
@@ -329,6 +335,14 @@ class Model:
         }
 
 
+def _predict_is_argmax_of_proba(est: object) -> bool:
+    from sklearn import ensemble, tree
+
+    exact = (tree.DecisionTreeClassifier, tree.ExtraTreeClassifier, ensemble.RandomForestClassifier,
+             ensemble.ExtraTreesClassifier)
+    return type(est) in exact and getattr(est, "n_outputs_", None) == 1
+
+
 class TreeEvaluator:
     """Fitted decision trees evaluated in plain Python, bit-identical to scikit-learn.
 
@@ -336,7 +350,7 @@ class TreeEvaluator:
     validation and joblib dispatch, not in the trees. Walking the node arrays directly
     answers in tens of microseconds. It follows scikit-learn exactly: inputs rounded to
     float32 and compared ``<=`` to the float64 thresholds, leaf values accumulated tree by
-    tree in float64 and divided by the number of trees, ties going to the first class.
+    tree in float64 and divided by the number of trees, ties going to the first class (np.argmax).
     """
 
     def __init__(self, trees: list, task: str, n_features: int, forest: bool, normalise: bool) -> None:
@@ -347,6 +361,7 @@ class TreeEvaluator:
         self.max_rows = _env_int("LAMBDAPACK_FAST_PATH_MAX_ROWS", _DEFAULT_FAST_MAX_ROWS, 1)
         self.roots = []
         self.feature, self.threshold, self.left, self.right, self.leaf = [], [], [], [], []
+        class_values = []
         for tree in trees:
             t = tree.tree_
             offset = len(self.feature)
@@ -364,7 +379,9 @@ class TreeEvaluator:
                     normalizer = value.sum(axis=1)[:, np.newaxis]
                     normalizer[normalizer == 0.0] = 1.0
                     value = value / normalizer
-                self.leaf.extend(tuple(v) for v in value.tolist())
+                class_values.append(value)
+        if task == "classification":
+            self.leaf_matrix = np.concatenate(class_values)
 
     @classmethod
     def build(cls, est: object, task: str, n_features: int) -> TreeEvaluator | None:
@@ -422,20 +439,11 @@ class TreeEvaluator:
             return values, None
         indices, probas = [], []
         for x in rows32:
-            leaves = self._leaves(x)
-            if self.forest:
-                acc = [0.0] * len(leaf[leaves[0]])
-                for node in leaves:
-                    acc = [a + b for a, b in zip(acc, leaf[node], strict=True)]
-                proba = [a / self.n_trees for a in acc]
-            else:
-                proba = list(leaf[leaves[0]])
-            best = 0
-            for k in range(1, len(proba)):
-                if proba[k] > proba[best]:  # strict: ties go to the first class, like np.argmax
-                    best = k
-            indices.append(best)
-            probas.append(proba)
+            per_tree = self.leaf_matrix[self._leaves(x)]
+            # add.accumulate adds strictly tree after tree, as the forest does (np.sum would pair them)
+            proba = np.add.accumulate(per_tree, axis=0)[-1] / self.n_trees if self.forest else per_tree[0]
+            indices.append(int(np.argmax(proba)))
+            probas.append(proba.tolist())
         return indices, probas
 
     def sample_rows(self) -> list:
