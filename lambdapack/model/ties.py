@@ -69,7 +69,8 @@ def _runtime_text(target: Target) -> str:
 
 
 def _newer_runtimes(target: Target) -> list[str]:
-    return [name for name, rt in RUNTIMES.items() if rt.glibc >= _MANYLINUX_2_28 and rt.python >= target.python]
+    return [name for name, rt in RUNTIMES.items()
+            if rt.glibc >= _MANYLINUX_2_28 and rt.python >= target.python and name != target.runtime]
 
 
 def ways_out(model_dir: Path, target: Target) -> str:
@@ -77,7 +78,7 @@ def ways_out(model_dir: Path, target: Target) -> str:
     layer_zip = f"dist/layer-{target.label}.zip"
     runtime_flag = f"--runtime {target.runtime} --arch {target.arch}" if target.runtime else "(same tags)"
     newer = _newer_runtimes(target)
-    newer_text = f"--runtime {newer[0]} or newer" if newer else "a runtime that carries these versions"
+    newer_text = f"--runtime {newer[0]} or newer" if newer else "another runtime with wheels for these versions"
     return (f"either retrain for this runtime: `lambdapack build-layer {runtime_flag}` then "
             f"`lambdapack train --layer {layer_zip} --out {model_dir}`; or serve the model on {newer_text}")
 

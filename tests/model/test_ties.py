@@ -73,3 +73,4 @@ def test_resolver_failure_is_restated_as_the_tie(iris_model: Path) -> None:
     assert "no wheels for the model's pinned versions (scikit-learn==" in error.message
     assert "no matching distribution for numpy==2.4.6" in error.message
     assert "train --layer dist/layer-python3.14-x86_64.zip" in error.hint
+    assert "another runtime with wheels for these versions" in error.hint
