@@ -9,24 +9,28 @@ a failed build leaves the previous artifact (or nothing).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lambdapack import compat
-from lambdapack.archive import ZipEntry, entries_from_dir, write_zip
+from lambdapack.archive import ZipEntry, entries_from_dir, source_date_epoch, write_zip
 from lambdapack.errors import LayerError, ModelError
 from lambdapack.interpreters import find_python, interpreter_version, require_python
-from lambdapack.layer.check import RECORD_NAME, CheckReport, check_layer, require_ok
+from lambdapack.layer.cache import LayerCache, cache_key
+from lambdapack.layer.check import MODEL_CHECK, RECORD_NAME, Check, CheckReport, check_layer, require_ok
 from lambdapack.layer.compile import compile_pycs
-from lambdapack.layer.slim import slim, strip_dist_info, strip_extensions
+from lambdapack.layer.slim import host_strip_for, slim, strip_dist_info, strip_extensions
 from lambdapack.lock import require_hashes_inputs, verify_locked
 from lambdapack.targets import DIRECT_UPLOAD_LIMIT, RUNTIMES, UNZIPPED_LIMIT, Target
+from lambdapack.ui import to_jsonable
 from lambdapack.wheels import FetchedWheel, Inputs, default_cache_dir, fetch_wheels, install_wheels, split_inputs
 from lambdapack.wheels.fetch import ProgressFn
 
@@ -93,6 +97,7 @@ class LayerReport:
     notes: tuple[str, ...]
     seconds: float
     check: CheckReport | None = field(default=None)
+    cached: bool = False  # the zip came from the layer cache (same inputs as an earlier build)
 
 
 def target_for(options: LayerOptions) -> Target:
@@ -221,73 +226,127 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
     if lock is not None:
         verify_locked(wheels, lock)
 
-    with tempfile.TemporaryDirectory(prefix="lambdapack-layer-") as tmp:
-        root = Path(tmp)
-        site_packages = root / target.site_packages
-        step(f"installing {len(wheels)} wheels", 0, None)
-        installed = install_wheels(wheels, site_packages)
-        tops = {w.name: _top_levels(w.path) for w in wheels}
-        slimmed = 0
-        if not options.keep_dist_info:
-            slimmed += strip_dist_info(site_packages).bytes_removed
-        stripped_files = 0
-        if options.slim:
-            step("slimming", 0, None)
-            slimmed += slim(site_packages).bytes_removed
-            stripped = strip_extensions(site_packages, target.machine)
-            slimmed += stripped.bytes_saved
-            stripped_files = stripped.stripped
-            if stripped.skipped_reason:
-                notes.append(f"extension modules not stripped: {stripped.skipped_reason}")
-        compiled_with = None
-        if compile_ and python is not None:
-            version = interpreter_version(str(python))
-            full = ".".join(map(str, version[0])) if version else target.python_version
-            step(f"compiling .pyc with CPython {full}", 0, None)
-            compile_pycs(site_packages, python, f"/opt/{target.site_packages}", full)
-            compiled_with = full
+    compiled_with = _full_version(python, target) if compile_ and python is not None else None
+    strip_tool = host_strip_for(target.machine) if options.slim else None
+    key = cache_key({
+        "target": [target.runtime, target.arch, list(target.python), list(target.glibc), list(target.platforms),
+                   list(target.abis)],
+        "wheels": [[w.name, w.version, w.filename, w.sha256] for w in wheels],
+        "resolver": resolver, "slim": options.slim, "keep_dist_info": options.keep_dist_info,
+        "compiled_with": [str(python), compiled_with] if compiled_with else None,
+        "strip": _tool_identity(strip_tool), "epoch": source_date_epoch(),
+    })
+    cache = LayerCache(cache_dir)
+    hit = cache.get(key)
+
+    with contextlib.ExitStack() as stack:
+        staged = stack.enter_context(_stage(out))
+        root: Path | None = None
+        if hit is not None:
+            step("reusing the cached layer (same wheels, target and options)", 0, None)
+            shutil.copyfile(hit.zip_path, staged)
+            meta = hit.meta
+        else:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lambdapack-layer-")))
+            meta = _assemble(root, staged, target, wheels, resolver, options, python, compiled_with, step)
         record = build_record(target, wheels, resolver, options, compiled_with is not None, compiled_with)
-        record_bytes = (json.dumps(record, indent=2) + "\n").encode()
-        (root / RECORD_NAME).write_bytes(record_bytes)
+        check = None
+        if options.check:
+            step("checking the layer", 0, None)
+            check = _checked(cache, key, staged, out, target, options, root, record)
+            require_ok(check)
+        if hit is None:
+            cache.put(key, staged, meta)
+        try:
+            os.replace(staged, out)
+        except OSError as exc:
+            raise LayerError(f"cannot write {out}: {exc.strerror or exc}",
+                             hint="check the output directory's permissions and free space") from None
 
-        sizes = _sizes_by_top(site_packages)
-        packages = tuple(
-            PackageReport(w.name, w.version, w.filename, w.sha256,
-                          sum(sizes.get(t, 0) for t in tops[w.name]))
-            for w in wheels)
-
-        step("writing the zip", 0, None)
-        entries: list[ZipEntry] = entries_from_dir(root / "python", prefix="python")
-        entries.append(ZipEntry(RECORD_NAME, record_bytes))
-        with _stage(out) as staged:
-            digest = write_zip(staged, entries)
-            zip_bytes = staged.stat().st_size
-            with zipfile.ZipFile(staged) as zf:
-                infos = zf.infolist()
-            unzipped = sum(i.file_size for i in infos)
-            check = None
-            if options.check:
-                step("checking the layer", 0, None)
-                check = check_layer(staged, runtime=target.runtime, arch=target.arch, python=options.python,
-                                    model=options.model, extracted=root)
-                check = _renamed(check, out)
-                require_ok(check)
-            try:
-                os.replace(staged, out)
-            except OSError as exc:
-                raise LayerError(f"cannot write {out}: {exc.strerror or exc}",
-                                 hint="check the output directory's permissions and free space") from None
-
+    notes.extend(meta["notes"])
     return LayerReport(
-        path=out, sha256=digest, runtime=target.runtime, arch=target.arch, python_version=target.python_version,
-        abi=target.abi, glibc=target.glibc_version, platforms=target.platforms, resolver=resolver,
-        packages=packages, zip_bytes=zip_bytes, unzipped_bytes=unzipped, file_count=len(infos),
-        fits_direct_upload=zip_bytes <= DIRECT_UPLOAD_LIMIT, fits_unzipped_limit=unzipped <= UNZIPPED_LIMIT,
-        compiled_with=compiled_with, slimmed_bytes=slimmed, stripped_files=stripped_files,
-        dropped_files=installed.dropped, warnings=tuple(warnings), notes=tuple(notes),
-        seconds=round(time.monotonic() - started, 2), check=check)
+        path=out, sha256=meta["sha256"], runtime=target.runtime, arch=target.arch,
+        python_version=target.python_version, abi=target.abi, glibc=target.glibc_version, platforms=target.platforms,
+        resolver=resolver, packages=tuple(PackageReport(**p) for p in meta["packages"]),
+        zip_bytes=meta["zip_bytes"], unzipped_bytes=meta["unzipped_bytes"], file_count=meta["file_count"],
+        fits_direct_upload=meta["zip_bytes"] <= DIRECT_UPLOAD_LIMIT,
+        fits_unzipped_limit=meta["unzipped_bytes"] <= UNZIPPED_LIMIT,
+        compiled_with=compiled_with, slimmed_bytes=meta["slimmed_bytes"], stripped_files=meta["stripped_files"],
+        dropped_files=tuple(meta["dropped_files"]), warnings=tuple(warnings), notes=tuple(notes),
+        seconds=round(time.monotonic() - started, 2), check=check, cached=hit is not None)
 
 
-def _renamed(report: CheckReport, out: Path) -> CheckReport:
-    from dataclasses import replace
-    return replace(report, path=out)
+def _full_version(python: Path, target: Target) -> str:
+    version = interpreter_version(str(python))
+    return ".".join(map(str, version[0])) if version else target.python_version
+
+
+def _tool_identity(tool: str | None) -> list | None:
+    if tool is None:
+        return None
+    try:
+        stat = Path(tool).resolve().stat()
+    except OSError:
+        return [tool]
+    return [str(Path(tool).resolve()), stat.st_size, stat.st_mtime_ns]
+
+
+def _assemble(root: Path, staged: Path, target: Target, wheels: list[FetchedWheel], resolver: str,
+              options: LayerOptions, python: Path | None, compiled_with: str | None, step: ProgressFn) -> dict:
+    """Install, slim, compile and zip the layer into ``staged``; return the cacheable facts."""
+    notes: list[str] = []
+    site_packages = root / target.site_packages
+    step(f"installing {len(wheels)} wheels", 0, None)
+    installed = install_wheels(wheels, site_packages)
+    tops = {w.name: _top_levels(w.path) for w in wheels}
+    slimmed = 0
+    if not options.keep_dist_info:
+        slimmed += strip_dist_info(site_packages).bytes_removed
+    stripped_files = 0
+    if options.slim:
+        step("slimming", 0, None)
+        slimmed += slim(site_packages).bytes_removed
+        stripped = strip_extensions(site_packages, target.machine)
+        slimmed += stripped.bytes_saved
+        stripped_files = stripped.stripped
+        if stripped.skipped_reason:
+            notes.append(f"extension modules not stripped: {stripped.skipped_reason}")
+    if compiled_with is not None and python is not None:
+        step(f"compiling .pyc with CPython {compiled_with}", 0, None)
+        compile_pycs(site_packages, python, f"/opt/{target.site_packages}", compiled_with)
+    record = build_record(target, wheels, resolver, options, compiled_with is not None, compiled_with)
+    record_bytes = (json.dumps(record, indent=2) + "\n").encode()
+    (root / RECORD_NAME).write_bytes(record_bytes)
+    sizes = _sizes_by_top(site_packages)
+    packages = [{"name": w.name, "version": w.version, "wheel": w.filename, "sha256": w.sha256,
+                 "bytes": sum(sizes.get(t, 0) for t in tops[w.name])} for w in wheels]
+    step("writing the zip", 0, None)
+    entries: list[ZipEntry] = entries_from_dir(root / "python", prefix="python")
+    entries.append(ZipEntry(RECORD_NAME, record_bytes))
+    digest = write_zip(staged, entries)
+    with zipfile.ZipFile(staged) as zf:
+        infos = zf.infolist()
+    return {"sha256": digest, "zip_bytes": staged.stat().st_size, "unzipped_bytes": sum(i.file_size for i in infos),
+            "file_count": len(infos), "packages": packages, "slimmed_bytes": slimmed,
+            "stripped_files": stripped_files, "dropped_files": list(installed.dropped), "notes": notes}
+
+
+def _checked(cache: LayerCache, key: str, staged: Path, out: Path, target: Target, options: LayerOptions,
+             root: Path | None, record: dict) -> CheckReport:
+    """check-layer on the staged zip; the verdict of an identical zip under the same interpreter is reused."""
+    interpreter = find_python(target.python, options.python)
+    checker = hashlib.sha256(json.dumps([str(interpreter), _full_version(interpreter, target) if interpreter
+                                         else None]).encode()).hexdigest()[:16]
+    cached = cache.get_check(key, checker)
+    if cached is not None:
+        report = CheckReport(**{**cached, "path": out, "checks": tuple(Check(**{**c, "offenders": tuple(
+            c["offenders"])}) for c in cached["checks"])})
+    else:
+        report = replace(check_layer(staged, runtime=target.runtime, arch=target.arch, python=options.python,
+                                     extracted=root), path=out)
+        if report.ok:
+            cache.put_check(key, checker, to_jsonable(report))
+    if options.model is not None:
+        checks = (*report.checks, MODEL_CHECK(record, Path(options.model)))
+        report = replace(report, checks=checks, ok=all(c.status != "fail" for c in checks))
+    return report

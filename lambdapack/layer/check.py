@@ -219,6 +219,7 @@ def check_imports(root: Path, target: Target, python: str | None) -> Check:
         wanted = f"python{target.python_version}"
         why = f"--python {python} is not CPython {target.python_version}" if python else f"no {wanted} found"
         return Check("import", SKIP, f"not run: {why} (pass --python PATH)")
+    root = root.resolve()  # the test runs in an empty temporary directory
     modules = top_level_modules(root, target)
     if not modules:
         return Check("import", SKIP, "not run: the layer has no top-level packages")

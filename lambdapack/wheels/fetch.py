@@ -60,6 +60,8 @@ class FetchedWheel:
     sha256: str
     size: int
     path: Path
+    # True when the bytes matched a sha256 the index published: RECORD need not be re-hashed
+    index_verified: bool = False
 
 
 @dataclass(frozen=True)
@@ -256,13 +258,15 @@ def fetch_with_uv(inputs: Inputs, target: Target, cache_dir: Path, progress: Pro
                                  hint="use an index that publishes hashes (PyPI does), or --resolver pip")
             path = _download(url, expected, wheel["filename"], cache_dir, progress, wheel.get("size"))
             digest = expected
+            verified = True
         else:
             local = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path)) if url else Path(wheel["path"])
             path, digest = _local_wheel(local, expected)
+            verified = False
             if progress:
                 progress(wheel["filename"], path.stat().st_size, None)
         name = require_compatible(wheel["filename"], target)
-        return FetchedWheel(name.name, name.version, wheel["filename"], digest, path.stat().st_size, path)
+        return FetchedWheel(name.name, name.version, wheel["filename"], digest, path.stat().st_size, path, verified)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         return sorted(pool.map(fetch, chosen), key=lambda w: w.name)

@@ -56,7 +56,7 @@ def test_build_from_local_wheels_is_complete_and_reproducible(
     assert second.exit_code == 0, second.stderr
     assert second.json()["sha256"] != doc["sha256"]  # the record names the resolver
     third = run_cli("build-layer", str(wheel), "--json")
-    assert third.json()["sha256"] == doc["sha256"]
+    assert third.json()["sha256"] == doc["sha256"] and third.json()["cached"] is True
 
 
 def test_keep_dist_info_no_slim_no_compile(offline: Path, wheel_factory: Callable[..., Path],
