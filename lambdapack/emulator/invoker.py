@@ -215,8 +215,8 @@ class LocalFunction:
         max_memory_mb = min(math.ceil(peak / MIB), config.memory_mb) if peak else 0
         init_ms = init.init_ms if init is not None else None
         billed_ms = math.ceil(duration_ms + (init_ms or 0.0))
-        self._log(f"END RequestId: {rid}")
-        report = (f"REPORT RequestId: {rid}\tDuration: {duration_ms:.2f} ms\tBilled Duration: {billed_ms} ms\t"
+        report = (f"END RequestId: {rid}\n"
+                  f"REPORT RequestId: {rid}\tDuration: {duration_ms:.2f} ms\tBilled Duration: {billed_ms} ms\t"
                   f"Memory Size: {config.memory_mb} MB\tMax Memory Used: {max_memory_mb} MB\t")
         if init_ms is not None:
             report += f"Init Duration: {init_ms:.2f} ms\t"

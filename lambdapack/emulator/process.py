@@ -111,17 +111,13 @@ def _kill_all() -> None:
         sandbox.close()
 
 
-def _read_status(pid: int) -> dict[str, int]:
-    """VmRSS / VmHWM of ``pid`` in bytes (empty when the process is gone)."""
+def _parse_status(data: bytes) -> dict[str, int]:
+    """VmRSS / VmHWM in bytes from the text of ``/proc/PID/status``."""
     out: dict[str, int] = {}
-    try:
-        with open(f"/proc/{pid}/status", "rb") as fh:
-            for line in fh:
-                if line.startswith((b"VmRSS:", b"VmHWM:")):
-                    key, value = line.split(b":", 1)
-                    out[key.decode()] = int(value.split()[0]) * 1024
-    except (OSError, ValueError):
-        pass
+    for key in (b"VmRSS:", b"VmHWM:"):
+        at = data.find(key)
+        if at >= 0:
+            out[key[:-1].decode()] = int(data[at + len(key):data.index(b"kB", at)]) * 1024
     return out
 
 
@@ -212,6 +208,7 @@ class Sandbox:
         self._log_offset = 0
         self._closed = False
         self._last_peak = 0
+        self._status_fd: int | None = None
         self.spawned_at = time.perf_counter()
         env = lambda_environment(config, self.api.address, self.log_stream)
         cmd = [str(config.python), "-I", "-S", "-B", str(BOOTSTRAP), str(config.opt_dir), config.python_version]
@@ -240,10 +237,22 @@ class Sandbox:
     def alive(self) -> bool:
         return not self._closed and self.proc.poll() is None
 
+    def _status(self) -> dict[str, int]:
+        # one open descriptor, re-read from offset 0: /proc regenerates the text on each read
+        if self._status_fd is None:
+            try:
+                self._status_fd = os.open(f"/proc/{self.proc.pid}/status", os.O_RDONLY)
+            except OSError:
+                return {}
+        try:
+            return _parse_status(os.pread(self._status_fd, 4096, 0))
+        except (OSError, ValueError):
+            return {}
+
     def peak_memory_bytes(self) -> int:
         """The runtime's peak RSS so far (remembered past its death)."""
         if not self._closed and self.proc.returncode is None:
-            self._last_peak = max(self._last_peak, _read_status(self.proc.pid).get("VmHWM", 0))
+            self._last_peak = max(self._last_peak, self._status().get("VmHWM", 0))
         return self._last_peak
 
     def drain_logs(self) -> None:
@@ -258,7 +267,7 @@ class Sandbox:
             self._log_sink(chunk)
 
     def _over_memory(self) -> bool:
-        status = _read_status(self.proc.pid)
+        status = self._status()
         self._last_peak = max(self._last_peak, status.get("VmHWM", 0))
         return max(status.get("VmRSS", 0), self._last_peak) > self.config.memory_bytes
 
@@ -344,6 +353,9 @@ class Sandbox:
         _LIVE.discard(self)
         self.api.close()
         os.close(self._log_fd)
+        if self._status_fd is not None:
+            os.close(self._status_fd)
+            self._status_fd = None
 
     def __enter__(self) -> Sandbox:
         return self
