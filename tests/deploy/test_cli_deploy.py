@@ -1,0 +1,162 @@
+"""The deploy, destroy, invoke --name and export sam commands, end to end through click."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import boto3
+import pytest
+from stackfiles import REGION
+
+from lambdapack.deploy.remote import invoke_http
+
+EVENTS = Path(__file__).resolve().parents[1] / "data" / "events"
+
+
+def lam():  # type: ignore[no-untyped-def]
+    return boto3.client("lambda", region_name=REGION)
+
+
+def test_dry_run_lists_every_action_and_changes_nothing(moto: str, name: str, artifacts, in_tmp: Path,
+                                                        run_cli) -> None:
+    artifacts()
+    out = run_cli("deploy", "--name", name, "--dry-run", "--json")
+    assert out.exit_code == 0, out.stderr
+    doc = out.json()
+    assert doc["dry_run"] is True
+    assert [s["op"] for s in doc["steps"]] == [
+        "create_role", "attach_role_policy", "publish_layer_version", "create_function", "create_http_api",
+        "create_integration", "create_route", "create_route", "create_route", "create_stage", "add_permission"]
+    assert doc["write_calls"] == 0
+    assert not (in_tmp / ".lambdapack" / f"{name}.json").exists()
+    with pytest.raises(lam().exceptions.ResourceNotFoundException):
+        lam().get_function(FunctionName=name)
+
+    human = run_cli("deploy", "--name", name, "--dry-run")
+    assert f"plan for {name}" in human.stderr and "11 action(s)" in human.stderr
+    assert "+ role       IAM role lambdapack-" in human.stderr
+    assert "dry run: nothing was changed" in human.stderr
+    assert human.stdout == ""
+
+
+def test_deploy_redeploy_invoke_destroy(moto: str, name: str, artifacts, in_tmp: Path, run_cli) -> None:
+    artifacts()
+    first = run_cli("deploy", "--name", name, "--memory", "256")
+    assert first.exit_code == 0, first.stderr
+    assert f"deployed {name}" in first.stderr
+    assert "endpoint  https://" in first.stderr and first.stderr.count("/predict") >= 1
+
+    again = run_cli("deploy", "--name", name, "--memory", "256", "--json")
+    assert again.exit_code == 0
+    assert again.json()["steps"] == [] and again.json()["write_calls"] == 0
+    assert f"{name} is up to date" not in again.stderr  # --json: the document only
+
+    human_again = run_cli("deploy", "--name", name, "--memory", "256")
+    assert f"{name} is up to date" in human_again.stderr
+
+    # moto cannot run the code (no Docker); its Lambda answers with the request payload
+    invoked = run_cli("invoke", "--name", name, "--event", "seed", "--json")
+    assert invoked.exit_code == 0, invoked.stderr
+    result = invoked.json()
+    assert result["via"] == "lambda" and result["status_code"] == 200
+    assert result["payload"] == json.loads((EVENTS / "seed-direct.json").read_text())
+
+    declined = run_cli("destroy", "--name", name, input="n\n")
+    assert declined.exit_code == 1
+    assert "delete_function" not in declined.stderr and f"function {name}" in declined.stderr
+    assert lam().get_function(FunctionName=name)
+
+    dry = run_cli("destroy", "--name", name, "--dry-run", "--json")
+    assert [s["op"] for s in dry.json()["steps"]] == ["remove_permission", "delete_http_api", "delete_function",
+                                                      "delete_layer_version", "delete_role"]
+    gone = run_cli("destroy", "--name", name, "--yes")
+    assert gone.exit_code == 0, gone.stderr
+    assert f"destroyed {name}" in gone.stderr
+    with pytest.raises(lam().exceptions.ResourceNotFoundException):
+        lam().get_function(FunctionName=name)
+    again = run_cli("destroy", "--name", name, "--yes")
+    assert again.exit_code == 1 and "no deployment named" in again.stderr
+
+
+class _Echo(BaseHTTPRequestHandler):
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else None
+        status = 400 if body == "{}" else 200
+        data = json.dumps({"method": self.command, "path": self.path, "body": body}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def echo_api() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_invoke_http_replays_api_events_and_posts_plain_features(echo_api: str) -> None:
+    v2 = json.loads((EVENTS / "http-api-v2-post.json").read_text())
+    sent = invoke_http("iris", v2, base_url=echo_api)
+    assert sent.status_code == 200 and sent.url == f"{echo_api}/predict"
+    assert sent.payload["method"] == "POST" and sent.payload["body"] == v2["body"]
+
+    rest_get = json.loads((EVENTS / "rest-api-v1-get-query.json").read_text())
+    got = invoke_http("iris", rest_get, base_url=echo_api + "/prod/")
+    assert got.payload["method"] == "GET"
+    assert got.payload["path"].startswith(f"/prod{rest_get['path']}?")
+
+    plain = invoke_http("iris", {"sl": 6.9, "sw": 3.1, "pl": 5.1, "pw": 2.3}, base_url=echo_api)
+    assert plain.payload["path"] == "/predict"
+    assert json.loads(plain.payload["body"]) == {"sl": 6.9, "sw": 3.1, "pl": 5.1, "pw": 2.3}
+
+    refused = invoke_http("iris", {}, base_url=echo_api)
+    assert refused.status_code == 400  # an error answer is a result, not an exception
+
+
+def test_export_sam_passes_cfn_lint(artifacts, in_tmp: Path, run_cli) -> None:
+    artifacts()
+    out = run_cli("export", "sam", "--name", "iris", "--out", "infra/template.yaml", "--memory", "1024", "--json")
+    assert out.exit_code == 0, out.stderr
+    assert out.json()["resources"] == ["DependenciesLayer", "PredictFunction", "HttpApi"]
+    template = (in_tmp / "infra" / "template.yaml").read_text()
+    assert 'CodeUri: "../dist/function.zip"' in template
+    assert "MemorySize: 1024" in template and "{{" not in template
+    # a deliberately broken copy proves the linter is live; the exported one must be clean
+    broken = in_tmp / "infra" / "broken.yaml"
+    broken.write_text(template.replace("MemorySize: 1024", "MemorySize: 99999"))
+    cfn_lint = shutil.which("cfn-lint", path=str(Path(sys.executable).parent)) or "cfn-lint"
+    done = subprocess.run([cfn_lint, "--format", "parseable", "infra/template.yaml", "infra/broken.yaml"],
+                          capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode != 0
+    problems = [line for line in done.stdout.splitlines() if line.strip()]
+    assert problems and all(line.startswith("infra/broken.yaml:") for line in problems), done.stdout
+
+
+def test_export_sam_refuses_what_deploy_would_refuse(in_tmp: Path, run_cli) -> None:
+    from stackfiles import VERSIONS, write_function, write_layer
+
+    write_layer(in_tmp / "dist" / "layer-python3.12-x86_64.zip")
+    write_function(in_tmp / "dist" / "function.zip", versions={**VERSIONS, "numpy": "1.26.4"})
+    out = run_cli("export", "sam")
+    assert out.exit_code == 1
+    assert "numpy 1.26.4 (model)" in out.stderr
+    assert not (in_tmp / "template.yaml").exists()
