@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,22 +17,20 @@ if TYPE_CHECKING:
 
 
 def _render(report: PackageReport, console: Console) -> None:
-    console.print(f"[bold green]packaged[/] {report.path} ({human_bytes(report.bytes)}, "
-                  f"sha256 {report.sha256[:12]}…)")
-    console.print(f"  handler   {report.handler}")
-    console.print(f"  model     {report.estimator.rpartition('.')[2]} ({report.task}), "
-                  f"sha256 {report.model_sha256[:12]}… verified")
+    say = partial(console.print, soft_wrap=True)  # one line per fact, never wrapped
+    say(f"[bold green]packaged[/] {report.path} ({human_bytes(report.bytes)}, sha256 {report.sha256[:12]}…)")
+    say(f"  handler   {report.handler}")
+    say(f"  model     {report.estimator.rpartition('.')[2]} ({report.task}), "
+        f"sha256 {report.model_sha256[:12]}… verified")
     if report.layer is not None:
         layer = report.layer
         target = " ".join(p for p in (layer.runtime or f"python{layer.python_version}", layer.arch) if p)
         versions = ", ".join(f"{k} {v}" for k, v in layer.versions.items())
-        console.print(f"  layer     {layer.path.name} ({target}): versions agree ({versions})")
-        console.print(f"  unzipped  function {human_bytes(report.unzipped_bytes)} + layer "
-                      f"{human_bytes(layer.unzipped_bytes)} = {human_bytes(report.combined_unzipped_bytes)} "
-                      f"of {human_bytes(report.unzipped_limit)}")
+        say(f"  layer     {layer.path.name} ({target}): versions agree ({versions})")
+        say(f"  unzipped  function {human_bytes(report.unzipped_bytes)} + layer {human_bytes(layer.unzipped_bytes)}"
+            f" = {human_bytes(report.combined_unzipped_bytes)} of {human_bytes(report.unzipped_limit)}")
     else:
-        console.print(f"  unzipped  {human_bytes(report.unzipped_bytes)} (pass --layer to check the model "
-                      "against the layer and the combined size)")
+        say(f"  unzipped  {human_bytes(report.unzipped_bytes)} (--layer LAYER.zip checks versions and total size)")
 
 
 @click.command("package")

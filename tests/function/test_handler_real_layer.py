@@ -1,0 +1,86 @@
+"""The packaged handler under the runtime's own Python with a real layer on Lambda's paths (slow)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from function_support import EVENTS
+
+from lambdapack.archive import safe_extract
+from lambdapack.function.package import package_function
+from lambdapack.interpreters import find_python
+from lambdapack.model.train import train
+
+pytestmark = pytest.mark.slow
+
+# What Lambda puts on sys.path: the task root, then /opt/python and its site-packages.
+RUNNER = r"""
+import json, sys
+task, opt, events = sys.argv[1:4]
+sys.path[:0] = [task, opt + "/python", opt + "/python/lib/python3.12/site-packages"]
+try:
+    import lambda_function
+except Exception as exc:
+    print(json.dumps({"init_error": type(exc).__name__, "message": str(exc),
+                      "numpy_imported": "numpy" in sys.modules}))
+    raise SystemExit(0)
+out = {name: lambda_function.lambda_handler(event, None) for name, event in json.loads(events).items()}
+print(json.dumps({"responses": out}))
+"""
+
+
+def _run(python: Path, function_zip: Path, layer_root: Path, tmp: Path) -> dict:
+    task = tmp / "task"
+    safe_extract(function_zip, task)
+    events = {p.stem: json.loads(p.read_text()) for p in EVENTS.glob("*.json")}
+    events["health"] = {"version": "2.0", "rawPath": "/health", "requestContext": {"http": {"method": "GET"}}}
+    proc = subprocess.run([str(python), "-I", "-c", RUNNER, str(task), str(layer_root), json.dumps(events)],
+                          capture_output=True, text=True, timeout=600, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def layer312(real_layer: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    python = find_python((3, 12))
+    if python is None:
+        pytest.skip("no Python 3.12 here")
+    layer = real_layer(runtime="python3.12", arch="x86_64", compile=False)
+    root = tmp_path_factory.mktemp("opt")
+    safe_extract(layer, root)
+    return Path(str(python)), layer, root
+
+
+def test_model_trained_in_the_layer_serves_every_sample(layer312: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    python, layer, root = layer312
+    model = tmp_path / "model"
+    train(out=model, layer=layer)
+    package_function(model, tmp_path / "function.zip", layer=layer)
+    result = _run(python, tmp_path / "function.zip", root, tmp_path)
+    responses = result["responses"]
+    assert responses.pop("seed-direct") == {"statusCode": 200, "body": "virginica"}
+    health = json.loads(responses.pop("health")["body"])
+    assert health["model"]["layer"]["runtime"] == "python3.12"
+    assert health["model"]["fast_path"] is True
+    assert health["model"]["python"].startswith("3.12.")
+    for name, response in responses.items():
+        assert response["statusCode"] == 200, name
+        assert json.loads(response["body"])["prediction"] == "virginica", name
+
+
+def test_host_model_in_a_layer_with_other_versions_fails_init_before_numpy(
+        layer312: tuple[Path, Path, Path], iris_model: Path, tmp_path: Path) -> None:
+    python, _, root = layer312
+    manifest = json.loads((iris_model / "model.json").read_text())
+    record = json.loads((root / "lambdapack-layer.json").read_text())
+    carried = {p["name"]: p["version"] for p in record["packages"]}
+    if all(carried.get(k) == manifest["versions"][k] for k in ("scikit-learn", "numpy", "scipy", "joblib")):
+        pytest.skip("the host's libraries match the layer's; nothing to refuse")
+    package_function(iris_model, tmp_path / "function.zip")  # without --layer: nothing stops it here
+    result = _run(python, tmp_path / "function.zip", root, tmp_path)
+    assert result["init_error"] == "ModelInitError"
+    assert "lambdapack build-layer --model" in result["message"]
+    assert result["numpy_imported"] is False
