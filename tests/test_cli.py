@@ -46,3 +46,17 @@ def test_usage_errors_exit_2(run_cli) -> None:
 def test_python_dash_m_and_version() -> None:
     out = subprocess.run([sys.executable, "-m", "lambdapack", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and "lambdapack" in out.stdout
+
+
+def test_brackets_in_messages_are_printed_verbatim(run_cli, monkeypatch) -> None:
+    @click.command("brackets")
+    def brackets() -> None:
+        raise LambdapackError("no wheel for scikit-learn[alldeps] [cp312]", hint="try [bold]x[/bold]")
+
+    main_mod.cli.add_command(brackets)
+    try:
+        result = run_cli("brackets")
+    finally:
+        main_mod.cli.commands.pop("brackets")
+    assert result.stderr.splitlines() == ["error: no wheel for scikit-learn[alldeps] [cp312]",
+                                          "hint: try [bold]x[/bold]"]

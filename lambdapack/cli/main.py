@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from lambdapack import __version__
 from lambdapack.errors import LambdapackError
@@ -33,9 +34,9 @@ COMMANDS: dict[str, str] = {
 
 
 def report_error(exc: LambdapackError) -> None:
-    console.print(f"[bold red]error:[/] {exc.message}", markup=True, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(exc.message)}", markup=True, soft_wrap=True)
     if exc.hint:
-        console.print(f"[bold]hint:[/] {exc.hint}", markup=True, soft_wrap=True)
+        console.print(f"[bold]hint:[/] {escape(exc.hint)}", markup=True, soft_wrap=True)
 
 
 class LambdapackGroup(click.Group):
