@@ -59,6 +59,8 @@ def serve_command(port: int, concurrency: int, payload_version: str, layers: tup
         stop.set()
 
     previous = signal.signal(signal.SIGTERM, on_term)
+    runtimes = "runtime" if concurrency == 1 else "runtimes"
+    console.print(f"starting {concurrency} {runtimes} of {function_zip} (the first start imports your code)…")
     try:
         with start_gateway(spec, port=port, concurrency=concurrency, payload_version=payload_version) as (_, info):
             emit(info, as_json, _render)

@@ -23,24 +23,32 @@ def need_python(runtime: str) -> None:
         pytest.skip(f"no interpreter for {runtime} on this machine")
 
 
-def guide_function(real_layer: Callable[..., Path], runtime: str, root: Path) -> tuple[Path, Path]:
-    """(function.zip, layer.zip): the guide's model trained inside ``runtime``'s layer, packaged."""
+@pytest.fixture(scope="module")
+def guide(real_layer: Callable[..., Path],
+          tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[Path, Path]]:
+    """``guide(runtime) -> (function.zip, layer.zip)``: the guide's model trained in the layer, packaged (once)."""
     from lambdapack.function.package import package_function
     from lambdapack.model.train import train
 
-    layer = real_layer(runtime=runtime, arch="x86_64", compile=False)
-    model = root / "model"
-    train(out=model, layer=layer)
-    function_zip = root / "function.zip"
-    package_function(model, function_zip, layer=layer)
-    return function_zip, layer
+    built: dict[str, tuple[Path, Path]] = {}
+
+    def make(runtime: str) -> tuple[Path, Path]:
+        if runtime not in built:
+            root = tmp_path_factory.mktemp(f"guide-{runtime}")
+            layer = real_layer(runtime=runtime, arch="x86_64", compile=False)
+            train(out=root / "model", layer=layer)
+            package_function(root / "model", root / "function.zip", layer=layer)
+            built[runtime] = (root / "function.zip", layer)
+        return built[runtime]
+
+    return make
 
 
 @pytest.mark.parametrize("runtime", ["python3.12", "python3.11"])
-def test_invoke_local_seed_prints_the_guides_answer(runtime: str, real_layer: Callable[..., Path], tmp_path: Path,
+def test_invoke_local_seed_prints_the_guides_answer(runtime: str, guide: Callable[[str], tuple[Path, Path]],
                                                     run_cli: Callable) -> None:
     need_python(runtime)
-    function_zip, layer = guide_function(real_layer, runtime, tmp_path)
+    function_zip, layer = guide(runtime)
     result = run_cli("invoke", "--local", "--layer", str(layer), "--function", str(function_zip), "--event", "seed")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == '{"statusCode": 200, "body": "virginica"}\n'
@@ -48,12 +56,12 @@ def test_invoke_local_seed_prints_the_guides_answer(runtime: str, real_layer: Ca
     assert "Init Duration" in result.stderr
 
 
-def test_serve_answers_the_guides_curl(real_layer: Callable[..., Path], tmp_path: Path) -> None:
+def test_serve_answers_the_guides_curl(guide: Callable[[str], tuple[Path, Path]]) -> None:
     need_python("python3.12")
     from lambdapack.emulator.gateway import start_gateway
     from lambdapack.emulator.session import FunctionSpec
 
-    function_zip, layer = guide_function(real_layer, "python3.12", tmp_path)
+    function_zip, layer = guide("python3.12")
     chunks: list[bytes] = []
     with start_gateway(FunctionSpec(function_zip, (layer,)), port=0, log_sink=chunks.append) as (_, info):
         host, port = info.url.removeprefix("http://").split(":")
