@@ -275,12 +275,20 @@ class _GatewayHandler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         started = time.perf_counter()
         gateway = self.server.gateway
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_REQUEST_BYTES:
+        try:
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                body = self._read_chunked()
+            else:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if 0 < length <= MAX_REQUEST_BYTES else None if length else b""
+        except ValueError:  # a malformed length or chunk size
+            self.close_connection = True
+            self._send(_gateway_error(400, "Bad Request"))
+            return
+        if body is None:
             self.close_connection = True
             self._send(_gateway_error(413, "Request Entity Too Large"))
             return
-        body = self.rfile.read(length) if length else b""
         request = HttpRequest(self.command, self.path, tuple(self.headers.items()), body,
                               source_ip=self.client_address[0], host=self.headers.get("Host") or "localhost")
         event = http_api_event(request) if gateway.payload_version == "2.0" else rest_api_event(request)
@@ -290,6 +298,22 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         ms = (time.perf_counter() - started) * 1000
         gateway.log(f"{self.client_address[0]} {self.command} {request.path} -> {response.status} "
                     f"({ms:.1f} ms{', ' + str(result.error_type) if result.error_type else ''})\n")
+
+    def _read_chunked(self) -> bytes | None:
+        """A ``Transfer-Encoding: chunked`` body, or None past the size limit."""
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            size = int(self.rfile.readline(1024).split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            total += size
+            if total > MAX_REQUEST_BYTES:
+                return None
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(3)
 
     def _send(self, response: HttpResponse) -> None:
         self.send_response(response.status)

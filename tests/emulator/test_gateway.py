@@ -136,6 +136,14 @@ def test_serve_round_trip_errors_and_concurrency(web_zip: Path, tiny: tuple[Path
         assert len({a["X-Pid"] for a in answers}) == 2
         # the emulator keeps serving after an error
         assert post(info.url, "/predict", b"{}")[0] == 201
+        host, port = info.url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        conn.request("POST", "/chunked", body=iter([b'{"sl":', b"6.9}"]), encode_chunked=True,
+                     headers={"Content-Type": "application/json"})
+        chunked = conn.getresponse()
+        assert chunked.status == 201 and json.loads(chunked.read())["body"] == '{"sl":6.9}'
+        conn.request("POST", "/huge", headers={"Content-Length": str(7 * 1024 * 1024)})
+        assert conn.getresponse().status == 413
     assert "POST /x -> 500" in logs.text and "ValueError" in logs.text
 
 
