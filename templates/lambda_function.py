@@ -262,6 +262,8 @@ class Model:
         self.has_proba = False
         self.predict_is_argmax = False
         if task == "classification":
+            if getattr(est, "n_outputs_", 1) != 1:
+                raise ModelInitError("multi-output classifiers are not supported; serve one classifier per target")
             fitted = getattr(est, "classes_", None)
             if fitted is None or np.ndim(fitted) != 1:
                 raise ModelInitError("model.json says classification but the model has no single-output classes_")
@@ -301,6 +303,8 @@ class Model:
             raw = self.estimator.predict(X)
             proba = self.estimator.predict_proba(X).tolist() if self.has_proba else None
         if self.task == "regression":
+            if np.ndim(raw) == 2:  # several targets: one list per row
+                return [[float(v) for v in row] for row in raw.tolist()], None
             return [float(v) for v in np.ravel(raw)], None
         indices = []
         for label in raw.tolist():

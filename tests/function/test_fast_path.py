@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from function_support import body_of, split_rows, write_model_dir
 from sklearn.datasets import load_diabetes, load_iris
-from sklearn.ensemble import ExtraTreesRegressor, RandomForestClassifier
+from sklearn.ensemble import ExtraTreesRegressor, RandomForestClassifier, RandomForestRegressor
 
 from lambdapack.templates import template_path
 
@@ -168,3 +168,27 @@ def test_template_compiles_under_python_3_10() -> None:
         pytest.skip("no Python 3.10 here")
     subprocess.run([str(python), "-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())",
                     str(template_path("lambda_function.py"))], check=True)
+
+
+def test_string_labels_without_display_names(tmp_path: Path, load_handler: LoadHandler) -> None:
+    X, y = load_iris(return_X_y=True)
+    labels = np.array(["small", "medium", "large"])[y]
+    est = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, labels)
+    model_dir = write_model_dir(tmp_path / "strings", est, [(f"f{i}", None) for i in range(4)], None,
+                                "classification")
+    module = load_handler(model_dir)
+    _assert_identical(module, model_dir, X.tolist())
+    direct = module.lambda_handler({"f0": 6.9, "f1": 3.1, "f2": 5.1, "f3": 2.3}, None)
+    assert direct == {"statusCode": 200, "body": str(est.predict([[6.9, 3.1, 5.1, 2.3]])[0])}
+
+
+def test_multi_output_regressor_is_served_by_the_estimator(tmp_path: Path, load_handler: LoadHandler) -> None:
+    X, y = load_diabetes(return_X_y=True)
+    targets = np.column_stack([y, y / 2])
+    est = RandomForestRegressor(n_estimators=10, random_state=0).fit(X, targets)
+    model_dir = write_model_dir(tmp_path / "multi", est, [(f"x{i}", None) for i in range(X.shape[1])], None,
+                                "regression")
+    module = load_handler(model_dir)
+    assert module._HANDLER.model.fast is None
+    body = body_of(module.lambda_handler({"instances": X[:3].tolist()}, None))
+    assert body["predictions"] == est.predict(X[:3]).tolist()
