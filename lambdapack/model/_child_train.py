@@ -126,7 +126,9 @@ def fit_and_dump(request: dict[str, Any]) -> dict[str, Any]:
             raise TrainFailure("fit", f"{type(estimator).__name__}.fit failed: {exc}") from None
         predicted = estimator.predict(X_test)
     for record in records:
-        text = f"{record.category.__name__}: {record.message}"
+        # the first line says what happened; sklearn's follow-up lines are long advice
+        first_line = str(record.message).strip().splitlines()[0] if str(record.message).strip() else ""
+        text = f"{record.category.__name__}: {first_line}"
         if text not in caught:
             caught.append(text)
     if task == "classification":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
+import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -105,6 +106,18 @@ def check_estimator(model: Any, path: Path) -> str:
                      hint="lambdapack serves classifiers and regressors")
 
 
+def public_class_path(cls: type) -> str:
+    """``sklearn.ensemble.RandomForestClassifier`` rather than its private ``sklearn.ensemble._forest`` home."""
+    parts = cls.__module__.split(".")
+    for end in range(1, len(parts) + 1):
+        if any(part.startswith("_") for part in parts[:end]):
+            break
+        module = sys.modules.get(".".join(parts[:end]))
+        if module is not None and getattr(module, cls.__qualname__, None) is cls:
+            return f"{module.__name__}.{cls.__qualname__}"
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 def _json_safe(value: Any) -> Any:
     try:
         json.dumps(value, allow_nan=False)
@@ -156,7 +169,7 @@ def import_model(
                              hint="check free space and permissions") from None
         manifest = Manifest(
             task=task,
-            estimator=EstimatorInfo(f"{type(model).__module__}.{type(model).__qualname__}", params),
+            estimator=EstimatorInfo(public_class_path(type(model)), params),
             dataset=None,
             features=tuple(Feature(n, a) for n, a in zip(feature_names, aliases_for(feature_names), strict=True)),
             classes=class_names if task == "classification" else None,

@@ -34,7 +34,7 @@ def test_import_a_classifier(tmp_path: Path) -> None:
     assert (tmp_path / "m" / "model.joblib").read_bytes() == src.read_bytes()
     assert report.sha256 == sha256_file(src)
     assert manifest.task == "classification"
-    assert manifest.estimator.class_path == "sklearn.tree._classes.DecisionTreeClassifier"
+    assert manifest.estimator.class_path == "sklearn.tree.DecisionTreeClassifier"
     assert manifest.estimator.params["random_state"] == 0
     assert manifest.feature_names == ("a", "b", "c")
     assert manifest.classes == ("no", "yes")
