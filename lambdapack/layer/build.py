@@ -20,9 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lambdapack import compat
 from lambdapack.archive import ZipEntry, entries_from_dir, source_date_epoch, write_zip
-from lambdapack.errors import LayerError, ModelError
+from lambdapack.errors import LayerError, ResolveError
 from lambdapack.interpreters import find_python, interpreter_version, require_python
 from lambdapack.layer.cache import LayerCache, cache_key
 from lambdapack.layer.check import MODEL_CHECK, RECORD_NAME, Check, CheckReport, check_layer, require_ok
@@ -124,15 +123,11 @@ def capped_tags_warning(target: Target) -> str | None:
             f"--platform manylinux2014_{target.machine}) for current ones")
 
 
-def model_pins(model_dir: Path) -> list[str]:
-    manifest = Path(model_dir) / "model.json"
-    try:
-        versions = json.loads(manifest.read_text(encoding="utf-8")).get("versions") or {}
-    except FileNotFoundError:
-        raise ModelError(f"{manifest} does not exist", hint="train a model first (`lambdapack train`)") from None
-    except (OSError, ValueError, AttributeError) as exc:
-        raise ModelError(f"cannot read {manifest}: {exc}", hint="retrain the model to rewrite its manifest") from None
-    return compat.pins_for(versions)
+def model_pins(model_dir: Path, target: Target) -> list[str]:
+    """Pins tying the layer to the model's manifest; refuses versions the target can never load."""
+    from lambdapack.model.ties import layer_pins
+
+    return layer_pins(model_dir, target)
 
 
 def _top_levels(wheel: Path) -> set[str]:
@@ -213,7 +208,7 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
     if not requirements and not wheel_paths and not options.requirement_files:
         requirements = list(DEFAULT_REQUIREMENTS)
     if options.model is not None:
-        requirements += model_pins(options.model)
+        requirements += model_pins(options.model, target)
     inputs = Inputs(tuple(requirements), tuple(options.requirement_files), tuple(wheel_paths),
                     tuple(options.find_links))
     cache_dir = Path(options.cache_dir) if options.cache_dir else default_cache_dir()
@@ -222,7 +217,14 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
     lock = require_hashes_inputs(inputs, target) if options.require_hashes else None
 
     step(f"resolving for {target.label} with {resolver}", 0, None)
-    wheels = fetch_wheels(inputs, target, resolver=resolver, cache_dir=cache_dir, progress=progress)
+    try:
+        wheels = fetch_wheels(inputs, target, resolver=resolver, cache_dir=cache_dir, progress=progress)
+    except ResolveError as exc:
+        if options.model is None:
+            raise
+        from lambdapack.model.ties import explain_resolve_failure
+
+        raise explain_resolve_failure(exc, options.model, target) from None
     if lock is not None:
         verify_locked(wheels, lock)
 
