@@ -74,3 +74,30 @@ def test_resolver_failure_is_restated_as_the_tie(iris_model: Path) -> None:
     assert "no matching distribution for numpy==2.4.6" in error.message
     assert "train --layer dist/layer-python3.14-x86_64.zip" in error.hint
     assert "another runtime with wheels for these versions" in error.hint
+
+
+def test_build_layer_model_refuses_before_downloading(iris_model: Path, tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    model = _model_with(iris_model, tmp_path, **{"scikit-learn": "1.9.1"})
+    result = run_cli("build-layer", "--runtime", "python3.11", "--model", str(model), "--no-compile",
+                     "--cache-dir", str(tmp_path / "cache"), "-o", str(tmp_path / "layer.zip"))
+    assert result.exit_code == 1
+    assert "was trained with scikit-learn 1.9.1" in result.stderr
+    assert "loads at most scikit-learn 1.7.2" in result.stderr
+    assert "train --layer dist/layer-python3.11-x86_64.zip" in result.stderr
+    assert "--runtime python3.12 or newer" in result.stderr
+    assert not (tmp_path / "layer.zip").exists()
+
+
+@pytest.mark.slow
+def test_build_layer_model_pins_the_layer(iris_model: Path, real_layer, run_cli) -> None:  # type: ignore[no-untyped-def]
+    from lambdapack.model.isolated import read_layer_record
+
+    layer = real_layer(runtime="python3.12", arch="x86_64", compile=False, model=iris_model)
+    record = read_layer_record(layer)
+    assert record is not None
+    held = {p["name"]: p["version"] for p in record["packages"]}
+    versions = load_manifest(iris_model).versions
+    for name in ("scikit-learn", "numpy", "scipy", "joblib"):
+        assert held[name] == versions[name]
+    result = run_cli("check-layer", str(layer), "--model", str(iris_model))
+    assert result.exit_code == 0, result.stderr
