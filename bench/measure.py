@@ -1,0 +1,277 @@
+"""What a built layer zip is worth on Lambda, measured the same way for every tool.
+
+Each measurement runs on the unpacked zip only: sizes, the library versions it holds,
+the highest ``GLIBC_x.y`` symbol version its ELF files need (against the runtime's glibc),
+whether every top-level package imports under an isolated interpreter of the runtime's
+minor version with nothing but the layer on ``sys.path``, and the cold-start cost
+(``import sklearn.ensemble`` + ``joblib.load`` of a model trained inside that layer) as the
+median of fresh processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lambdapack.archive import safe_extract
+from lambdapack.targets import Target
+
+_DIST_INFO = re.compile(r"^(?P<name>[A-Za-z0-9_.]+?)-(?P<version>[^-]+)\.dist-info$")
+_WHEEL = re.compile(r"^(?P<name>[A-Za-z0-9_.]+?)-(?P<version>[^-]+)-.*\.whl$")
+# The three libraries whose versions decide whether a pickled model loads.
+KEY_PACKAGES = ("scikit-learn", "numpy", "scipy")
+_NOT_MODULES = ("__pycache__", "bin")
+_NOT_MODULE_SUFFIXES = (".dist-info", ".data", ".libs", ".egg-info")
+
+# -I ignores PYTHON* variables and the user site, -S drops the interpreter's own
+# site-packages, -B keeps every run cold: Lambda's /opt is read-only, so a layer without
+# .pyc files pays the compile on every cold start and must do so here too.
+_ISOLATED = ("-I", "-S", "-B")
+
+_IMPORT_ALL = r"""
+import importlib, json, sys
+sys.path[:0] = json.loads(sys.argv[1])
+failures, versions = {}, {}
+for name in json.loads(sys.argv[2]):
+    try:
+        module = importlib.import_module(name)
+    except BaseException as exc:
+        failures[name] = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+    else:
+        # some packages (narwhals) compute __version__ from dist-info on first access
+        try:
+            versions[name] = str(getattr(module, "__version__", ""))
+        except Exception:
+            versions[name] = ""
+print(json.dumps({"failures": failures, "versions": versions}))
+"""
+
+_TRAIN = r"""
+import json, sys
+sys.path[:0] = json.loads(sys.argv[1])
+import joblib
+from sklearn.datasets import load_iris
+from sklearn.ensemble import RandomForestClassifier
+X, y = load_iris(return_X_y=True)
+joblib.dump(RandomForestClassifier(n_estimators=100, random_state=0).fit(X, y), sys.argv[2])
+"""
+
+_COLD_START = r"""
+import json, sys, time
+sys.path[:0] = json.loads(sys.argv[1])
+start = time.perf_counter()
+import sklearn.ensemble, joblib
+imported = time.perf_counter()
+model = joblib.load(sys.argv[2])
+loaded = time.perf_counter()
+assert model.predict([[6.9, 3.1, 5.1, 2.3]])[0] == 2
+print(json.dumps({"import": imported - start, "load": loaded - imported}))
+"""
+
+
+@dataclass(frozen=True)
+class LayerMetrics:
+    zip_bytes: int
+    unzipped_bytes: int
+    file_count: int
+    versions: dict[str, str]
+    max_glibc: str | None
+    runtime_glibc: str
+    glibc_ok: bool
+    foreign_elf: int
+    imports: str  # "ok", "failed", or "skipped: <why>"
+    import_failures: dict[str, str] = field(default_factory=dict)
+    cold_start_s: float | None = None
+    import_s: float | None = None
+    load_s: float | None = None
+    cold_start_runs: int = 0
+    note: str = ""
+
+
+def site_dirs(root: Path, target: Target) -> list[Path]:
+    """The layer directories Lambda puts on sys.path for this runtime, as they exist in ``root``."""
+    candidates = [root / target.site_packages, root / "python"]
+    return [d for d in candidates if d.is_dir()]
+
+
+def top_level_modules(dirs: Sequence[Path]) -> list[str]:
+    """Every importable top-level name in the layer's sys.path directories."""
+    names: set[str] = set()
+    for directory in dirs:
+        for entry in directory.iterdir():
+            name = entry.name
+            if name in _NOT_MODULES or name.endswith(_NOT_MODULE_SUFFIXES) or name.startswith("."):
+                continue
+            if entry.is_dir():
+                # "python/lib" is the layout, not a package
+                if directory.name == "python" and name == "lib":
+                    continue
+                if any(child.suffix in (".py", ".so") for child in entry.iterdir()):
+                    names.add(name)
+            elif entry.suffix == ".py":
+                names.add(entry.stem)
+            elif entry.suffix == ".so":
+                names.add(name.split(".", 1)[0])
+    return sorted(n for n in names if n.isidentifier())
+
+
+def versions_in(root: Path, wheel_names: Sequence[str] = ()) -> dict[str, str]:
+    """Package versions from dist-info directories, lambdapack's build record, or the wheel names."""
+    found: dict[str, str] = {}
+    for path in root.rglob("*.dist-info"):
+        match = _DIST_INFO.match(path.name)
+        if match:
+            found[_normalise(match["name"])] = match["version"]
+    record = root / "lambdapack-layer.json"
+    if record.is_file():
+        for package in json.loads(record.read_text()).get("packages", []):
+            found.setdefault(_normalise(package["name"]), package["version"])
+    for wheel in wheel_names:
+        match = _WHEEL.match(Path(wheel).name)
+        if match:
+            found.setdefault(_normalise(match["name"]), match["version"])
+    return found
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _glibc_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
+
+
+def scan_elf(root: Path, machine: str) -> tuple[str | None, int]:
+    """(highest GLIBC_x.y needed by any ELF file under root, count of ELF files for another machine)."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.gnuversions import GNUVerNeedSection
+
+    wanted = {"x86_64": "EM_X86_64", "aarch64": "EM_AARCH64"}[machine]
+    highest: tuple[int, ...] | None = None
+    foreign = 0
+    for path in root.rglob("*"):
+        if not path.is_file() or path.is_symlink():
+            continue
+        with open(path, "rb") as fh:
+            if fh.read(4) != b"\x7fELF":
+                continue
+            fh.seek(0)
+            try:
+                elf = ELFFile(fh)
+                if elf["e_machine"] != wanted:
+                    foreign += 1
+                for section in elf.iter_sections():
+                    if not isinstance(section, GNUVerNeedSection):
+                        continue
+                    for _needed, aux_entries in section.iter_versions():
+                        for aux in aux_entries:
+                            if aux.name.startswith("GLIBC_") and aux.name[6:7].isdigit():
+                                version = _glibc_tuple(aux.name[6:])
+                                if highest is None or version > highest:
+                                    highest = version
+            except ELFError:
+                foreign += 1
+    return (".".join(map(str, highest)) if highest else None), foreign
+
+
+def _run_json(python: Path, script: str, *args: str, timeout: float = 300) -> dict:
+    proc = subprocess.run([str(python), *_ISOLATED, "-c", script, *args],
+                          capture_output=True, text=True, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+        raise RuntimeError(lines[-1] if lines else f"exit {proc.returncode}")
+    lines = proc.stdout.strip().splitlines()
+    return json.loads(lines[-1]) if lines else {}
+
+
+def cold_starts(python: Path, dirs: Sequence[Path], model: Path, runs: int) -> list[dict[str, float]]:
+    """``runs`` fresh processes each importing sklearn.ensemble and loading ``model``.
+
+    One discarded run first puts the layer's files into the page cache, so every timed
+    run starts from the same place (Lambda serves layers from local storage too).
+    """
+    path_arg = json.dumps([str(d) for d in dirs])
+    _run_json(python, _COLD_START, path_arg, str(model))
+    return [_run_json(python, _COLD_START, path_arg, str(model)) for _ in range(runs)]
+
+
+def measure_layer(zip_path: Path, target: Target, python: Path | None, *, runs: int,
+                  wheel_names: Sequence[str] = (), workdir: Path | None = None) -> LayerMetrics:
+    """Unpack ``zip_path`` and measure it for ``target``; ``python`` None skips what needs an interpreter."""
+    with tempfile.TemporaryDirectory(prefix="layer-", dir=workdir) as tmp:
+        root = Path(tmp) / "opt"
+        report = safe_extract(zip_path, root)
+        versions = versions_in(root, wheel_names)
+        max_glibc, foreign = scan_elf(root, target.machine)
+        glibc_ok = max_glibc is None or _glibc_tuple(max_glibc) <= target.glibc
+        dirs = site_dirs(root, target)
+        common = {
+            "zip_bytes": zip_path.stat().st_size,
+            "unzipped_bytes": report.bytes,
+            "file_count": report.files,
+            "max_glibc": max_glibc,
+            "runtime_glibc": target.glibc_version,
+            "glibc_ok": glibc_ok,
+            "foreign_elf": foreign,
+        }
+        if not dirs:
+            return LayerMetrics(versions=versions, imports="failed", note="no python/ directory in the layer",
+                                **common)
+        if python is None:
+            why = (f"no {target.machine} CPU here" if target.machine != os.uname().machine
+                   else f"no Python {target.python_version} found")
+            return LayerMetrics(versions=versions, imports=f"skipped: {why}", **common)
+        modules = top_level_modules(dirs)
+        path_arg = json.dumps([str(d) for d in dirs])
+        try:
+            outcome = _run_json(python, _IMPORT_ALL, path_arg, json.dumps(modules))
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            return LayerMetrics(versions=versions, imports="failed", import_failures={"*": str(exc)}, **common)
+        failures: dict[str, str] = outcome["failures"]
+        imported = outcome["versions"]
+        for module, package in (("sklearn", "scikit-learn"), ("numpy", "numpy"), ("scipy", "scipy")):
+            if imported.get(module):
+                versions.setdefault(package, imported[module])
+        imports = "ok" if not failures else "failed"
+        if failures.keys() & {"sklearn", "joblib"}:
+            return LayerMetrics(versions=versions, imports=imports, import_failures=failures, **common)
+        if runs <= 0:
+            return LayerMetrics(versions=versions, imports=imports, import_failures=failures,
+                                note="cold start not measured (time budget)", **common)
+        model = Path(tmp) / "model.joblib"
+        try:
+            _run_json(python, _TRAIN, path_arg, str(model))
+            samples = cold_starts(python, dirs, model, runs)
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            return LayerMetrics(versions=versions, imports=imports, import_failures=failures,
+                                note=f"cold start not measured: {exc}", **common)
+        return LayerMetrics(
+            versions=versions, imports=imports, import_failures=failures,
+            cold_start_s=statistics.median(s["import"] + s["load"] for s in samples),
+            import_s=statistics.median(s["import"] for s in samples),
+            load_s=statistics.median(s["load"] for s in samples),
+            cold_start_runs=len(samples), **common)
+
+
+def interpreter_for(target: Target) -> Path | None:
+    """The CPython of the target's minor version, when this machine can run the target's code."""
+    from lambdapack.interpreters import find_python
+
+    if target.machine != os.uname().machine:
+        return None
+    return find_python(target.python)
+
+
+if __name__ == "__main__":  # pragma: no cover - manual use: python bench/measure.py LAYER.zip [RUNTIME ARCH]
+    layer = Path(sys.argv[1])
+    tgt = Target.for_runtime(*(sys.argv[2:4] or ["python3.12", "x86_64"]))
+    print(measure_layer(layer, tgt, interpreter_for(tgt), runs=3))

@@ -1,0 +1,404 @@
+"""The tools a user would reach for instead of lambdapack, each driven the way its docs say.
+
+Every peer builds the same requirement set for the same target into a layer zip and
+returns what a user would get: the zip, or the error text they would read. Nothing here
+measures; ``bench/measure.py`` judges every zip the same way.
+
+All pip traffic goes to PyPI only: the peers run with ``PIP_CONFIG_FILE=/dev/null`` and no
+``PIP_*``/``UV_*`` variables (this machine has a global pip configuration with local indexes
+and a constraints file), and the pip commands we type ourselves add ``--isolated``. Tools
+that need their own installation (AWS SAM CLI, Chalice) get a virtualenv under the bench
+cache directory, outside the repository, created on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from lambdapack.archive import entries_from_dir, write_zip
+from lambdapack.interpreters import find_python
+from lambdapack.targets import Target
+
+REQUIREMENTS = ("scikit-learn", "joblib")
+BUILD_TIMEOUT = 900
+
+
+@dataclass(frozen=True)
+class Build:
+    """One build's outcome: a layer zip, or the error a user would read."""
+
+    ok: bool
+    seconds: float = 0.0
+    zip_path: Path | None = None
+    error: str | None = None
+    wheel_names: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ToolEnv:
+    """Where the bench keeps tool virtualenvs and caches (outside the repository)."""
+
+    root: Path
+
+    @property
+    def venvs(self) -> Path:
+        return self.root / "venvs"
+
+
+def default_cache_root() -> Path:
+    return Path(os.environ.get("LAMBDAPACK_BENCH_CACHE") or Path.home() / ".cache" / "lambdapack-bench")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment every peer runs in: PyPI only, no telemetry, nothing from this machine's pip setup."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV"))}
+    env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1", SAM_CLI_TELEMETRY="0",
+               PYTHONDONTWRITEBYTECODE="1")
+    env.update(extra)
+    return env
+
+
+def user_error(stderr: str, stdout: str = "") -> str:
+    """The line a user would read as the reason: the last error line, else the last line."""
+    lines = [line.strip() for line in (stderr + "\n" + stdout).splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.lower().startswith(("error", "pythonpipbuilder", "could not", "no matching")):
+            return line[:300]
+    return lines[-1][:300] if lines else "failed with no output"
+
+
+def run_tool(cmd: Sequence[str | os.PathLike[str]], *, cwd: Path | None = None, env: dict[str, str] | None = None,
+             timeout: float = BUILD_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run([str(c) for c in cmd], cwd=cwd, env=env or clean_env(), capture_output=True,
+                              text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess([str(c) for c in cmd], 124, "", f"error: timed out after {timeout:.0f} s")
+
+
+def zip_tree(root: Path, dest: Path) -> Path:
+    """``cd root && zip -r dest .`` at zip's default deflate level, as the guides do."""
+    write_zip(dest, entries_from_dir(root), compresslevel=6)
+    return dest
+
+
+def pip_cmd() -> list[str]:
+    # --isolated ignores PIP_* variables and the user's pip.conf; PIP_CONFIG_FILE=/dev/null
+    # (from clean_env) also drops the global one
+    return [sys.executable, "-m", "pip", "--isolated"]
+
+
+def pip_version() -> str:
+    from pip import __version__
+
+    return f"pip {__version__}"
+
+
+def ensure_venv(env: ToolEnv, name: str, python: Path, packages: Sequence[str], probe: str) -> Path:
+    """A virtualenv with ``packages`` under the bench cache; returns its bin directory."""
+    venv = env.venvs / name
+    bindir = venv / "bin"
+    if (bindir / probe).exists():
+        return bindir
+    shutil.rmtree(venv, ignore_errors=True)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    for cmd in ([str(python), "-m", "venv", str(venv)],
+                [str(bindir / "python"), "-m", "pip", "--isolated", "install", "-q", "--upgrade", "pip"],
+                [str(bindir / "python"), "-m", "pip", "--isolated", "install", "-q", *packages]):
+        proc = run_tool(cmd)
+        if proc.returncode != 0:
+            shutil.rmtree(venv, ignore_errors=True)
+            raise RuntimeError(f"cannot install {' '.join(packages)}: {user_error(proc.stderr)}")
+    return bindir
+
+
+class Peer:
+    """A way to build the layer. ``key`` is stable (JSON, tests), ``label`` is for the table."""
+
+    key: str = ""
+    label: str = ""
+    command: str = ""
+
+    def unsupported(self, target: Target) -> str | None:
+        """Why this peer cannot build ``target``, or None."""
+        return None
+
+    # True when a user's rebuild reruns the tool in the same project (its own caches count);
+    # False when the recipe starts from empty directories every time.
+    rebuild_in_place = False
+
+    def prepare(self, env: ToolEnv, target: Target, workdir: Path) -> str:
+        """Install the tool (not timed); returns a note such as its version."""
+        return ""
+
+    def build(self, target: Target, workdir: Path, cache: Path) -> Build:
+        """Build into ``workdir`` with download caches in ``cache``; wall time included."""
+        workdir.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        outcome = self._build(target, workdir, cache)
+        return replace(outcome, seconds=time.perf_counter() - start)
+
+    def _build(self, target: Target, workdir: Path, cache: Path) -> Build:
+        raise NotImplementedError
+
+
+class Guide(Peer):
+    """The guide's recipe: pip download wheels, unzip them, delete dist-info, zip."""
+
+    def __init__(self, modern_tags: bool) -> None:
+        self.modern_tags = modern_tags
+        self.key = "guide-tags" if modern_tags else "guide"
+        self.label = "guide, full tag list" if modern_tags else "guide (manylinux1)"
+        self.command = ("pip download --python-version 312 --abi cp312 "
+                        + ("--platform manylinux_2_34_x86_64 … manylinux1_x86_64 (every tag)" if modern_tags
+                           else "--platform manylinux1_x86_64")
+                        + " --only-binary=:all: --no-binary=:none:; unzip; rm -r *.dist-info; zip -r")
+
+    def prepare(self, env: ToolEnv, target: Target, workdir: Path) -> str:
+        return pip_version()
+
+    def unsupported(self, target: Target) -> str | None:
+        if not self.modern_tags and target.machine != "x86_64":
+            return "manylinux1 exists only for x86"
+        return None
+
+    def _platforms(self, target: Target) -> list[str]:
+        return list(target.platforms) if self.modern_tags else ["manylinux1_x86_64"]
+
+    def _build(self, target: Target, workdir: Path, cache: Path) -> Build:
+        wheels = workdir / "wheels"
+        nodot = f"{target.python[0]}{target.python[1]}"
+        cmd = [*pip_cmd(), "download", "--cache-dir", str(cache), "-d", str(wheels),
+               "--python-version", nodot, "--abi", f"cp{nodot}"]
+        for platform in self._platforms(target):
+            cmd += ["--platform", platform]
+        cmd += ["--only-binary=:all:", "--no-binary=:none:", *REQUIREMENTS]
+        proc = run_tool(cmd)
+        if proc.returncode != 0:
+            return Build(ok=False, error=user_error(proc.stderr, proc.stdout))
+        site = workdir / "layer" / target.site_packages
+        site.mkdir(parents=True)
+        names = tuple(sorted(p.name for p in wheels.glob("*.whl")))
+        for name in names:
+            with zipfile.ZipFile(wheels / name) as whl:
+                whl.extractall(site)
+        for dist_info in site.glob("*.dist-info"):
+            shutil.rmtree(dist_info)
+        return Build(ok=True, zip_path=zip_tree(workdir / "layer", workdir / "layer.zip"), wheel_names=names)
+
+
+class PipTarget(Peer):
+    """AWS's documented method: ``pip install --platform manylinux2014_<arch> --target``, then zip."""
+
+    key = "pip-target"
+    label = "pip --target (AWS docs)"
+    command = ("pip install --platform manylinux2014_x86_64 --target python --implementation cp "
+               "--python-version 3.12 --only-binary=:all: --upgrade; zip -r")
+
+    def prepare(self, env: ToolEnv, target: Target, workdir: Path) -> str:
+        return pip_version()
+
+    def _build(self, target: Target, workdir: Path, cache: Path) -> Build:
+        content = workdir / "layer" / "python"
+        cmd = [*pip_cmd(), "install", "--cache-dir", str(cache), "--platform", f"manylinux2014_{target.machine}",
+               "--target", str(content), "--implementation", "cp", "--python-version", target.python_version,
+               "--only-binary=:all:", "--upgrade", *REQUIREMENTS]
+        proc = run_tool(cmd)
+        if proc.returncode != 0:
+            return Build(ok=False, error=user_error(proc.stderr, proc.stdout))
+        # pip --target writes console scripts into python/bin; the docs zip them along
+        return Build(ok=True, zip_path=zip_tree(workdir / "layer", workdir / "layer.zip"))
+
+
+_SAM_TEMPLATE = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  SklearnLayer:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: layer/
+      CompatibleRuntimes: [{runtime}]
+      CompatibleArchitectures: [{arch}]
+    Metadata:
+      BuildMethod: {runtime}
+      BuildArchitecture: {arch}
+"""
+
+
+class Sam(Peer):
+    """``sam build`` of a template holding one python layer; no container (no Docker daemon here)."""
+
+    key = "sam"
+    label = "AWS SAM CLI (sam build)"
+    command = "sam build (AWS::Serverless::LayerVersion, BuildMethod python3.12, requirements.txt); zip"
+
+    def __init__(self) -> None:
+        self.bindir: Path | None = None
+
+    def unsupported(self, target: Target) -> str | None:
+        if find_python(target.python) is None:
+            return f"sam needs python{target.python_version} on PATH; none here"
+        return None
+
+    rebuild_in_place = True
+
+    def prepare(self, env: ToolEnv, target: Target, workdir: Path) -> str:
+        python = find_python((3, 12))
+        if python is None:
+            raise RuntimeError("Python 3.12 is needed to run the AWS SAM CLI")
+        self.bindir = ensure_venv(env, "aws-sam-cli-py312", python, ["aws-sam-cli"], "sam")
+        version = run_tool([self.bindir / "sam", "--version"]).stdout.strip()
+        default_path = self.probe_default_path(target, workdir)
+        if default_path == "ok":
+            return version
+        return (f"{version}; with this machine's own PATH `sam build` fails: {default_path[:160]}…; "
+                f"measured with python{target.python_version} first on PATH")
+
+    def _project(self, target: Target, workdir: Path) -> Path:
+        project = workdir / "sam-app"
+        (project / "layer").mkdir(parents=True, exist_ok=True)
+        (project / "layer" / "requirements.txt").write_text("\n".join(REQUIREMENTS) + "\n")
+        (project / "template.yaml").write_text(_SAM_TEMPLATE.format(runtime=f"python{target.python_version}",
+                                                                    arch=target.arch))
+        return project
+
+    def probe_default_path(self, target: Target, workdir: Path) -> str:
+        """What ``sam build`` says with this machine's own PATH (pyenv shims, another global Python)."""
+        assert self.bindir is not None
+        project = self._project(target, workdir / "sam-probe")
+        proc = run_tool([self.bindir / "sam", "build"], cwd=project, env=clean_env(), timeout=300)
+        return "ok" if proc.returncode == 0 else user_error(proc.stderr, proc.stdout)
+
+    def _build(self, target: Target, workdir: Path, cache: Path) -> Build:
+        assert self.bindir is not None, "prepare() first"
+        project = self._project(target, workdir)
+        python = find_python(target.python)
+        assert python is not None
+        # sam looks for python3.X on PATH and validates it; a pyenv shim for another
+        # global version fails that check, so the runtime's interpreter goes first
+        env = clean_env(PATH=f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}", PIP_CACHE_DIR=str(cache))
+        proc = run_tool([self.bindir / "sam", "build"], cwd=project, env=env)
+        if proc.returncode != 0:
+            return Build(ok=False, error=user_error(proc.stderr, proc.stdout))
+        built = project / ".aws-sam" / "build" / "SklearnLayer"
+        # sam deploy zips the build directory as it is (dist-info, requirements.txt and all)
+        return Build(ok=True, zip_path=zip_tree(built, workdir / "layer.zip"))
+
+
+_CHALICE_APP = '''\
+from chalice import Chalice
+
+app = Chalice(app_name="iris")
+
+
+@app.lambda_function()
+def predict(event, context):
+    import sklearn.ensemble  # noqa: F401
+    return {}
+'''
+
+
+class Chalice(Peer):
+    """``chalice package`` with ``automatic_layer``: the dependencies go into a managed layer zip."""
+
+    key = "chalice"
+    label = "Chalice (chalice package)"
+    command = "chalice package out (automatic_layer: true, requirements.txt)"
+
+    def __init__(self) -> None:
+        self.bindirs: dict[tuple[int, int], Path] = {}
+
+    def unsupported(self, target: Target) -> str | None:
+        # chalice targets the runtime of the Python it runs under
+        if find_python(target.python) is None:
+            return f"chalice must run under Python {target.python_version}; none here"
+        return None
+
+    rebuild_in_place = True
+
+    def prepare(self, env: ToolEnv, target: Target, workdir: Path) -> str:
+        python = find_python(target.python)
+        assert python is not None
+        tag = f"py{target.python[0]}{target.python[1]}"
+        self.bindirs[target.python] = ensure_venv(env, f"chalice-{tag}", python, ["chalice"], "chalice")
+        return run_tool([self.bindirs[target.python] / "chalice", "--version"]).stdout.strip()
+
+    def _build(self, target: Target, workdir: Path, cache: Path) -> Build:
+        bindir = self.bindirs[target.python]
+        project = workdir / "chalice-app"
+        if not project.exists():
+            (project / ".chalice").mkdir(parents=True)
+            (project / "app.py").write_text(_CHALICE_APP)
+            (project / "requirements.txt").write_text("\n".join(REQUIREMENTS) + "\n")
+            config = {"version": "2.0", "app_name": "iris", "automatic_layer": True,
+                      "lambda_architecture": target.arch, "stages": {"dev": {"api_gateway_stage": "api"}}}
+            (project / ".chalice" / "config.json").write_text(json.dumps(config, indent=2))
+        out = project / "out"
+        shutil.rmtree(out, ignore_errors=True)
+        # chalice package refuses to run without a region even though it calls no AWS API
+        env = clean_env(AWS_DEFAULT_REGION="us-east-1", PIP_CACHE_DIR=str(cache))
+        proc = run_tool([bindir / "chalice", "package", "out"], cwd=project, env=env)
+        if proc.returncode != 0:
+            return Build(ok=False, error=user_error(proc.stderr, proc.stdout))
+        layer = out / "layer-deployment.zip"
+        if not layer.is_file():
+            return Build(ok=False, error="chalice produced no layer-deployment.zip")
+        dest = workdir / "layer.zip"
+        shutil.copyfile(layer, dest)
+        return Build(ok=True, zip_path=dest)
+
+
+class Lambdapack(Peer):
+    """lambdapack's own build, with its defaults or without precompiled .pyc files."""
+
+    def __init__(self, compile: bool) -> None:
+        self.compile = compile
+        self.key = "lambdapack" if self.compile else "lambdapack-no-compile"
+        self.label = "lambdapack" if self.compile else "lambdapack --no-compile"
+        self.command = "lambdapack build-layer scikit-learn joblib" + ("" if self.compile else " --no-compile")
+
+    rebuild_in_place = True
+
+    def unsupported(self, target: Target) -> str | None:
+        from lambdapack.cli.main import COMMANDS
+
+        if "build-layer" not in COMMANDS:
+            return "lambdapack build-layer is not available yet"
+        return None
+
+    def prepare(self, env: ToolEnv, target: Target, workdir: Path) -> str:
+        from lambdapack import __version__
+
+        return f"lambdapack {__version__}"
+
+    def _build(self, target: Target, workdir: Path, cache: Path) -> Build:
+        out = workdir / "layer.zip"
+        cmd = [sys.executable, "-m", "lambdapack", "build-layer", "--runtime", f"python{target.python_version}",
+               "--arch", target.arch, "--out", str(out), "--cache-dir", str(cache), "--json", *REQUIREMENTS]
+        if not self.compile:
+            cmd.append("--no-compile")
+        proc = run_tool(cmd)
+        if proc.returncode != 0 or not out.is_file():
+            return Build(ok=False, error=user_error(proc.stderr, proc.stdout))
+        try:
+            report = json.loads(proc.stdout)
+            names = tuple(p["wheel"] for p in report.get("packages", []) if p.get("wheel"))
+        except (ValueError, KeyError, TypeError):
+            names = ()
+        return Build(ok=True, zip_path=out, wheel_names=names)
+
+
+def all_peers() -> list[Peer]:
+    return [Guide(modern_tags=False), Guide(modern_tags=True), PipTarget(), Sam(), Chalice(),
+            Lambdapack(compile=True), Lambdapack(compile=False)]

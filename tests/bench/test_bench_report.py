@@ -1,0 +1,161 @@
+"""bench/run.py's tables, ratios, goals and plot on synthetic results (no peer is built here)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}_under_test", BENCH / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+run = _load("run")
+measure = _load("measure")
+
+TARGET = "python3.12-x86_64"
+VERSIONS = {"scikit-learn": "1.9.1", "numpy": "2.5.5", "scipy": "1.18.1"}
+
+
+def _row(tool: str, **fields):
+    base = {"tool": tool, "label": tool, "target": TARGET, "status": "ok", "versions": VERSIONS,
+            "runtime_glibc": "2.34", "max_glibc": "2.27", "glibc_ok": True, "foreign_elf": 0, "imports": "ok",
+            "cold_start_runs": 3}
+    return run.Row(**{**base, **fields})
+
+
+ROWS = [
+    _row("guide", label="guide (manylinux1)", status="failed",
+         error="ERROR: No matching distribution found for scikit-learn", versions={}),
+    _row("guide-tags", zip_bytes=60_000_000, unzipped_bytes=200_000_000, cold_start_s=2.0, import_s=1.9,
+         build_cold_s=20.0, build_warm_s=10.0),
+    _row("pip-target", zip_bytes=62_000_000, unzipped_bytes=210_000_000, cold_start_s=2.1, import_s=2.0,
+         build_cold_s=30.0, build_warm_s=16.0, max_glibc="2.28", glibc_ok=False),
+    _row("lambdapack", zip_bytes=60_000_000, unzipped_bytes=180_000_000, cold_start_s=0.8, import_s=0.7,
+         build_cold_s=10.0, build_warm_s=4.0),
+    _row("lambdapack-no-compile", zip_bytes=50_000_000, unzipped_bytes=150_000_000, cold_start_s=2.0,
+         import_s=1.9, build_cold_s=8.0, build_warm_s=3.0),
+    _row("chalice", status="n/a", note="chalice must run under Python 3.12; none here", versions={}),
+]
+
+
+def test_layer_table_shows_every_row_and_flags_problems() -> None:
+    table = run.layer_table(ROWS)
+    lines = table.splitlines()
+    assert len(lines) == 2 + len(ROWS)
+    assert "| guide (manylinux1) | python3.12-x86_64 | **failed** | – |" in table
+    assert "1.9.1 / 2.5.5 / 1.18.1" in table
+    assert "**2.28 > 2.34**" in table  # a layer needing a newer glibc than the runtime's is called out
+    assert "2.27 ≤ 2.34" in table
+    assert "800 ms (n=3)" in table and "2.00 s (n=3)" in table
+    assert "| 60.0 | 200.0 |" in table
+
+
+def test_notes_carry_the_error_a_user_sees() -> None:
+    notes = run.notes_list(ROWS)
+    assert "`ERROR: No matching distribution found for scikit-learn`" in notes
+    assert "chalice must run under Python 3.12" in notes
+    assert "guide-tags" not in notes  # nothing to say about a clean row
+
+
+def test_ratios_are_relative_to_lambdapack_on_the_same_target() -> None:
+    other_target = _row("lambdapack", target="python3.11-x86_64", zip_bytes=1, cold_start_s=1.0)
+    table = run.ratio_table([*ROWS, other_target])
+    guide = next(line for line in table.splitlines() if line.startswith("| guide-tags |"))
+    # 60/60 MB zip, 200/180 MB unzipped, 2.0/0.8 s cold start, 20/10 s and 10/4 s builds
+    assert guide == "| guide-tags | python3.12-x86_64 | 1.00× | 1.11× | 2.50× | 2.00× | 2.50× |"
+    assert "guide (manylinux1)" not in table  # a failed build has no ratio
+
+
+def test_ratio_table_without_a_baseline_says_so() -> None:
+    assert "no lambdapack row" in run.ratio_table([r for r in ROWS if not r.tool.startswith("lambdapack")])
+
+
+def test_claims_follow_issue_3_targets() -> None:
+    verdicts = [(round(c.measured, 3), c.verdict) for c in run.claims(ROWS)]
+    assert verdicts == [
+        (round(50 / 60, 3), "met"),  # zip vs the guide's way: 0.833 ≤ 0.85
+        (round(0.7 / 1.9, 3), "met"),  # import with pycs vs without
+        (0.25, "met"),  # warm rebuild 4 s vs pip's 16 s
+        (round(50_000_000 / 52_428_800, 3), "met"),  # fits the direct upload
+    ]
+    slow = [r if r.tool != "lambdapack" else run.Row(**{**r.__dict__, "build_warm_s": 8.0}) for r in ROWS]
+    warm = next(c for c in run.claims(slow) if c.what.startswith("warm"))
+    assert (warm.measured, warm.verdict) == (0.5, "**missed**")
+    missing = run.claims([r for r in ROWS if r.tool != "pip-target"])
+    assert next(c for c in missing if c.what.startswith("warm")).verdict == "not measured"
+
+
+def test_area_results_of_any_shape_are_flattened() -> None:
+    area = {"warm_ms": {"guide": 17.25, "lambdapack": 0.5}, "speedup": 34.5, "events": ["seed", "v2"]}
+    table = run.area_table(area)
+    assert "| warm_ms.guide | 17.25 |" in table
+    assert "| speedup | 34.5 |" in table
+    assert "| events | seed, v2 |" in table
+    assert run.area_table({"unavailable": "bench/bench_x.py does not exist yet"}).startswith("not available")
+    assert run.area_table({"error": "ValueError: boom"}) == "**failed**: ValueError: boom"
+
+
+def test_main_renders_a_saved_result_to_markdown_json_and_png(tmp_path: Path, capsys) -> None:
+    from dataclasses import asdict
+
+    result = {"date": "2026-11-25T17:00:00Z", "command": "python bench/run.py --quick",
+              "machine": {"summary": "2 × test CPU", "loadavg": "1.0 / 1.0 / 1.0"},
+              "rows": [asdict(r) for r in ROWS], "areas": {"handler": {"speedup": 12.0}}}
+
+    def fake_collect(args, command):
+        assert args.quick and command.startswith("python bench/run.py --quick --areas --json ")
+        return result
+
+    out_json, out_md, out_png = tmp_path / "r.json", tmp_path / "r.md", tmp_path / "r.png"
+    assert run.main(["--quick", "--areas", "--json", str(out_json), "--markdown", str(out_md)],
+                    collector=fake_collect) == 0
+    printed = capsys.readouterr().out
+    assert printed == out_md.read_text()
+    assert "### bench_handler" in printed and "| speedup | 12 |" in printed
+
+    assert run.main(["--from-json", str(out_json), "--plot", str(out_png)]) == 0
+    assert capsys.readouterr().out == printed  # the saved JSON renders the same report
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads(out_json.read_text())["rows"][0]["error"].startswith("ERROR: No matching")
+
+
+def test_layer_inspection_helpers(tmp_path: Path) -> None:
+    from lambdapack.targets import Target
+
+    target = Target.for_runtime("python3.12", "x86_64")
+    site = tmp_path / target.site_packages
+    (site / "pkg").mkdir(parents=True)
+    (site / "pkg" / "__init__.py").write_text("")
+    (site / "pkg.libs").mkdir()
+    (site / "mod.py").write_text("")
+    (site / "_ext.cpython-312-x86_64-linux-gnu.so").write_bytes(b"")
+    (site / "pkg-1.0.dist-info").mkdir()
+    (tmp_path / "lambdapack-layer.json").write_text(json.dumps({"packages": [{"name": "numpy", "version": "2.5.5"}]}))
+    dirs = measure.site_dirs(tmp_path, target)
+    assert measure.top_level_modules(dirs) == ["_ext", "mod", "pkg"]
+    assert measure.versions_in(tmp_path, ["scikit_learn-1.9.1-cp312-cp312-manylinux_2_27_x86_64.whl"]) == {
+        "pkg": "1.0", "numpy": "2.5.5", "scikit-learn": "1.9.1"}
+
+
+def test_elf_scan_reads_glibc_versions_and_machine(tmp_path: Path) -> None:
+    true = shutil.which("true")
+    if true is None:
+        pytest.skip("no `true` binary to scan")
+    shutil.copy(true, tmp_path / "true")
+    highest, foreign = measure.scan_elf(tmp_path, "x86_64")
+    assert highest is not None and highest.startswith("2.")
+    assert foreign == 0
+    assert measure.scan_elf(tmp_path, "aarch64") == (highest, 1)
