@@ -160,3 +160,19 @@ def test_export_sam_refuses_what_deploy_would_refuse(in_tmp: Path, run_cli) -> N
     assert out.exit_code == 1
     assert "numpy 1.26.4 (model)" in out.stderr
     assert not (in_tmp / "template.yaml").exists()
+
+
+def test_deploy_packages_a_model_directory_on_the_fly(moto: str, name: str, iris_model: Path, in_tmp: Path,
+                                                      run_cli) -> None:
+    from stackfiles import write_layer
+
+    manifest = json.loads((iris_model / "model.json").read_text())
+    pinned = {k: v for k, v in manifest["versions"].items() if k != "python"}
+    write_layer(in_tmp / "dist" / "layer-python3.12-x86_64.zip", versions=pinned)
+    out = run_cli("deploy", "--name", name, "--model", str(iris_model), "--dry-run", "--json")
+    assert out.exit_code == 0, out.stderr
+    assert "create_function" in [s["op"] for s in out.json()["steps"]]
+    built = in_tmp / ".lambdapack" / "build" / f"{name}-function.zip"
+    import zipfile
+    with zipfile.ZipFile(built) as zf:
+        assert sorted(zf.namelist()) == ["lambda_function.py", "model.joblib", "model.json"]
