@@ -17,7 +17,6 @@ import tempfile
 from pathlib import Path
 
 import filelock
-import platformdirs
 
 from lambdapack.errors import EmulatorError, LambdapackError
 from lambdapack.targets import Target
@@ -29,8 +28,9 @@ REQUIREMENT = f"awslambdaric=={AWSLAMBDARIC_VERSION}"
 
 def cache_root() -> Path:
     """The user cache shared with the layer builder (``$LAMBDAPACK_CACHE_DIR`` overrides it)."""
-    override = os.environ.get("LAMBDAPACK_CACHE_DIR")
-    return Path(override) if override else Path(platformdirs.user_cache_dir("lambdapack", appauthor=False))
+    from lambdapack.wheels import default_cache_dir
+
+    return default_cache_dir()
 
 
 def runtime_dir_for(target: Target, python: Path) -> Path:
@@ -102,11 +102,8 @@ def _copy_from_host(target: Target, dest: Path) -> bool:
 def _install(target: Target, dest: Path) -> None:
     if _copy_from_host(target, dest):
         return
-    try:
-        from lambdapack.wheels import install_requirements
-    except ImportError:  # a checkout older than the wheels package
-        _install_with_uv(target, dest)
-        return
+    from lambdapack.wheels import install_requirements
+
     try:
         install_requirements([REQUIREMENT], target, dest)
     except LambdapackError as exc:
@@ -114,23 +111,6 @@ def _install(target: Target, dest: Path) -> None:
             f"cannot fetch {REQUIREMENT} for {target.label}: {exc.message}",
             hint="the emulator needs it once per Python version and arch; check your network or pip "
                  "configuration, then retry") from None
-
-
-def _install_with_uv(target: Target, dest: Path) -> None:
-    import uv
-
-    cmd = [uv.find_uv_bin(), "pip", "install", "--quiet", "--target", str(dest),
-           "--python-version", target.python_version, "--python-platform", target.uv_platform,
-           "--only-binary", ":all:", REQUIREMENT]
-    try:
-        subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600)
-    except subprocess.CalledProcessError as exc:
-        last = (exc.stderr or exc.stdout or "").strip().splitlines()[-1:] or ["no output"]
-        raise EmulatorError(f"cannot fetch {REQUIREMENT} for {target.label}: {last[0]}",
-                            hint="check your network or index configuration, then retry") from None
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise EmulatorError(f"cannot run uv to fetch {REQUIREMENT}: {exc}",
-                            hint="reinstall lambdapack (`pip install -e .`) so uv is available") from None
 
 
 def _compile(python: Path, directory: Path) -> None:
