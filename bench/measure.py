@@ -22,14 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambdapack.archive import safe_extract
+from lambdapack.layer.check import top_level_modules
 from lambdapack.targets import Target
 
 _DIST_INFO = re.compile(r"^(?P<name>[A-Za-z0-9_.]+?)-(?P<version>[^-]+)\.dist-info$")
 _WHEEL = re.compile(r"^(?P<name>[A-Za-z0-9_.]+?)-(?P<version>[^-]+)-.*\.whl$")
 # The three libraries whose versions decide whether a pickled model loads.
 KEY_PACKAGES = ("scikit-learn", "numpy", "scipy")
-_NOT_MODULES = ("__pycache__", "bin")
-_NOT_MODULE_SUFFIXES = (".dist-info", ".data", ".libs", ".egg-info")
 
 # -I ignores PYTHON* variables and the user site, -S drops the interpreter's own
 # site-packages, -B keeps every run cold: Lambda's /opt is read-only, so a layer without
@@ -102,27 +101,6 @@ def site_dirs(root: Path, target: Target) -> list[Path]:
     return [d for d in candidates if d.is_dir()]
 
 
-def top_level_modules(dirs: Sequence[Path]) -> list[str]:
-    """Every importable top-level name in the layer's sys.path directories."""
-    names: set[str] = set()
-    for directory in dirs:
-        for entry in directory.iterdir():
-            name = entry.name
-            if name in _NOT_MODULES or name.endswith(_NOT_MODULE_SUFFIXES) or name.startswith("."):
-                continue
-            if entry.is_dir():
-                # "python/lib" is the layout, not a package
-                if directory.name == "python" and name == "lib":
-                    continue
-                if any(child.suffix in (".py", ".so") for child in entry.iterdir()):
-                    names.add(name)
-            elif entry.suffix == ".py":
-                names.add(entry.stem)
-            elif entry.suffix == ".so":
-                names.add(name.split(".", 1)[0])
-    return sorted(n for n in names if n.isidentifier())
-
-
 def versions_in(root: Path, wheel_names: Sequence[str] = ()) -> dict[str, str]:
     """Package versions from dist-info directories, lambdapack's build record, or the wheel names."""
     found: dict[str, str] = {}
@@ -150,37 +128,22 @@ def _glibc_tuple(version: str) -> tuple[int, ...]:
 
 
 def scan_elf(root: Path, machine: str) -> tuple[str | None, int]:
-    """(highest GLIBC_x.y needed by any ELF file under root, count of ELF files for another machine)."""
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
-    from elftools.elf.gnuversions import GNUVerNeedSection
+    """(highest GLIBC_x.y needed by any ELF file under root, count of ELF files for another machine).
 
-    wanted = {"x86_64": "EM_X86_64", "aarch64": "EM_AARCH64"}[machine]
-    highest: tuple[int, ...] | None = None
+    Uses check-layer's own ELF reader, so the bench and the product judge a file the same way.
+    """
+    from lambdapack.layer.elf import iter_elf_files, read_elf
+
+    highest: tuple[int, int] | None = None
     foreign = 0
-    for path in root.rglob("*"):
-        if not path.is_file() or path.is_symlink():
+    for path in iter_elf_files(root):
+        info = read_elf(path)
+        if info is None or info.machine != machine:
+            foreign += 1
             continue
-        with open(path, "rb") as fh:
-            if fh.read(4) != b"\x7fELF":
-                continue
-            fh.seek(0)
-            try:
-                elf = ELFFile(fh)
-                if elf["e_machine"] != wanted:
-                    foreign += 1
-                for section in elf.iter_sections():
-                    if not isinstance(section, GNUVerNeedSection):
-                        continue
-                    for _needed, aux_entries in section.iter_versions():
-                        for aux in aux_entries:
-                            if aux.name.startswith("GLIBC_") and aux.name[6:7].isdigit():
-                                version = _glibc_tuple(aux.name[6:])
-                                if highest is None or version > highest:
-                                    highest = version
-            except ELFError:
-                foreign += 1
-    return (".".join(map(str, highest)) if highest else None), foreign
+        if info.glibc and (highest is None or info.glibc > highest):
+            highest = info.glibc
+    return (f"{highest[0]}.{highest[1]}" if highest else None), foreign
 
 
 def _run_json(python: Path, script: str, *args: str, timeout: float = 300) -> dict:
@@ -230,7 +193,7 @@ def measure_layer(zip_path: Path, target: Target, python: Path | None, *, runs: 
             why = (f"no {target.machine} CPU here" if target.machine != os.uname().machine
                    else f"no Python {target.python_version} found")
             return LayerMetrics(versions=versions, imports=f"skipped: {why}", **common)
-        modules = top_level_modules(dirs)
+        modules = top_level_modules(root, target)
         path_arg = json.dumps([str(d) for d in dirs])
         try:
             outcome = _run_json(python, _IMPORT_ALL, path_arg, json.dumps(modules))
