@@ -150,3 +150,27 @@ def test_serve_port_in_use_is_a_clear_error(tiny: tuple[Path, Path], tmp_path: P
     assert done.returncode == 1
     assert f"error: port {port} on 127.0.0.1 is already in use" in done.stderr
     assert "hint:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_ctrl_c_during_invoke_leaves_no_runtime(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    before = runtime_pids()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lambdapack", "invoke", "--local", "--layer", str(tiny[1]), "--function",
+         str(tiny[0]), "--event", '{"sleep": 60}', "--timeout", "120"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not (runtime_pids() - before) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        runtimes = runtime_pids() - before
+        assert runtimes
+        time.sleep(0.5)  # inside the handler's sleep
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130
+        assert "error: interrupted" in err and "Traceback" not in err
+        assert wait_gone(runtimes) == set()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
