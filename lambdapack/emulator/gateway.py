@@ -37,7 +37,7 @@ from urllib.parse import parse_qsl, urlsplit
 from lambdapack.emulator.invoker import InitOutcome, InvokeResult, LocalFunction, LogSink, stderr_sink
 from lambdapack.emulator.process import ACCOUNT_ID
 from lambdapack.emulator.session import FunctionSpec, prepare
-from lambdapack.errors import EmulatorError
+from lambdapack.errors import EmulatorError, LambdapackError
 
 PAYLOAD_VERSIONS = ("2.0", "1.0")
 MAX_REQUEST_BYTES = 6 * 1024 * 1024  # the Lambda invoke limit is the tighter one
@@ -292,7 +292,12 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         request = HttpRequest(self.command, self.path, tuple(self.headers.items()), body,
                               source_ip=self.client_address[0], host=self.headers.get("Host") or "localhost")
         event = http_api_event(request) if gateway.payload_version == "2.0" else rest_api_event(request)
-        result = gateway.pool.invoke(json.dumps(event).encode())
+        try:
+            result = gateway.pool.invoke(json.dumps(event).encode())
+        except LambdapackError as exc:  # the runtime could not even start: keep serving, say why
+            self._send(_gateway_error(500, "Internal Server Error"))
+            gateway.log(f"{self.client_address[0]} {self.command} {request.path} -> 500 (error: {exc.message})\n")
+            return
         response = proxy_response(result, gateway.payload_version)
         self._send(response)
         ms = (time.perf_counter() - started) * 1000

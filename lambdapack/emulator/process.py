@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambdapack.emulator.runtime_api import Invocation, RuntimeAPIServer
+from lambdapack.errors import EmulatorError
 
 BOOTSTRAP = Path(__file__).with_name("_bootstrap.py")
 ACCOUNT_ID = "012345678912"  # the account the AWS runtime interface emulator reports
@@ -223,10 +224,11 @@ class Sandbox:
 
         try:
             self.proc = _SPAWNER.spawn(make)
-        except OSError:
+        except OSError as exc:
             self.api.close()
             os.close(fd)
-            raise
+            raise EmulatorError(f"cannot start the runtime with {config.python}: {exc.strerror or exc}",
+                                hint="check that the interpreter runs, or pass another with --python") from None
         _LIVE.add(self)
 
     @property
