@@ -119,12 +119,18 @@ def _env(items: tuple[str, ...]) -> dict[str, str]:
 
 
 def _render(report, console: Console) -> None:  # type: ignore[no-untyped-def]
-    out = functools.partial(console.print, soft_wrap=True)
+    import statistics
+
+    out = functools.partial(console.print, soft_wrap=True, highlight=False)
     click.echo(report.last.payload_text)
-    first = report.invocations[0]
-    init = f", init {first.init_ms:.0f} ms" if first.init_ms is not None else ""
-    line = f"{report.runtime} (Python {report.python_version}): cold {report.cold_ms:.1f} ms{init}"
-    if report.warm_ms is not None:
-        line += f"; warm {report.warm_ms:.2f} ms median of {len(report.invocations) - 1}"
-    line += f"; max memory {max(r.max_memory_mb for r in report.invocations)} of {report.memory_mb} MB"
-    out(line, highlight=False)
+    first, rest = report.invocations[0], report.invocations[1:]
+    out(f"{report.runtime} (Python {report.python_version}), {report.memory_mb} MB, timeout {report.timeout_s:g} s")
+    init = f"init {first.init_ms:.0f} ms, " if first.init_ms is not None else ""
+    out(f"  {'cold' if first.cold else 'first'}  {report.cold_ms:.1f} ms round trip ({init}duration "
+        f"{first.duration_ms:.2f} ms)")
+    if rest:
+        trips = [r.round_trip_ms for r in rest]
+        durations = statistics.median(r.duration_ms for r in rest)
+        out(f"  warm  {report.warm_ms:.2f} ms median round trip of {len(rest)} (min {min(trips):.2f}, "
+            f"max {max(trips):.2f}; duration {durations:.2f} ms median)")
+    out(f"  max memory used {max(r.max_memory_mb for r in report.invocations)} of {report.memory_mb} MB")
