@@ -40,6 +40,7 @@ NOT_FOUND_CODES = frozenset({
     "ResourceNotFoundException", "NoSuchEntity", "NotFoundException", "NoSuchBucket", "NoSuchKey",
     "404", "NotFound",
 })
+_TRANSIENT = (botocore.exceptions.ConnectionClosedError, botocore.exceptions.ReadTimeoutError)
 # Operations that only read. Everything else counts as a write.
 _READ_PREFIXES = ("Get", "List", "Describe", "Head")
 # Names a boto3 client method exposes for a service's operation.
@@ -175,6 +176,12 @@ class AwsClient:
                 raise self._translate(exc, service, operation) from None
             except botocore.exceptions.BotoCoreError as exc:
                 self.calls.append(CallRecord(service, operation, write, attempt, type(exc).__name__))
+                # a read is safe to repeat after a dropped connection; a write might have
+                # happened (a second CreateApi would make a second API), so it is not repeated
+                if isinstance(exc, _TRANSIENT) and not write and attempt < self._max_attempts:
+                    self._sleep(min(delay, self._max_delay))
+                    delay *= 2
+                    continue
                 raise self._translate(exc, service, operation) from None
             self.calls.append(CallRecord(service, operation, write, attempt))
             return result

@@ -263,8 +263,8 @@ class Executor:
     def _do_remove_permission(self, p: dict[str, Any]) -> Changes:
         self._tolerate_gone("lambda", "remove_permission", **p)
         sids = {k: v for k, v in self.state.resources.get("permissions", {}).items() if k != p["StatementId"]}
-        self.state.resources.pop("permissions", None)
-        return {"permissions": sids}
+        self.state.replace("permissions", sids)
+        return {}
 
     # -- destroy-only operations ---------------------------------------------------------
 

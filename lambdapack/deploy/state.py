@@ -54,6 +54,11 @@ class DeployState:
                     raise ValueError(f"refusing to record {resource}.{key} in the state file")
             self.resources.setdefault(resource, {}).update(values)
 
+    def replace(self, resource: str, values: Mapping[str, Any]) -> None:
+        """Set ``resource``'s facts to exactly ``values`` (keys not in it are dropped)."""
+        self.resources.pop(resource, None)
+        self.update({resource: values})
+
     def to_json(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "name": self.name, "region": self.region, "account": self.account,
                 "api": self.api, "resources": self.resources}

@@ -159,3 +159,33 @@ def test_errors_never_carry_credentials(aws: AwsClient, name: str, artifacts, tm
     for secret in (TEST_ACCESS_KEY, TEST_SECRET_KEY):
         assert secret not in out.stdout + out.stderr
     assert not (tmp_path / ".lambdapack").exists()
+
+
+def _drop_connection(aws: AwsClient, service: str, operation: str, times: int) -> list[int]:
+    from botocore.exceptions import ConnectionClosedError
+
+    seen: list[int] = []
+
+    def handler(**kwargs: Any) -> None:
+        seen.append(1)
+        if len(seen) <= times:
+            raise ConnectionClosedError(endpoint_url="http://127.0.0.1/dropped")
+
+    aws.client(service).meta.events.register(f"before-call.{service}.{operation}", handler)
+    return seen
+
+
+def test_a_dropped_connection_is_retried_for_reads_only(aws: AwsClient, sleeps: list[float], name: str, artifacts,
+                                                        tmp_path: Path) -> None:
+    layer, function = artifacts()
+    _drop_connection(aws, "lambda", "GetFunction", times=1)
+    deploy(req(name, tmp_path, layer, function), aws=aws)
+    assert sleeps == [0.5]
+
+    fresh = AwsClient(sleep=sleeps.append)
+    _drop_connection(fresh, "apigatewayv2", "CreateApi", times=1)
+    other = f"{name}w"
+    with pytest.raises(DeployError) as caught:
+        deploy(req(other, tmp_path, layer, function), aws=fresh)
+    assert "CreateApi" in caught.value.message or "dropped" in caught.value.message
+    assert [c.error for c in fresh.calls if c.operation == "CreateApi"] == ["ConnectionClosedError"]
