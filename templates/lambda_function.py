@@ -20,11 +20,13 @@ Environment variables:
   LAMBDAPACK_MAX_BATCH           largest batch accepted, beyond it 413 (default 1000)
   LAMBDAPACK_FAST_PATH           ``0`` evaluates every request with the estimator itself (default 1)
   LAMBDAPACK_FAST_PATH_MAX_ROWS  batches above this size go to the estimator (default 16)
+  LAMBDAPACK_FAST_PATH_MAX_NODES tree models with more nodes go to the estimator (default 5,000,000)
   LAMBDAPACK_MODEL_DIR           where model.json lives (default: this file's directory)
 """
 
 from __future__ import annotations
 
+import array
 import base64
 import binascii
 import hashlib
@@ -50,6 +52,8 @@ _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _SITE_PACKAGES = re.compile(r"(.*)[/\\]python[/\\]lib[/\\]python3\.\d+[/\\]site-packages[/\\]?")
 _DEFAULT_MAX_BATCH = 1000
 _DEFAULT_FAST_MAX_ROWS = 16
+_DEFAULT_FAST_MAX_NODES = 5_000_000  # ~100 MB of node tables at most
+_LIST_NODES = 200_000  # above this, node tables are array.array instead of lists
 _VERIFY_ROWS = 64
 
 
@@ -347,6 +351,14 @@ def _predict_is_argmax_of_proba(est: object) -> bool:
     return type(est) in exact and getattr(est, "n_outputs_", None) == 1
 
 
+def _int_table(values: object, compact: bool) -> object:
+    return array.array("q", np.asarray(values, dtype=np.int64).tobytes()) if compact else values.tolist()
+
+
+def _float_table(values: object, compact: bool) -> object:
+    return array.array("d", np.asarray(values, dtype=np.float64).tobytes()) if compact else values.tolist()
+
+
 class TreeEvaluator:
     """Fitted decision trees evaluated in plain Python, bit-identical to scikit-learn.
 
@@ -363,20 +375,19 @@ class TreeEvaluator:
         self.forest = forest
         self.n_trees = len(trees)
         self.max_rows = _env_int("LAMBDAPACK_FAST_PATH_MAX_ROWS", _DEFAULT_FAST_MAX_ROWS, 1)
+        features, thresholds, lefts, rights, leaves, class_values = [], [], [], [], [], []
+        offset = 0
         self.roots = []
-        self.feature, self.threshold, self.left, self.right, self.leaf = [], [], [], [], []
-        class_values = []
         for tree in trees:
             t = tree.tree_
-            offset = len(self.feature)
             self.roots.append(offset)
             is_leaf = t.children_left == -1
-            self.feature.extend(np.where(is_leaf, -1, t.feature).tolist())
-            self.threshold.extend(t.threshold.tolist())
-            self.left.extend(np.where(is_leaf, -1, t.children_left + offset).tolist())
-            self.right.extend(np.where(is_leaf, -1, t.children_right + offset).tolist())
+            features.append(np.where(is_leaf, -1, t.feature))
+            thresholds.append(t.threshold)
+            lefts.append(np.where(is_leaf, -1, t.children_left + offset))
+            rights.append(np.where(is_leaf, -1, t.children_right + offset))
             if task == "regression":
-                self.leaf.extend(t.value[:, 0, 0].tolist())
+                leaves.append(t.value[:, 0, 0])
             else:
                 value = np.array(t.value[:, 0, : tree.n_classes_], dtype=np.float64)
                 if normalise:  # scikit-learn < 1.4 stored class counts and normalised at predict time
@@ -384,8 +395,16 @@ class TreeEvaluator:
                     normalizer[normalizer == 0.0] = 1.0
                     value = value / normalizer
                 class_values.append(value)
-        if task == "classification":
-            self.leaf_matrix = np.concatenate(class_values)
+            offset += t.node_count
+        # Lists index fastest; past a few hundred thousand nodes their boxed numbers cost more
+        # memory than a Lambda can spare, and array.array keeps 8 bytes a node at half the speed.
+        compact = offset > _LIST_NODES
+        self.feature = _int_table(np.concatenate(features), compact)
+        self.left = _int_table(np.concatenate(lefts), compact)
+        self.right = _int_table(np.concatenate(rights), compact)
+        self.threshold = _float_table(np.concatenate(thresholds), compact)
+        self.leaf = _float_table(np.concatenate(leaves), compact) if task == "regression" else None
+        self.leaf_matrix = np.concatenate(class_values) if task == "classification" else None
 
     @classmethod
     def build(cls, est: object, task: str, n_features: int) -> TreeEvaluator | None:
@@ -410,6 +429,12 @@ class TreeEvaluator:
         if not trees or any(type(t) not in kinds or getattr(t, "n_outputs_", None) != 1 for t in trees):
             return None
         if task == "classification" and any(int(t.n_classes_) != len(est.classes_) for t in trees):
+            return None
+        nodes = sum(int(t.tree_.node_count) for t in trees)
+        limit = _env_int("LAMBDAPACK_FAST_PATH_MAX_NODES", _DEFAULT_FAST_MAX_NODES, 0)
+        if nodes > limit:
+            _log("WARNING", f"fast path off: the trees have {nodes:,} nodes, over LAMBDAPACK_FAST_PATH_MAX_NODES "
+                            f"({limit:,})")
             return None
         version = tuple(int(p) for p in re.findall(r"\d+", sklearn.__version__)[:2])
         return cls(trees, task, n_features, forest=kind[1], normalise=version < (1, 4))
@@ -508,6 +533,17 @@ def _show(value: object, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _clip(text: str, limit: int = 100) -> str:
+    """Client-supplied names echoed back in ``field``, kept short."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _listing(names: list, limit: int = 8) -> str:
+    if len(names) <= limit:
+        return ", ".join(names)
+    return ", ".join(names[:limit]) + f", … ({len(names)} in all)"
+
+
 def _number(value: object, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         kind = "a boolean" if isinstance(value, bool) else f"a {type(value).__name__}"
@@ -535,7 +571,7 @@ class Handler:
         self.max_batch = _env_int("LAMBDAPACK_MAX_BATCH", _DEFAULT_MAX_BATCH, 1)
         origins = os.environ.get("LAMBDAPACK_CORS_ORIGINS", "").strip()
         self.cors_origins = [o.strip() for o in origins.split(",") if o.strip()]
-        self.expected = ", ".join(model.labels)
+        self.expected = _listing(model.labels)
 
     # -- features ---------------------------------------------------------------------------
 
@@ -544,7 +580,7 @@ class Handler:
         row = [None] * len(model.feature_names)
         for key, value in obj.items():
             index = model.index.get(key)
-            field = f"{where}{key}"
+            field = _clip(f"{where}{key}")
             if index is None:
                 raise Reject(400, "unknown_feature",
                              f"unknown feature {_show(key)}; the model expects {self.expected}", field)
@@ -554,7 +590,7 @@ class Handler:
             row[index] = _number(value, field)
         missing = [model.labels[i] for i, v in enumerate(row) if v is None]
         if missing:
-            raise Reject(400, "missing_feature", f"missing feature {', '.join(missing)}; the model expects "
+            raise Reject(400, "missing_feature", f"missing feature {_listing(missing)}; the model expects "
                          f"{self.expected}", f"{where}{missing[0]}")
         return row
 
@@ -572,7 +608,7 @@ class Handler:
                 extra = sorted(k for k in payload if k != "instances")
                 if extra:
                     raise Reject(400, "unknown_field", f"unexpected field {_show(extra[0])} next to instances",
-                                 extra[0])
+                                 _clip(extra[0]))
                 return self.rows_from_batch(payload["instances"], "instances"), True
             return [self.row_from_object(payload, "")], False
         if isinstance(payload, list):
@@ -604,7 +640,7 @@ class Handler:
         for key, values in query.items():
             if len(values) != 1:
                 raise Reject(400, "duplicate_feature", f"query parameter {_show(key)} is given {len(values)} times",
-                             key)
+                             _clip(key))
             single[key] = values[0]
         return [self.row_from_object(single, "")]
 

@@ -192,3 +192,25 @@ def test_multi_output_regressor_is_served_by_the_estimator(tmp_path: Path, load_
     assert module._HANDLER.model.fast is None
     body = body_of(module.lambda_handler({"instances": X[:3].tolist()}, None))
     assert body["predictions"] == est.predict(X[:3]).tolist()
+
+
+@pytest.mark.parametrize(("dataset", "estimator"), [("digits", "random_forest"),
+                                                    ("diabetes", "random_forest_regressor")])
+def test_compact_node_tables_give_the_same_answers(dataset: str, estimator: str, trained: Trained,
+                                                   load_handler: LoadHandler, monkeypatch: pytest.MonkeyPatch) -> None:
+    model_dir = trained(dataset, estimator)
+    module = load_handler(model_dir)
+    model = module._HANDLER.model
+    monkeypatch.setattr(module, "_LIST_NODES", 0)  # what a forest of millions of nodes gets
+    model.fast = module.TreeEvaluator.build(model.estimator, model.task, len(model.feature_names))
+    assert type(model.fast.threshold).__name__ == "array"
+    _, X_test = split_rows(dataset)
+    _assert_identical(module, model_dir, X_test)
+
+
+def test_forests_too_big_for_node_tables_use_the_estimator(iris_model: Path, load_handler: LoadHandler,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    module = load_handler(iris_model, env={"LAMBDAPACK_FAST_PATH_MAX_NODES": "100"})
+    assert module._HANDLER.model.fast is None
+    assert "over LAMBDAPACK_FAST_PATH_MAX_NODES" in capsys.readouterr().out
+    assert module.lambda_handler({"sl": 6.9, "sw": 3.1, "pl": 5.1, "pw": 2.3}, None)["body"] == "virginica"

@@ -309,3 +309,19 @@ def test_a_bug_is_a_500_without_traceback_and_logged(iris_handler: ModuleType, m
     log = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert log["outcome"] == "server_error"
     assert "ZeroDivisionError" in log["traceback"]
+
+
+def test_echoed_names_stay_short(iris_handler: ModuleType) -> None:
+    huge = "k" * 100_000
+    for payload in ({**SEED, huge: 1}, {"instances": [[6.9, 3.1, 5.1, 2.3]], huge: 1}):
+        response = iris_handler.lambda_handler(payload, None)
+        assert response["statusCode"] == 400
+        assert len(response["body"]) < 1000
+
+
+def test_many_features_are_summarised_in_messages(trained, load_handler) -> None:  # type: ignore[no-untyped-def]
+    module = load_handler(trained("digits", "random_forest"))
+    body = body_of(module.lambda_handler({}, None))
+    assert body["error"] == "missing_feature"
+    assert "(64 in all)" in body["detail"]
+    assert len(body["detail"]) < 400
