@@ -16,7 +16,7 @@ _CHECKOUT = Path(__file__).resolve().parent.parent / "templates"
 
 def template_path(name: str) -> Path:
     """The file ``templates/<name>`` as a path on disk."""
-    packaged = resources.files("lambdapack").joinpath("_templates", name)
+    packaged = resources.files("lambdapack").joinpath("_templates").joinpath(name)
     if isinstance(packaged, Path) and packaged.is_file():
         return packaged
     checkout = _CHECKOUT / name
