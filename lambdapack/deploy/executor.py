@@ -177,8 +177,10 @@ class Executor:
 
     def _do_create_http_api(self, p: dict[str, Any]) -> Changes:
         got = self.aws.call("apigatewayv2", "create_api", Tags={STACK_TAG: self.state.name}, **p)
-        return {"api": {"kind": "http", "id": got["ApiId"], "endpoint": got.get("ApiEndpoint", ""),
-                        "routes": {}}}
+        # a new API: nothing recorded for an earlier one (deleted outside lambdapack) still applies
+        self.state.replace("api", {"kind": "http", "id": got["ApiId"], "endpoint": got.get("ApiEndpoint", ""),
+                                   "routes": {}})
+        return {}
 
     def _do_create_integration(self, p: dict[str, Any]) -> Changes:
         got = self.aws.call("apigatewayv2", "create_integration", **p)
@@ -217,7 +219,7 @@ class Executor:
         api = aws.call("apigateway", "create_rest_api", name=p["name"], endpointConfiguration={"types": ["REGIONAL"]},
                        tags={STACK_TAG: self.state.name})
         api_id = api["id"]
-        self.state.update({"api": {"kind": "rest", "id": api_id, "complete": False}})
+        self.state.replace("api", {"kind": "rest", "id": api_id, "complete": False})
         save_state(self.state_file, self.state)
         root = next(r["id"] for r in aws.call("apigateway", "get_resources", restApiId=api_id)["items"]
                     if r["path"] == "/")

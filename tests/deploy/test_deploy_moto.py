@@ -231,3 +231,18 @@ def test_destroy_tolerates_what_is_already_gone(aws: AwsClient, name: str, artif
     assert not Path(result.state_file).exists()
     assert [r["RoleName"] for r in client("iam").list_roles()["Roles"]
             if r["RoleName"].startswith(f"lambdapack-{name}")] == []
+
+
+def test_an_api_deleted_outside_lambdapack_is_recreated(aws: AwsClient, name: str, artifacts, tmp_path: Path) -> None:
+    layer, function = artifacts()
+    first = deploy(request(name, tmp_path, layer, function), aws=aws)
+    old = json.loads(Path(first.state_file).read_text())["resources"]["api"]
+    client("apigatewayv2").delete_api(ApiId=old["id"])
+    second = deploy(request(name, tmp_path, layer, function), aws=aws)
+    assert [s.op for s in second.steps] == ["create_http_api", "create_integration", "create_route", "create_route",
+                                            "create_route", "create_stage", "remove_permission", "add_permission"]
+    new = json.loads(Path(second.state_file).read_text())["resources"]["api"]
+    assert new["id"] != old["id"] and new["integration_id"] != old["integration_id"]
+    (statement,) = json.loads(client("lambda").get_policy(FunctionName=name)["Policy"])["Statement"]
+    assert statement["Condition"]["ArnLike"]["AWS:SourceArn"].endswith(f":{new['id']}/*")
+    assert deploy(request(name, tmp_path, layer, function), aws=aws).write_calls == 0
