@@ -71,7 +71,13 @@ def iris_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_layer(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+def layer_download_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one lambdapack cache directory (wheels, resolver caches, finished layers) of the session."""
+    return Path(os.environ.get("LAMBDAPACK_TEST_CACHE") or tmp_path_factory.mktemp("layer-cache"))
+
+
+@pytest.fixture(scope="session")
+def real_layer(tmp_path_factory: pytest.TempPathFactory, layer_download_cache: Path) -> Callable[..., Path]:
     """Factory: ``real_layer(runtime="python3.12", arch="x86_64", compile=False, **kw) -> Path``.
 
     Builds a real layer zip from PyPI with :func:`lambdapack.layer.build.build_layer` (extra
@@ -81,7 +87,7 @@ def real_layer(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
     """
     from lambdapack.layer.build import LayerOptions, build_layer
 
-    cache = Path(os.environ.get("LAMBDAPACK_TEST_CACHE") or tmp_path_factory.mktemp("layer-cache"))
+    cache = layer_download_cache
     built: dict[tuple, Path] = {}
 
     def build(runtime: str = "python3.12", arch: str = "x86_64", compile: bool = False, **kw: object) -> Path:

@@ -313,6 +313,9 @@ def _assemble(root: Path, staged: Path, target: Target, wheels: list[FetchedWhee
         stripped_files = stripped.stripped
         if stripped.skipped_reason:
             notes.append(f"extension modules not stripped: {stripped.skipped_reason}")
+        if stripped.refused:
+            notes.append(f"{stripped.refused} extension modules left as shipped: stripping them would break "
+                         "their loading (patchelf-rewritten layout)")
     if compiled_with is not None and python is not None:
         step(f"compiling .pyc with CPython {compiled_with}", 0, None)
         compile_pycs(site_packages, python, f"/opt/{target.site_packages}", compiled_with)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
 import subprocess
 import tempfile
@@ -214,6 +215,9 @@ sys.stdout.write("\n" + json.dumps(results) + "\n")
 
 
 def check_imports(root: Path, target: Target, python: str | None) -> Check:
+    if platform.machine() != target.machine:
+        return Check("import", SKIP, f"not run: {target.machine} code cannot run on this {platform.machine()} "
+                     "machine (the elf check still verified every binary)")
     interpreter = find_python(target.python, python)
     if interpreter is None:
         wanted = f"python{target.python_version}"

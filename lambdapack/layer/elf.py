@@ -72,3 +72,26 @@ def iter_elf_files(root: Path) -> Iterator[Path]:
             path = Path(dirpath) / name
             if not path.is_symlink() and is_elf(path):
                 yield path
+
+
+def loadable(path: Path) -> bool:
+    """Would the dynamic loader map ``path``? Every PT_LOAD's address and offset must agree modulo its alignment.
+
+    ``strip`` rewrites the file layout; on binaries already rewritten by patchelf (auditwheel
+    repairs every manylinux wheel with it, and older releases carry layouts it breaks) the
+    result can fail with "ELF load command address/offset not page-aligned".
+    """
+    try:
+        with open(path, "rb") as fh:
+            elf = ELFFile(fh)
+            for segment in elf.iter_segments():
+                if segment["p_type"] != "PT_LOAD":
+                    continue
+                align = max(int(segment["p_align"]), 1)
+                if (segment["p_vaddr"] - segment["p_offset"]) % min(align, 4096):
+                    return False
+                if segment["p_offset"] + segment["p_filesz"] > path.stat().st_size:
+                    return False
+        return True
+    except (ELFError, OSError, ValueError, KeyError):
+        return False

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from lambdapack.layer.elf import read_elf
+from lambdapack.layer.elf import loadable, read_elf
 
 # numpy 2.2 imports these from its test package at import time (measured)
 KEEP_FROM_TESTS = frozenset({"numpy/_core/tests/__init__.py", "numpy/_core/tests/_natype.py"})
@@ -98,6 +98,7 @@ class StripResult:
     stripped: int
     bytes_saved: int
     skipped_reason: str | None = None
+    refused: int = 0  # files left unstripped because strip failed or its output would not load
 
 
 def host_strip_for(machine: str) -> str | None:
@@ -133,12 +134,22 @@ def strip_extensions(site_packages: Path, machine: str) -> StripResult:
         if info is not None and info.machine == machine:
             candidates.append(path)
 
-    def run(path: Path) -> int:
-        before = path.stat().st_size
-        done = subprocess.run([strip, "--strip-unneeded", str(path)], capture_output=True, check=False)
-        # a file strip cannot handle is left as it was: stripping is an optimisation, not a requirement
-        return before - path.stat().st_size if done.returncode == 0 else 0
+    def run(path: Path) -> int | None:
+        stripped = path.with_name(path.name + ".stripped")
+        try:
+            done = subprocess.run([strip, "--strip-unneeded", "-o", str(stripped), str(path)],
+                                  capture_output=True, check=False)
+            # stripping is an optimisation: a file strip cannot handle, or whose stripped copy the
+            # loader would refuse, stays exactly as the wheel shipped it
+            if done.returncode != 0 or not loadable(stripped):
+                return None
+            saved = path.stat().st_size - stripped.stat().st_size
+            os.chmod(stripped, path.stat().st_mode & 0o777)
+            os.replace(stripped, path)
+            return saved
+        finally:
+            stripped.unlink(missing_ok=True)
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        saved = list(pool.map(run, candidates))
-    return StripResult(sum(1 for s in saved if s >= 0), sum(saved))
+        saved = [s for s in pool.map(run, candidates) if s is not None]
+    return StripResult(len(saved), sum(saved), refused=len(candidates) - len(saved))

@@ -181,3 +181,24 @@ def test_check_layer_cli_exit_codes_and_json(tmp_path: Path, run_cli: Callable, 
     assert "error:" in result.stderr and "hint:" in result.stderr and "_n.so" not in result.stdout.split("checks")[0]
     missing = run_cli("check-layer", str(tmp_path / "nope.zip"))
     assert missing.exit_code == 1 and "no such file" in missing.stderr
+
+
+def test_loadable_spots_misaligned_load_segments(tmp_path: Path, elf_files: dict[str, bytes]) -> None:
+    from elftools.elf.elffile import ELFFile
+
+    from lambdapack.layer.elf import loadable
+
+    good = tmp_path / "good.so"
+    good.write_bytes(elf_files["plain"])
+    assert loadable(good)
+    with open(good, "rb") as fh:
+        elf = ELFFile(fh)
+        phoff, phentsize = elf["e_phoff"], elf["e_phentsize"]
+        index = next(i for i, seg in enumerate(elf.iter_segments())
+                     if seg["p_type"] == "PT_LOAD" and seg["p_offset"] > 0)
+    data = bytearray(elf_files["plain"])
+    at = phoff + index * phentsize + 8  # p_offset of that PT_LOAD (ELF64)
+    data[at:at + 8] = (int.from_bytes(data[at:at + 8], "little") + 8).to_bytes(8, "little")
+    bad = tmp_path / "bad.so"
+    bad.write_bytes(bytes(data))
+    assert not loadable(bad)
