@@ -133,7 +133,8 @@ def ensure_layer(root: Path, runtime: str, arch: str, rebuild: bool, step: Step)
         from lambdapack.layer.build import LayerOptions, build_layer
 
         step(f"building the scikit-learn layer for {runtime} {arch} (the first run downloads ~60 MB of wheels)")
-        build_layer(LayerOptions(runtime=runtime, arch=arch, out=path, check=False))
+        build_layer(LayerOptions(runtime=runtime, arch=arch, out=path, check=False),
+                    on_step=lambda description, _advance, _total: step(f"  {description}"))
         record = _layer_record(path) or {}
     else:
         step(f"reusing {path} (pass --rebuild to build it again)")
