@@ -43,12 +43,12 @@ from urllib.parse import parse_qs
 MODEL_SCHEMA = "lambdapack.model/1"
 LAYER_SCHEMA = "lambdapack.layer/1"
 LAYER_RECORD = "lambdapack-layer.json"
-# Keep in sync with lambdapack/compat.py (tests/function/test_template_rules.py checks both agree).
+# Keep in sync with lambdapack/compat.py (tests/function/test_handler_init.py checks both agree).
 PINNED_PACKAGES = ("scikit-learn", "numpy", "scipy", "joblib")
 
 # Tree models compare float32 inputs; a larger magnitude would become inf inside scikit-learn.
 FLOAT32_MAX = 3.4028234663852886e38
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _SITE_PACKAGES = re.compile(r"(.*)[/\\]python[/\\]lib[/\\]python3\.\d+[/\\]site-packages[/\\]?")
 _DEFAULT_MAX_BATCH = 1000
 _DEFAULT_FAST_MAX_ROWS = 16

@@ -248,6 +248,7 @@ def test_large_batch_goes_through_the_estimator(iris_handler: ModuleType) -> Non
     ({**SEED, "pw": [2.3]}, "invalid_value", "pw"),
     ({**SEED, "pw": "nan"}, "invalid_value", "pw"),
     ({**SEED, "pw": "1_0"}, "invalid_value", "pw"),
+    ({**SEED, "pw": "\u0663"}, "invalid_value", "pw"),  # an Arabic-Indic 3: float() would take it
     ({**SEED, "pw": 1e39}, "invalid_value", "pw"),
     ({**SEED, "petal width (cm)": 2.3}, "duplicate_feature", "petal width (cm)"),
     ({"instances": [[6.9, 3.1, 5.1]]}, "wrong_length", "instances[0]"),
