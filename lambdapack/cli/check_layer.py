@@ -56,7 +56,10 @@ def check_layer_command(layer: Path, runtime: str | None, arch: str | None, pyth
     report = check_layer(layer, runtime=runtime, arch=arch, python=python, model=model)
     emit(report, as_json, render_checks)
     if not report.ok:
-        failed = ", ".join(c.name for c in report.failures())
-        raise LayerError(f"{layer} fails check-layer ({failed})",
-                         hint="fix the offenders listed above, e.g. rebuild with `lambdapack build-layer` "
-                              "for the right --runtime/--arch")
+        names = [c.name for c in report.failures()]
+        hint = ("fix the offenders listed above, e.g. rebuild with `lambdapack build-layer` "
+                "for the right --runtime/--arch")
+        if names == ["model"]:
+            hint = (f"rebuild the layer pinned to the model (`lambdapack build-layer --model {model}`), "
+                    f"or retrain the model with the layer's libraries (`lambdapack train --layer {layer}`)")
+        raise LayerError(f"{layer} fails check-layer ({', '.join(names)})", hint=hint)
