@@ -201,3 +201,5 @@ def test_check_layer_model_names_the_mismatch(real_layer, iris_model: Path, tmp_
     result = run_cli("check-layer", str(layer), "--model", str(model))
     assert result.exit_code == 1
     assert "scikit-learn 1.5.2 (model) vs layer has" in result.stderr
+    assert f"lambdapack build-layer --model {model}" in result.stderr
+    assert f"lambdapack train --layer {layer}" in result.stderr
