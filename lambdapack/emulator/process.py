@@ -36,9 +36,10 @@ BOOTSTRAP = Path(__file__).with_name("_bootstrap.py")
 ACCOUNT_ID = "012345678912"  # the account the AWS runtime interface emulator reports
 # how often a running invocation is checked for memory and for a dead runtime
 _POLL_S = 0.005
-# a hard ceiling on address space, far above the memory limit, so a single runaway
-# allocation cannot take the host down before the RSS check sees it
-_ADDRESS_SPACE_HEADROOM = 4 * 1024 ** 3
+# A ceiling on address space far above the memory limit: the RSS checks enforce the limit;
+# this only stops an absurd single allocation. It stays generous because virtual size is not
+# memory: OpenBLAS and glibc arenas reserve per thread, gigabytes on a many-core host.
+_ADDRESS_SPACE_HEADROOM = 16 * 1024 ** 3
 _PR_SET_PDEATHSIG = 1
 
 _libc_prctl: Callable[..., int] | None
