@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambdapack.emulator.process import InitOutcome, Sandbox, SandboxConfig
-from lambdapack.emulator.runtime_api import Invocation
+from lambdapack.emulator.process import InitOutcome, RunOutcome, Sandbox, SandboxConfig
+from lambdapack.emulator.runtime_api import MAX_PAYLOAD, Invocation
 
 # Lambda's on-demand init phase limit; past it Lambda retries init within the invoke's own
 # timeout, so the emulator lets init run for this plus the function timeout.
@@ -80,6 +80,13 @@ class _RawPayload(str):
     @property
     def text(self) -> str:
         return str(self)
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    status: str
+    error_type: str | None
+    payload: Any
 
 
 def _error_payload(request_id: str, error_type: str, message: str) -> dict[str, str]:
@@ -172,45 +179,23 @@ class LocalFunction:
             self._log(f"INIT_REPORT Init Duration: {init.init_ms:.2f} ms\tPhase: init\tStatus: "
                       f"{'timeout' if init.status == 'timeout' else 'error'}")
         self._log(f"START RequestId: {rid} Version: $LATEST")
-        status: str
-        error_type: str | None = None
-        duration_ms = 0.0
-        extra = ""
         if init is not None and init.status != "ready":
-            status, error_type, payload = self._init_failure(sandbox, init, rid)
+            verdict = self._init_failure(sandbox, init, rid)
             duration_ms = 0.0
             self._discard_sandbox()
-            extra = f"\tStatus: error\tError Type: {error_type}"
         else:
             outcome = sandbox.run(invocation, config.timeout_s)
             duration_ms = outcome.duration_ms
             sandbox.drain_logs()
-            if outcome.status == "response":
-                status, payload = "success", _decode(invocation.body)
-            elif outcome.status == "error":
-                status, payload = "error", _decode(invocation.body)
-                error_type = invocation.error_type or (payload.get("errorType") if isinstance(payload, dict)
-                                                       else None)
-            elif outcome.status == "too-large":
-                status, error_type = "error", "Function.ResponseSizeTooLarge"
-                payload = {"errorMessage": "Response payload size exceeded maximum allowed payload size "
-                                           "(6291556 bytes).", "errorType": error_type}
-            elif outcome.status == "timeout":
-                status, error_type = "timeout", "Sandbox.Timedout"
-                message = f"Task timed out after {config.timeout_s:.2f} seconds"
-                self._log(f"{_timestamp()} {rid} {message}")
-                payload = _error_payload(rid, error_type, message)
-                extra = "\tStatus: timeout"
-            elif outcome.status == "oom":
-                status, error_type = "oom", "Runtime.OutOfMemory"
-                payload = _error_payload(rid, error_type, _exit_message(-9))
-                extra = f"\tStatus: error\tError Type: {error_type}"
-            else:
-                status, error_type = "exited", "Runtime.ExitError"
-                payload = _error_payload(rid, error_type, _exit_message(outcome.returncode))
-                extra = f"\tStatus: error\tError Type: {error_type}"
+            verdict = self._run_verdict(outcome, invocation)
             if outcome.status in ("timeout", "oom", "exited"):
                 self._discard_sandbox()
+        status, error_type, payload = verdict.status, verdict.error_type, verdict.payload
+        extra = ""
+        if status == "timeout":
+            extra = "Status: timeout\t"
+        elif status in ("oom", "exited", "init-error"):
+            extra = f"Status: error\tError Type: {error_type}\t"
         peak = sandbox.peak_memory_bytes()
         max_memory_mb = min(math.ceil(peak / MIB), config.memory_mb) if peak else 0
         init_ms = init.init_ms if init is not None else None
@@ -220,7 +205,7 @@ class LocalFunction:
                   f"Memory Size: {config.memory_mb} MB\tMax Memory Used: {max_memory_mb} MB\t")
         if init_ms is not None:
             report += f"Init Duration: {init_ms:.2f} ms\t"
-        self._log(report + extra.lstrip("\t") + ("\t" if extra else ""))
+        self._log(report + extra)
         function_error = None if status == "success" else "Unhandled"
         return InvokeResult(
             request_id=rid, payload=payload, status=status, function_error=function_error,
@@ -230,21 +215,45 @@ class LocalFunction:
             _raw=invocation.body,
         )
 
-    def _init_failure(self, sandbox: Sandbox, init: InitOutcome, rid: str) -> tuple[str, str, Any]:
+    def _run_verdict(self, outcome: RunOutcome, invocation: Invocation) -> _Verdict:
+        rid = invocation.request_id
+        if outcome.status == "response":
+            return _Verdict("success", None, _decode(invocation.body))
+        if outcome.status == "error":
+            payload = _decode(invocation.body)
+            error_type = invocation.error_type or (payload.get("errorType") if isinstance(payload, dict) else None)
+            return _Verdict("error", error_type, payload)
+        if outcome.status == "too-large":
+            return _Verdict("error", "Function.ResponseSizeTooLarge", {
+                "errorMessage": f"Response payload size exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes).",
+                "errorType": "Function.ResponseSizeTooLarge"})
+        if outcome.status == "timeout":
+            return self._timed_out(rid)
+        if outcome.status == "oom":
+            return _Verdict("oom", "Runtime.OutOfMemory",
+                            _error_payload(rid, "Runtime.OutOfMemory", _exit_message(-signal.SIGKILL)))
+        return _Verdict("exited", "Runtime.ExitError",
+                        _error_payload(rid, "Runtime.ExitError", _exit_message(outcome.returncode)))
+
+    def _timed_out(self, rid: str) -> _Verdict:
+        message = f"Task timed out after {self.config.timeout_s:.2f} seconds"
+        self._log(f"{_timestamp()} {rid} {message}")
+        return _Verdict("timeout", "Sandbox.Timedout", _error_payload(rid, "Sandbox.Timedout", message))
+
+    def _init_failure(self, sandbox: Sandbox, init: InitOutcome, rid: str) -> _Verdict:
         if init.status == "init-error" and sandbox.api.init_error is not None:
             payload = _decode(sandbox.api.init_error.body)
             error_type = sandbox.api.init_error.error_type
             if isinstance(payload, dict):
                 error_type = payload.get("errorType") or error_type
-            return "init-error", error_type, payload
+            return _Verdict("init-error", error_type, payload)
         if init.status == "timeout":
-            message = f"Task timed out after {self.config.timeout_s:.2f} seconds"
-            self._log(f"{_timestamp()} {rid} {message}")
-            return "timeout", "Sandbox.Timedout", _error_payload(rid, "Sandbox.Timedout", message)
+            return self._timed_out(rid)
         if init.status == "oom":
-            return "oom", "Runtime.OutOfMemory", _error_payload(rid, "Runtime.OutOfMemory", _exit_message(-9))
-        return "exited", "Runtime.ExitError", _error_payload(rid, "Runtime.ExitError",
-                                                             _exit_message(init.returncode))
+            return _Verdict("oom", "Runtime.OutOfMemory",
+                            _error_payload(rid, "Runtime.OutOfMemory", _exit_message(-signal.SIGKILL)))
+        return _Verdict("exited", "Runtime.ExitError",
+                        _error_payload(rid, "Runtime.ExitError", _exit_message(init.returncode)))
 
     def close(self) -> None:
         self._closed = True
