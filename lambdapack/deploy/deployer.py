@@ -6,11 +6,14 @@ them with their own :class:`AwsClient` (pointed at a moto server, with a recordi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from lambdapack import targets
 from lambdapack.deploy import preflight
@@ -30,7 +33,6 @@ from lambdapack.deploy.models import (
     FunctionSpec,
     LayerSpec,
     Plan,
-    Ref,
     RoleSpec,
     Stack,
     trust_policy_for,
@@ -169,6 +171,18 @@ def _check_state(state: DeployState | None, stack: Stack, path: Path) -> None:
             hint=f"pass --region {state.region} (and the matching profile), or destroy it first")
 
 
+@contextlib.contextmanager
+def stack_lock(path: Path) -> Iterator[None]:
+    """One deploy or destroy of a stack at a time in this directory (they share the state file)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        with FileLock(str(path) + ".lock", timeout=0):
+            yield
+    except Timeout:
+        raise DeployError(f"another deploy or destroy of {path.stem!r} is running here",
+                          hint="wait for it to finish, then rerun") from None
+
+
 def endpoint_of(state: DeployState) -> str | None:
     api = state.resources.get("api") or {}
     if api.get("endpoint"):
@@ -183,20 +197,21 @@ def deploy(request: DeployRequest, *, aws: AwsClient | None = None, dry_run: boo
     aws = aws or AwsClient(request.region, request.profile, request.endpoint_url)
     stack = build_stack(request, aws, root)
     path = state_path(stack.name, root)
-    state = load_state(path)
-    _check_state(state, stack, path)
-    plan = plan_deploy(stack, state, read_back(aws, stack, state))
     writes_before = len(aws.writes)
-    if dry_run:
+    # the lock covers reading the state too: a plan made from a record another run is changing is wrong
+    with contextlib.nullcontext() if dry_run else stack_lock(path):
+        state = load_state(path)
+        _check_state(state, stack, path)
+        plan = plan_deploy(stack, state, read_back(aws, stack, state))
         final = state or DeployState(stack.name, stack.region, stack.account, api=stack.api.kind.value)
-        final.update({k: dict(v) for k, v in plan.record.items()})
-    else:
-        final = state or DeployState(stack.name, stack.region, stack.account, api=stack.api.kind.value)
-        final.api = stack.api.kind.value
-        if not path.exists():
+        if dry_run:
+            final.update({k: dict(v) for k, v in plan.record.items()})
+        else:
+            final.api = stack.api.kind.value
+            if not path.exists():
+                save_state(path, final)
+            final = Executor(aws, final, path, on_action).execute(plan)
             save_state(path, final)
-        final = Executor(aws, final, path, on_action).execute(plan)
-        save_state(path, final)
     return DeployResult(
         name=stack.name, region=stack.region, account=stack.account, api=stack.api.kind.value, dry_run=dry_run,
         steps=tuple(Step.of(a) for a in plan.actions), notes=plan.notes,
@@ -224,12 +239,14 @@ def destroy(name: str, *, region: str | None = None, profile: str | None = None,
         if aws.check_credentials() != state.account:
             raise DeployError(f"stack {name!r} lives in account {state.account}, not in the current one",
                               hint="use the profile of the account you deployed to (--profile)")
-        Executor(aws, state, path, on_action).execute(plan)
-        remove_state(path)
+        with stack_lock(path):
+            current = load_state(path)  # what the record says now, not before the lock
+            if current is None:
+                raise DeployError(f"{path} disappeared while destroy waited", hint="nothing left to destroy")
+            plan = plan_destroy(current)
+            Executor(aws, current, path, on_action).execute(plan)
+            remove_state(path)
     return DestroyResult(name=name, region=state.region, dry_run=dry_run,
                          steps=tuple(Step.of(a) for a in plan.actions), state_file=str(path),
                          write_calls=len(aws.writes) - writes_before)
 
-
-def render_ref(value: object) -> str:
-    return value.render() if isinstance(value, Ref) else str(value)

@@ -158,3 +158,14 @@ def test_cli_reports_error_and_hint_and_exits_1(moto: str, artifacts, in_tmp: Pa
     lines = out.stderr.strip().splitlines()
     assert lines[0] == "error: invalid stack name 'bad name'"
     assert lines[1].startswith("hint: use 1-40 letters")
+
+
+def test_a_concurrent_deploy_of_the_same_stack_is_refused(aws: AwsClient, artifacts, tmp_path: Path) -> None:
+    from filelock import FileLock
+
+    layer, function = artifacts()
+    (tmp_path / ".lambdapack").mkdir()
+    with FileLock(str(tmp_path / ".lambdapack" / "iris.json.lock")), pytest.raises(LambdapackError) as caught:
+        deploy(DeployRequest(name="iris", layer=layer, function=function, root=tmp_path), aws=aws)
+    assert caught.value.message == "another deploy or destroy of 'iris' is running here"
+    assert aws.writes == []
