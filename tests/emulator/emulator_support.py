@@ -48,6 +48,8 @@ HANDLER = textwrap.dedent('''
                 "arn": context.invoked_function_arn, "request_id": context.aws_request_id,
                 "memory": context.memory_limit_in_mb, "name": context.function_name,
                 "modules": sorted(sys.modules),
+                "custom": getattr(context.client_context, "custom", None),
+                "cognito_id": getattr(context.identity, "cognito_identity_id", None),
             }
         return {"statusCode": 200, "body": helper.ANSWER, "pid": os.getpid()}
 ''')

@@ -87,6 +87,16 @@ def test_lambda_environment_and_isolation(local_function: Opener, monkeypatch: p
     assert "sklearn" not in described["modules"] and "pytest" not in described["modules"]
 
 
+def test_client_context_and_cognito_identity_reach_the_handler(local_function: Opener) -> None:
+    function = local_function()
+    result = function.invoke(b'{"describe": true}', client_context=json.dumps({"custom": {"tenant": "t1"}}),
+                             cognito_identity=json.dumps({"cognitoIdentityId": "eu-west-1:abc",
+                                                          "cognitoIdentityPoolId": "pool"}))
+    assert result.payload["custom"] == {"tenant": "t1"}
+    assert result.payload["cognito_id"] == "eu-west-1:abc"
+    assert result.payload["request_id"] == result.request_id
+
+
 def test_handler_exception_is_an_error_payload_and_the_runtime_stays_warm(local_function: Opener) -> None:
     function = local_function()
     ok = call(function, {})
