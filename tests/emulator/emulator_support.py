@@ -95,8 +95,21 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def runtime_pids() -> set[int]:
-    """Every live process running the emulator's bootstrap (a /proc scan, no psutil)."""
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def runtime_pids(parent: int | None = None) -> set[int]:
+    """Live processes running the emulator's bootstrap, children of ``parent`` (default: this process).
+
+    A /proc scan, no psutil; the parent filter keeps runtimes of other tests running at the
+    same time out of the count.
+    """
+    parent = os.getpid() if parent is None else parent
     found = set()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -106,6 +119,6 @@ def runtime_pids() -> set[int]:
                 cmdline = fh.read()
         except OSError:
             continue
-        if b"emulator/_bootstrap.py" in cmdline and pid_alive(int(entry)):
+        if b"emulator/_bootstrap.py" in cmdline and pid_alive(int(entry)) and _parent_of(int(entry)) == parent:
             found.add(int(entry))
     return found

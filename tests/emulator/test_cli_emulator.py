@@ -118,12 +118,11 @@ WHOAMI = "import os\n\ndef lambda_handler(event, context):\n    return {'statusC
 
 @pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGKILL"])
 def test_serve_leaves_no_runtime_behind(how: str, tiny: tuple[Path, Path], tmp_path: Path) -> None:
-    before = runtime_pids()
     proc, url = start_serve(write_function(tmp_path, WHOAMI), tiny[1], "--concurrency", "2")
     try:
         status, body = get(f"{url}/who")
         assert status == 200
-        runtimes = runtime_pids() - before
+        runtimes = runtime_pids(parent=proc.pid)
         assert int(body) in runtimes and len(runtimes) == 2
         os.kill(proc.pid, getattr(signal, how))
         proc.wait(timeout=30)
@@ -153,16 +152,15 @@ def test_serve_port_in_use_is_a_clear_error(tiny: tuple[Path, Path], tmp_path: P
 
 
 def test_ctrl_c_during_invoke_leaves_no_runtime(tiny: tuple[Path, Path], tmp_path: Path) -> None:
-    before = runtime_pids()
     proc = subprocess.Popen(
         [sys.executable, "-m", "lambdapack", "invoke", "--local", "--layer", str(tiny[1]), "--function",
          str(tiny[0]), "--event", '{"sleep": 60}', "--timeout", "120"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         deadline = time.monotonic() + 60
-        while not (runtime_pids() - before) and time.monotonic() < deadline:
+        while not runtime_pids(parent=proc.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        runtimes = runtime_pids() - before
+        runtimes = runtime_pids(parent=proc.pid)
         assert runtimes
         time.sleep(0.5)  # inside the handler's sleep
         proc.send_signal(signal.SIGINT)
