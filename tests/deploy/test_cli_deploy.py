@@ -176,3 +176,45 @@ def test_deploy_packages_a_model_directory_on_the_fly(moto: str, name: str, iris
     import zipfile
     with zipfile.ZipFile(built) as zf:
         assert sorted(zf.namelist()) == ["lambda_function.py", "model.joblib", "model.json"]
+
+
+def test_invoke_name_http_uses_the_recorded_endpoint(echo_api: str, in_tmp: Path, run_cli) -> None:
+    state = in_tmp / ".lambdapack" / "iris.json"
+    state.parent.mkdir()
+    state.write_text(json.dumps({"schema": "lambdapack.deploy/1", "name": "iris", "region": REGION,
+                                 "account": "123456789012", "api": "http",
+                                 "resources": {"api": {"kind": "http", "id": "x", "endpoint": echo_api}}}))
+    out = run_cli("invoke", "--name", "iris", "--http", "--event", "seed")
+    assert out.exit_code == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert answer["method"] == "POST" and answer["path"] == "/predict"
+    assert json.loads(answer["body"]) == json.loads((EVENTS / "seed-direct.json").read_text())
+    assert f"status 200 through {echo_api}/predict" in out.stderr
+
+
+def test_invoke_logs_are_decoded_and_function_errors_reported(moto: str, name: str, artifacts, tmp_path: Path) -> None:
+    import base64
+    import io
+
+    from botocore.awsrequest import AWSResponse
+    from botocore.response import StreamingBody
+
+    from lambdapack.deploy.aws import AwsClient
+    from lambdapack.deploy.remote import invoke_lambda
+
+    # moto returns no log tail; answer the Invoke call the way Lambda does for a failing handler
+    tail = "START RequestId: 1\n[ERROR] ValueError: boom\nEND RequestId: 1\n"
+    body = b'{"errorMessage": "boom", "errorType": "ValueError"}'
+
+    def handler(**kwargs: object) -> tuple[AWSResponse, dict[str, object]]:
+        return AWSResponse("http://127.0.0.1/", 200, {}, None), {
+            "StatusCode": 200, "FunctionError": "Unhandled", "LogResult": base64.b64encode(tail.encode()).decode(),
+            "Payload": StreamingBody(io.BytesIO(body), len(body)), "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    aws = AwsClient(sleep=lambda s: None)
+    aws.client("lambda").meta.events.register("before-call.lambda.Invoke", handler)
+    result = invoke_lambda(name, {"sl": 1}, logs=True, root=tmp_path, aws=aws)
+    assert result.function_error == "Unhandled"
+    assert result.logs == tail
+    assert result.payload == {"errorMessage": "boom", "errorType": "ValueError"}
+    assert aws.writes == []
