@@ -156,10 +156,6 @@ class Action:
     summary: str
     params: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
-    def verb(self) -> str:
-        return self.op.split("_", 1)[0]
-
 
 @dataclass(frozen=True)
 class Plan:
