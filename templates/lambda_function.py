@@ -430,6 +430,8 @@ class TreeEvaluator:
             return None
         if task == "classification" and any(int(t.n_classes_) != len(est.classes_) for t in trees):
             return None
+        if any(int(t.tree_.feature.max(initial=-1)) >= n_features for t in trees):
+            return None  # the manifest lists fewer features than the trees use; the estimator will say so
         nodes = sum(int(t.tree_.node_count) for t in trees)
         limit = _env_int("LAMBDAPACK_FAST_PATH_MAX_NODES", _DEFAULT_FAST_MAX_NODES, 0)
         if nodes > limit:
