@@ -176,14 +176,16 @@ class LocalFunction:
                                 cognito_identity=cognito_identity)
         rid = invocation.request_id
         if init is not None and init.status != "ready":
-            self._log(f"INIT_REPORT Init Duration: {init.init_ms:.2f} ms\tPhase: init\tStatus: "
-                      f"{'timeout' if init.status == 'timeout' else 'error'}")
-        self._log(f"START RequestId: {rid} Version: $LATEST")
-        if init is not None and init.status != "ready":
             verdict = self._init_failure(sandbox, init, rid)
+            status_text = "timeout" if init.status == "timeout" else f"error\tError Type: {verdict.error_type}"
+            self._log(f"INIT_REPORT Init Duration: {init.init_ms:.2f} ms\tPhase: init\tStatus: {status_text}")
+            self._log(f"START RequestId: {rid} Version: $LATEST")
+            if verdict.status == "timeout":
+                self._log(f"{_timestamp()} {rid} {verdict.payload['errorMessage'].split('Error: ', 1)[1]}")
             duration_ms = 0.0
             self._discard_sandbox()
         else:
+            self._log(f"START RequestId: {rid} Version: $LATEST")
             outcome = sandbox.run(invocation, config.timeout_s)
             duration_ms = outcome.duration_ms
             sandbox.drain_logs()
@@ -235,9 +237,10 @@ class LocalFunction:
         return _Verdict("exited", "Runtime.ExitError",
                         _error_payload(rid, "Runtime.ExitError", _exit_message(outcome.returncode)))
 
-    def _timed_out(self, rid: str) -> _Verdict:
+    def _timed_out(self, rid: str, log: bool = True) -> _Verdict:
         message = f"Task timed out after {self.config.timeout_s:.2f} seconds"
-        self._log(f"{_timestamp()} {rid} {message}")
+        if log:
+            self._log(f"{_timestamp()} {rid} {message}")
         return _Verdict("timeout", "Sandbox.Timedout", _error_payload(rid, "Sandbox.Timedout", message))
 
     def _init_failure(self, sandbox: Sandbox, init: InitOutcome, rid: str) -> _Verdict:
@@ -248,7 +251,7 @@ class LocalFunction:
                 error_type = payload.get("errorType") or error_type
             return _Verdict("init-error", error_type, payload)
         if init.status == "timeout":
-            return self._timed_out(rid)
+            return self._timed_out(rid, log=False)  # logged after START, where Lambda puts it
         if init.status == "oom":
             return _Verdict("oom", "Runtime.OutOfMemory",
                             _error_payload(rid, "Runtime.OutOfMemory", _exit_message(-signal.SIGKILL)))

@@ -274,3 +274,19 @@ def test_bootstrap_refuses_another_python_version(tmp_path: Path) -> None:
                           capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
     assert done.returncode == 127
     assert "needs Python 3.99" in done.stderr
+
+
+def test_init_that_never_finishes_times_out(tmp_path: Path, tiny: tuple[Path, Path], logs: Logs,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambdapack.emulator import invoker
+
+    # Lambda gives init 10 s, then retries it within the invoke's timeout; shrink the 10 s
+    monkeypatch.setattr(invoker, "INIT_LIMIT_S", 0.5)
+    source = "import time\ntime.sleep(60)\n\ndef lambda_handler(event, context):\n    return 1\n"
+    stuck = make_function(tmp_path, source, name="stuck.zip")
+    with open_function(FunctionSpec(stuck, (tiny[1],), timeout_s=1), log_sink=logs) as function:
+        result = function.invoke(b"{}")
+        assert result.status == "timeout" and result.error_type == "Sandbox.Timedout"
+        assert not pid_alive(result.pid)
+    assert "Phase: init\tStatus: timeout" in logs.text
+    assert logs.text.index("START RequestId") < logs.text.index("Task timed out after 1.00 seconds")
