@@ -61,6 +61,8 @@ def package_function(model_dir: Path = DEFAULT_MODEL_DIR, out: Path = DEFAULT_OU
                      layer: Path | None = None) -> PackageReport:
     """Write the function zip for the model in ``model_dir`` to ``out``; nothing is written on failure."""
     model_dir = Path(model_dir)
+    if model_dir.suffix == ".json" and model_dir.is_file():  # --model build/model/model.json
+        model_dir = model_dir.parent
     out = Path(out)
     if out.is_dir():
         raise PackageError(f"--out {out} is a directory", hint=f"name the zip, e.g. --out {out / 'function.zip'}")

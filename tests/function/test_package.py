@@ -172,3 +172,15 @@ def test_cli_package_help_has_examples(run_cli: Callable) -> None:  # type: igno
     result = run_cli("package", "--help")
     assert result.exit_code == 0
     assert "lambdapack package --layer" in result.stdout
+
+
+def test_model_may_name_the_manifest_itself(iris_model: Path, tmp_path: Path) -> None:
+    report = package_function(iris_model / "model.json", tmp_path / "f.zip")
+    assert report.model_dir == iris_model
+    assert report.sha256 == package_function(iris_model, tmp_path / "g.zip").sha256
+
+
+def test_out_that_is_a_directory_is_refused(iris_model: Path, tmp_path: Path) -> None:
+    with pytest.raises(PackageError, match="is a directory") as info:
+        package_function(iris_model, tmp_path)
+    assert "function.zip" in info.value.hint
