@@ -188,6 +188,18 @@ def _check_layer(manifest: dict) -> dict | None:
     return record
 
 
+def _running_versions() -> dict:
+    """The versions of the pinned libraries this process has imported (unpickling imports them)."""
+    modules = {"scikit-learn": "sklearn", "numpy": "numpy", "scipy": "scipy", "joblib": "joblib"}
+    out = {}
+    for name in PINNED_PACKAGES:
+        module = sys.modules.get(modules.get(name, name))
+        version = getattr(module, "__version__", None)
+        if isinstance(version, str):
+            out[name] = version
+    return out
+
+
 def _sha256(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -253,6 +265,13 @@ class Model:
             self.estimator = joblib.load(path)
         except Exception as exc:  # noqa: BLE001 -- unpickling runs arbitrary code: any failure is an init error
             raise ModelInitError(f"cannot load {model_file}: {type(exc).__name__}: {exc}") from None
+        self.running_versions = _running_versions()
+        differ = [f"{name} {have} (running) vs {want} (model)"
+                  for name, have in self.running_versions.items()
+                  if (want := (manifest.get("versions") or {}).get(name)) and want != have]
+        if differ:  # only reachable without a build record, or with one that lies
+            _log("WARNING", "the model was trained with other library versions than this function runs: "
+                 + ", ".join(differ) + "; predictions may differ from training")
         est = self.estimator
         if not callable(getattr(est, "predict", None)):
             raise ModelInitError(f"{model_file} holds a {type(est).__name__}, which has no predict()")

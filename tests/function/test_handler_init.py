@@ -179,3 +179,24 @@ def test_template_imports_only_the_standard_library_and_the_layer() -> None:
 def test_template_runs_on_the_oldest_lambda_python() -> None:
     # python3.10 is the oldest runtime lambdapack targets: the handler must parse there
     ast.parse(template_path("lambda_function.py").read_text(), feature_version=(3, 10))
+
+
+def test_running_other_versions_than_the_model_warns_but_serves(model_copy: Path, load_handler: LoadHandler,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = json.loads((model_copy / "model.json").read_text())
+    manifest["versions"]["scikit-learn"] = "0.24.2"
+    (model_copy / "model.json").write_text(json.dumps(manifest))
+    module = load_handler(model_copy)
+    warnings = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert any("scikit-learn" in w["message"] and "0.24.2 (model)" in w["message"] for w in warnings
+               if w["level"] == "WARNING")
+    assert module.lambda_handler(SEED, None) == {"statusCode": 200, "body": "virginica"}
+
+
+def test_matching_versions_do_not_warn(iris_model: Path, load_handler: LoadHandler,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    module = load_handler(iris_model)
+    assert module._HANDLER.model.running_versions["scikit-learn"]
+    out = capsys.readouterr().out
+    assert '"model loaded"' in out  # the init log was captured
+    assert "other library versions" not in out  # the fixture's model was trained with these very libraries
