@@ -199,7 +199,7 @@ class IsolatedTrainer:
             message = str(reply.get("message"))
             if reply.get("kind") == "import":
                 message = f"{self.layer.path} cannot train a model here: {message}"
-            raise failure_to_error(str(reply.get("kind")), message, "estimator")
+            raise failure_to_error(str(reply.get("kind")), message)
         return reply
 
 

@@ -84,6 +84,8 @@ def train(
 ) -> TrainReport:
     """Train, score and write the model and its manifest into ``out``; nothing is written on failure."""
     spec = get_estimator(estimator)
+    if isinstance(params, str):
+        params = [params]
     user_params = dict(params) if isinstance(params, Mapping) else parse_params(params)
     merged = resolved_params(spec, user_params, random_state)
     if not 0 <= compress <= 9:
@@ -124,7 +126,7 @@ def train(
             reply = isolated.run(request, data.X, data.y)
         else:
             request["X"], request["y"] = data.X, data.y
-            reply = _fit_here(request, spec.name)
+            reply = _fit_here(request)
         model_path = staged / MODEL_FILE
         classes = _class_names(reply["classes"], data.target_names) if reply["classes"] is not None else None
         manifest = Manifest(
@@ -173,19 +175,19 @@ def _load_data(dataset: str | None, csv: Path | None, target: str | None, task: 
     return load_bundled(dataset or DEFAULT_DATASET)
 
 
-def _fit_here(request: dict[str, Any], name: str) -> dict[str, Any]:
+def _fit_here(request: dict[str, Any]) -> dict[str, Any]:
     try:
         return _child_train.fit_and_dump(request)
     except _child_train.TrainFailure as exc:
-        raise failure_to_error(exc.kind, exc.message, name) from None
+        raise failure_to_error(exc.kind, exc.message) from None
     except OSError as exc:
         raise ModelError(f"cannot write the model ({exc.strerror or exc})",
                          hint="check free space and permissions of the output directory") from None
 
 
-def failure_to_error(kind: str, message: str, estimator: str) -> ModelError:
+def failure_to_error(kind: str, message: str) -> ModelError:
     hints = {
-        "param": f"fix the --param value; `lambdapack train --estimator {estimator} --help` lists the basics",
+        "param": "fix the --param value (the message says what the estimator accepts)",
         "data": "use more rows or a different --test-size",
         "fit": "check the data and parameters; the estimator's own message is above",
         "estimator": "choose an estimator from `lambdapack train --help`",

@@ -13,17 +13,23 @@ from lambdapack.model.estimators import ESTIMATORS, check_params, get_estimator,
 from lambdapack.model.manifest import load_manifest
 from lambdapack.model.train import train
 
+# fewer boosting rounds keep the suite quick on a shared 2-core machine; the code path is the same
+QUICK = {"hist_gradient_boosting": ["max_iter=15"], "gradient_boosting": ["n_estimators=20"],
+         "gradient_boosting_regressor": ["n_estimators=20"]}
+
 
 @pytest.mark.parametrize("name", list(ESTIMATORS))
 def test_every_estimator_trains(name: str, tmp_path: Path) -> None:
     spec = ESTIMATORS[name]
     dataset = "iris" if spec.task == "classification" else "diabetes"
-    report = train(dataset=dataset, estimator=name, out=tmp_path / "m")
+    params = QUICK.get(name, [])
+    report = train(dataset=dataset, estimator=name, params=params, out=tmp_path / "m")
     manifest = load_manifest(tmp_path / "m")
     assert manifest.estimator.class_path == spec.class_path
     assert manifest.task == spec.task
     model = joblib.load(report.model_path)
     assert type(model).__name__ == spec.class_name
+    assert train(dataset=dataset, estimator=name, params=params, out=tmp_path / "again").sha256 == report.sha256
     if spec.task == "classification":
         assert report.metrics["accuracy"] > 0.85
         assert manifest.classes == ("setosa", "versicolor", "virginica")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import platform
+import subprocess
+import sys
 from pathlib import Path
 
 import joblib
@@ -86,7 +89,7 @@ def test_failure_writes_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("dataset", "estimator", "features", "classes"), [
-    ("wine", "logistic_regression", 13, ("class_0", "class_1", "class_2")),
+    ("wine", "extra_trees", 13, ("class_0", "class_1", "class_2")),
     ("breast_cancer", "random_forest", 30, ("malignant", "benign")),
     ("digits", "knn", 64, tuple(str(i) for i in range(10))),
     ("diabetes", "ridge", 10, None),
@@ -168,3 +171,14 @@ def test_out_that_is_a_file(tmp_path: Path) -> None:
     (tmp_path / "m").write_text("")
     with pytest.raises(ModelError, match="is a file"):
         train(out=tmp_path / "m")
+
+
+def test_byte_identical_across_processes_and_hash_seeds(tmp_path: Path) -> None:
+    """String labels and dicts inside the pickle must not depend on PYTHONHASHSEED."""
+    csv = _iris_csv(tmp_path / "iris.csv")
+    seed = "1" if os.environ.get("PYTHONHASHSEED") != "1" else "2"  # differ from this process's seed
+    subprocess.run([sys.executable, "-m", "lambdapack", "train", "--csv", str(csv), "--target", "species",
+                    "--estimator", "extra_trees", "--out", str(tmp_path / "child")],
+                   check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": seed})
+    here = train(csv=csv, target="species", estimator="extra_trees", out=tmp_path / "here")
+    assert sha256_file(tmp_path / "child" / "model.joblib") == here.sha256
