@@ -46,7 +46,7 @@ def train_command(dataset: str | None, csv_path: Path | None, target: str | None
     \b
     Examples:
       lambdapack train
-      lambdapack train --dataset wine --estimator logistic_regression
+      lambdapack train --dataset wine --estimator extra_trees --compress 3
       lambdapack train --csv flowers.csv --target species --param n_estimators=200
       lambdapack train --dataset diabetes --estimator ridge --param alpha=0.5
       lambdapack train --layer dist/layer-python3.12-x86_64.zip
