@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 from function_support import SEED
 from hypothesis import HealthCheck, given, settings
@@ -138,3 +139,18 @@ def test_http_api_and_function_url_events_never_break_the_handler(handler: Modul
 @given(v1_events())
 def test_rest_api_events_never_break_the_handler(handler: ModuleType, event: dict) -> None:
     _check(handler.lambda_handler(event, None))
+
+
+finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False) | st.sampled_from(
+    [0.0, -0.0, 0.8, 1.75, 2.45, 4.95, 5.45, 1e-45, 3.4e38])
+
+
+@FUZZ
+@given(st.lists(st.tuples(finite, finite, finite, finite), min_size=1, max_size=20))
+def test_any_finite_rows_get_sklearns_answer(handler: ModuleType, rows: list) -> None:
+    model = handler._HANDLER.model
+    body = json.loads(handler.lambda_handler({"instances": [list(r) for r in rows]}, None)["body"])
+    X = np.array(rows, dtype=np.float64)
+    labels = model.estimator.classes_.tolist()
+    assert body["predictions"] == [model.classes[labels.index(v)] for v in model.estimator.predict(X).tolist()]
+    assert [list(p.values()) for p in body["probabilities"]] == model.estimator.predict_proba(X).tolist()
