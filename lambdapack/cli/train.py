@@ -52,11 +52,13 @@ def train_command(dataset: str | None, csv_path: Path | None, target: str | None
       lambdapack train --layer dist/layer-python3.12-x86_64.zip
     """
     from lambdapack.model.train import train
-    from lambdapack.ui import emit, warn
+    from lambdapack.ui import emit, progress, warn
 
-    report = train(dataset=dataset, csv=csv_path, target=target, estimator=estimator, params=params,
-                   test_size=test_size, random_state=random_state, compress=compress, out=out,
-                   layer=layer, python=python)
+    with progress() as bar:
+        task = bar.add_task("training", total=None)
+        report = train(dataset=dataset, csv=csv_path, target=target, estimator=estimator, params=params,
+                       test_size=test_size, random_state=random_state, compress=compress, out=out,
+                       layer=layer, python=python, on_step=lambda text: bar.update(task, description=text))
     for message in report.warnings:
         warn(message)
     emit(report, as_json, _render)

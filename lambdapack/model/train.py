@@ -12,7 +12,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,8 +81,13 @@ def train(
     out: Path = DEFAULT_OUT,
     layer: Path | None = None,
     python: str | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> TrainReport:
-    """Train, score and write the model and its manifest into ``out``; nothing is written on failure."""
+    """Train, score and write the model and its manifest into ``out``; nothing is written on failure.
+
+    ``on_step`` is told what is happening (for a progress display).
+    """
+    step = on_step or (lambda _description: None)
     spec = get_estimator(estimator)
     if isinstance(params, str):
         params = [params]
@@ -106,6 +111,7 @@ def train(
     else:
         check_params(spec, merged)
 
+    step("loading the data")
     data = _load_data(dataset, csv, target, spec.task)
     if csv is None and data.task != spec.task:
         kind = "classifier" if data.task == "classification" else "regressor"
@@ -123,9 +129,11 @@ def train(
     with staging_dir(out) as staged:
         request["out"] = str(staged / MODEL_FILE)
         if isolated is not None:
+            step(f"training {spec.class_name} with the layer's Python {isolated.python}")
             reply = isolated.run(request, data.X, data.y)
         else:
             request["X"], request["y"] = data.X, data.y
+            step(f"training {spec.class_name}")
             reply = _fit_here(request)
         model_path = staged / MODEL_FILE
         classes = _class_names(reply["classes"], data.target_names) if reply["classes"] is not None else None

@@ -182,3 +182,9 @@ def test_byte_identical_across_processes_and_hash_seeds(tmp_path: Path) -> None:
                    check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": seed})
     here = train(csv=csv, target="species", estimator="extra_trees", out=tmp_path / "here")
     assert sha256_file(tmp_path / "child" / "model.joblib") == here.sha256
+
+
+def test_progress_steps_are_reported(tmp_path: Path) -> None:
+    steps: list[str] = []
+    train(estimator="naive_bayes", out=tmp_path / "m", on_step=steps.append)
+    assert steps == ["loading the data", "training GaussianNB"]
