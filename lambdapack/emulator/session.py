@@ -49,10 +49,11 @@ class FunctionSpec:
 
 
 def default_layer(dist: Path = Path("dist")) -> Path:
-    """``dist/layer-python3.12-x86_64.zip``, else the only layer in ``dist/``."""
-    preferred = dist / f"layer-{DEFAULT_RUNTIME}-{DEFAULT_ARCH}.zip"
-    if preferred.is_file():
-        return preferred
+    """``dist/layer-python3.12-<this machine's arch>.zip``, else the only layer in ``dist/``."""
+    for arch in dict.fromkeys((code.host_arch(), DEFAULT_ARCH)):
+        preferred = dist / f"layer-{DEFAULT_RUNTIME}-{arch}.zip"
+        if preferred.is_file():
+            return preferred
     found = sorted(dist.glob("layer-*.zip"))
     if len(found) == 1:
         return found[0]
