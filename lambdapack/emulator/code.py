@@ -20,6 +20,7 @@ import platform
 import re
 import shutil
 import tempfile
+import time
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ LAYER_RECORD = "lambdapack-layer.json"
 _SITE_DIR = re.compile(r"^python/lib/python(3\.\d+)/site-packages/")
 # ELF e_machine values of the architectures Lambda runs
 _ELF_MACHINES = {62: "x86_64", 183: "arm64"}
+# unpacked layers kept in the cache, and how long one must sit unused before it may go
+KEEP_OPT_DIRS = 3
+PRUNE_IDLE_S = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,7 @@ def opt_dir_for(layers: Sequence[LayerInfo]) -> Path:
     root = cache_root() / "emulator"
     final = root / f"opt-{key}"
     if (final / ".complete").is_file():
+        os.utime(final / ".complete")  # last use, for pruning
         return final
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".opt-{key}.", dir=root))
@@ -149,7 +154,30 @@ def opt_dir_for(layers: Sequence[LayerInfo]) -> Path:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+    prune_opt_dirs(root, keep=final)
     return final
+
+
+def prune_opt_dirs(root: Path, keep: Path, newest: int = KEEP_OPT_DIRS, idle_s: float = PRUNE_IDLE_S) -> list[Path]:
+    """Remove unpacked layers beyond the ``newest`` most recently used, if idle for ``idle_s``.
+
+    Each is a full unpacked layer (~200 MB for scikit-learn); a rebuilt layer has a new hash,
+    so without this the cache grows with every build. One in use by a running emulator was
+    used recently and is kept.
+    """
+    now = time.time()
+    dirs = []
+    for path in root.glob("opt-*"):
+        marker = path / ".complete"
+        if path != keep and marker.is_file():
+            dirs.append((marker.stat().st_mtime, path))
+    dirs.sort(reverse=True)
+    removed = []
+    for last_used, path in dirs[max(newest - 1, 0):]:
+        if now - last_used > idle_s:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def unpack_function(function_zip: Path, dest: Path) -> Path:

@@ -290,3 +290,21 @@ def test_init_that_never_finishes_times_out(tmp_path: Path, tiny: tuple[Path, Pa
         assert not pid_alive(result.pid)
     assert "Phase: init\tStatus: timeout" in logs.text
     assert logs.text.index("START RequestId") < logs.text.index("Task timed out after 1.00 seconds")
+
+
+def test_unpacked_layers_are_pruned_when_old_and_many(tmp_path: Path) -> None:
+    from lambdapack.emulator.code import prune_opt_dirs
+
+    now = time.time()
+    dirs = []
+    for age_days in (0, 1.5, 2, 3, 0.01):
+        path = tmp_path / f"opt-{age_days}"
+        (path / "python").mkdir(parents=True)
+        (path / ".complete").write_text("x")
+        os.utime(path / ".complete", (now - age_days * 86400, now - age_days * 86400))
+        dirs.append(path)
+    keep = dirs[0]
+    removed = prune_opt_dirs(tmp_path, keep=keep, newest=3, idle_s=86400)
+    # kept: the one in use, the two most recently used others; older ones go only if idle a day
+    assert sorted(p.name for p in removed) == ["opt-2", "opt-3"]
+    assert keep.exists() and (tmp_path / "opt-0.01").exists() and (tmp_path / "opt-1.5").exists()
