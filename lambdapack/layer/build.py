@@ -250,7 +250,12 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
             meta = hit.meta
         else:
             root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lambdapack-layer-")))
-            meta = _assemble(root, staged, target, wheels, resolver, options, python, compiled_with, step)
+            try:
+                meta = _assemble(root, staged, target, wheels, resolver, options, python, compiled_with, step)
+            except OSError as exc:  # ENOSPC above all: ~200 MB unpacked plus the zip
+                raise LayerError(f"cannot assemble the layer: {exc.strerror or exc}",
+                                 hint=f"check free space and permissions in {root.parent} and {out.parent}"
+                                 ) from None
         record = build_record(target, wheels, resolver, options, compiled_with is not None, compiled_with)
         check = None
         if options.check:

@@ -1,0 +1,188 @@
+"""build-layer's figures for issue 3, all from one run:
+
+- size: lambdapack's layer (``--no-compile`` and default) against the guide's way (the same
+  wheels unzipped into ``python/lib/python3.X/site-packages``, ``*.dist-info`` deleted,
+  zipped) for py3.12 x86_64, and (not ``--quick``) py3.11 x86_64 and py3.12 arm64;
+- cold ``import sklearn.ensemble`` from the layer with the precompiled unchecked-hash pycs
+  against the same layer without them: median of fresh isolated processes (``-I -S -B``:
+  Lambda's ``/opt`` is read-only, so a layer without pycs compiles on every cold start);
+- warm rebuild time (every cache warm): lambdapack (its layer cache hit, and with the layer
+  cache cleared so it rebuilds from cached wheels) against the guide's way (``pip download``
+  with the full tag list + unzip + zip) and ``pip install --platform ... --target`` + zip.
+
+    python bench/bench_layer.py [--quick]
+
+Ratios only compare figures from the same run; the machine is shared, absolute times vary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from lambdapack.archive import entries_from_dir, safe_extract, write_zip
+from lambdapack.interpreters import find_python
+from lambdapack.layer.build import LayerOptions, build_layer
+from lambdapack.targets import Target
+from lambdapack.wheels import Inputs, fetch_wheels
+from lambdapack.wheels.fetch import pip_target_args
+
+REQUIREMENTS = ("scikit-learn", "joblib")
+QUICK_TARGETS = (("python3.12", "x86_64"),)
+FULL_TARGETS = (("python3.12", "x86_64"), ("python3.11", "x86_64"), ("python3.12", "arm64"))
+TARGETS = {"zip_no_compile_vs_guide": 0.85, "import_with_pyc_vs_without": 0.45, "warm_rebuild_vs_pip_target": 0.3}
+
+
+def log(message: str) -> None:
+    print(f"[bench_layer] {message}", file=sys.stderr, flush=True)
+
+
+def cache_dir() -> Path:
+    path = Path(os.environ.get("LAMBDAPACK_BENCH_CACHE") or Path(tempfile.gettempdir()) / "lambdapack-bench-layer")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return round(time.perf_counter() - start, 2)
+
+
+def unzipped_size(path: Path) -> int:
+    with zipfile.ZipFile(path) as zf:
+        return sum(i.file_size for i in zf.infolist())
+
+
+def zip_tree(root: Path, out: Path) -> None:
+    write_zip(out, entries_from_dir(root / "python", prefix="python"))
+
+
+def guide_way(target: Target, work: Path, cache: Path) -> Path:
+    """The guide's recipe with the tags that get a current stack: download, unzip all, drop dist-info, zip."""
+    downloads = work / "guide-wheels"
+    shutil.rmtree(downloads, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--progress-bar", "off", "-d", str(downloads),
+                    "--cache-dir", str(cache / "pip"), *pip_target_args(target), *REQUIREMENTS],
+                   check=True, stdin=subprocess.DEVNULL)
+    tree = work / "guide-tree"
+    shutil.rmtree(tree, ignore_errors=True)
+    site = tree / target.site_packages
+    site.mkdir(parents=True)
+    for wheel in sorted(downloads.glob("*.whl")):
+        with zipfile.ZipFile(wheel) as zf:
+            zf.extractall(site)
+    for dist_info in site.glob("*.dist-info"):
+        shutil.rmtree(dist_info)
+    out = work / "guide.zip"
+    zip_tree(tree, out)
+    return out
+
+
+def pip_target_way(target: Target, work: Path, cache: Path) -> Path:
+    """AWS's documented path: ``pip install --platform ... --target`` then zip."""
+    tree = work / "pip-tree"
+    shutil.rmtree(tree, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--progress-bar", "off", "--target",
+                    str(tree / target.site_packages), "--cache-dir", str(cache / "pip"), *pip_target_args(target),
+                    *REQUIREMENTS], check=True, stdin=subprocess.DEVNULL)
+    out = work / "pip-target.zip"
+    zip_tree(tree, out)
+    return out
+
+
+def ours(target: Target, work: Path, cache: Path, *, compile_: bool, name: str) -> Path:
+    out = work / name
+    build_layer(LayerOptions(requirements=REQUIREMENTS, runtime=target.runtime or "python3.12", arch=target.arch,
+                             compile=compile_, check=False, cache_dir=cache, out=out))
+    return out
+
+
+def cold_import(layer: Path, target: Target, runs: int) -> float | None:
+    """Median seconds of ``import sklearn.ensemble`` in fresh isolated processes, or None without the Python."""
+    python = find_python(target.python)
+    if python is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
+        root = Path(tmp)
+        safe_extract(layer, root)
+        paths = json.dumps([str(root / target.site_packages), str(root / "python")])
+        script = ("import json, sys, time; sys.path[:0] = json.loads(sys.argv[1]); t = time.perf_counter(); "
+                  "import sklearn.ensemble; print(time.perf_counter() - t)")
+        times = []
+        for _ in range(runs):
+            done = subprocess.run([str(python), "-I", "-S", "-B", "-c", script, paths], capture_output=True,
+                                  text=True, check=True, cwd=tmp)
+            times.append(float(done.stdout.strip().splitlines()[-1]))
+    return round(statistics.median(times), 3)
+
+
+def sizes_for(runtime: str, arch: str, work: Path, cache: Path) -> dict:
+    target = Target.for_runtime(runtime, arch)
+    log(f"sizes {target.label}")
+    no_pyc = ours(target, work, cache, compile_=False, name=f"{target.label}-no-compile.zip")
+    with_pyc = ours(target, work, cache, compile_=True, name=f"{target.label}.zip")
+    guide = guide_way(target, work, cache)
+    result = {
+        "guide_zip": guide.stat().st_size, "guide_unzipped": unzipped_size(guide),
+        "no_compile_zip": no_pyc.stat().st_size, "no_compile_unzipped": unzipped_size(no_pyc),
+        "default_zip": with_pyc.stat().st_size, "default_unzipped": unzipped_size(with_pyc),
+    }
+    result["zip_no_compile_vs_guide"] = round(result["no_compile_zip"] / result["guide_zip"], 3)
+    result["unzipped_no_compile_vs_guide"] = round(result["no_compile_unzipped"] / result["guide_unzipped"], 3)
+    result["versions"] = {w.name: w.version for w in fetch_wheels(Inputs(REQUIREMENTS), target, cache_dir=cache)
+                          if w.name in ("scikit-learn", "numpy", "scipy")}
+    return result
+
+
+def run(quick: bool) -> dict:
+    cache = cache_dir()
+    results: dict = {"targets": {}, "goals": TARGETS}
+    with tempfile.TemporaryDirectory(prefix="bench-layer-") as tmp:
+        work = Path(tmp)
+        for runtime, arch in QUICK_TARGETS if quick else FULL_TARGETS:
+            results["targets"][f"{runtime}-{arch}"] = sizes_for(runtime, arch, work, cache)
+
+        target = Target.for_runtime("python3.12", "x86_64")
+        runs = 3 if quick else 7
+        log(f"cold import sklearn.ensemble, median of {runs}")
+        with_pyc = cold_import(work / f"{target.label}.zip", target, runs)
+        without = cold_import(work / f"{target.label}-no-compile.zip", target, runs)
+        results["import"] = {"runs": runs, "with_pyc_s": with_pyc, "without_pyc_s": without,
+                             "import_with_pyc_vs_without": round(with_pyc / without, 3) if with_pyc and without
+                             else None}
+
+        log("warm rebuilds (every cache warm: the size step above filled them)")
+        rebuild = {
+            "lambdapack_s": timed(lambda: ours(target, work, cache, compile_=True, name="again.zip")),
+            "guide_way_s": timed(lambda: guide_way(target, work, cache)),
+            "pip_target_s": timed(lambda: pip_target_way(target, work, cache)),
+        }
+        rebuild["warm_rebuild_vs_pip_target"] = round(rebuild["lambdapack_s"] / rebuild["pip_target_s"], 3)
+        rebuild["warm_rebuild_vs_guide_way"] = round(rebuild["lambdapack_s"] / rebuild["guide_way_s"], 3)
+        if not quick:
+            # the same inputs with the layer cache emptied: unpack, slim, compile, zip from cached wheels
+            shutil.rmtree(cache / "layers", ignore_errors=True)
+            rebuild["lambdapack_no_layer_cache_s"] = timed(
+                lambda: ours(target, work, cache, compile_=True, name="again.zip"))
+            rebuild["no_layer_cache_vs_pip_target"] = round(
+                rebuild["lambdapack_no_layer_cache_s"] / rebuild["pip_target_s"], 3)
+        results["warm_rebuild"] = rebuild
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="py3.12 x86_64 only, fewer import runs")
+    args = parser.parse_args()
+    print(json.dumps(run(args.quick), indent=2))
