@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from lambdapack.deploy.aws import AwsCallError, AwsClient
-from lambdapack.deploy.models import STACK_TAG, Stack
+from lambdapack.deploy.models import STACK_TAG, ApiKind, Stack
 from lambdapack.deploy.planner import (
     BucketSeen,
     FunctionSeen,
@@ -108,6 +108,31 @@ def read_http_api(aws: AwsClient, api_id: str) -> HttpApiSeen | None:
         stage=stage is not None, throttle=throttle)
 
 
+def find_tagged_http_api(aws: AwsClient, stack: Stack) -> str | None:
+    """The id of this stack's HTTP API when the state does not know it (a create whose answer was lost)."""
+    token: str | None = None
+    while True:
+        page = aws.call("apigatewayv2", "get_apis", **({"NextToken": token} if token else {}))
+        for api in page.get("Items", []):
+            if api.get("Name") == stack.api.name and (api.get("Tags") or {}).get(STACK_TAG) == stack.name:
+                return str(api["ApiId"])
+        token = page.get("NextToken")
+        if not token:
+            return None
+
+
+def find_tagged_rest_api(aws: AwsClient, stack: Stack) -> str | None:
+    position: str | None = None
+    while True:
+        page = aws.call("apigateway", "get_rest_apis", limit=500, **({"position": position} if position else {}))
+        for api in page.get("items", []):
+            if api.get("name") == stack.api.name and (api.get("tags") or {}).get(STACK_TAG) == stack.name:
+                return str(api["id"])
+        position = page.get("position")
+        if not position:
+            return None
+
+
 def read_permissions(aws: AwsClient, function_name: str) -> dict[str, str]:
     got = aws.call_or_none("lambda", "get_policy", FunctionName=function_name)
     if got is None:
@@ -124,11 +149,20 @@ def read_back(aws: AwsClient, stack: Stack, state: DeployState | None) -> Observ
     bucket, objects = (read_bucket(aws, stack.bucket.name) if stack.bucket else (None, frozenset()))
     function = read_function(aws, stack)
     api = recorded.get("api") or {}
-    http_api = read_http_api(aws, api["id"]) if api.get("kind") == "http" and api.get("id") else None
+    recorded_id = api.get("id")
+    http_id = recorded_id if api.get("kind") == "http" else None
+    rest_id = recorded_id if api.get("kind") == "rest" else None
+    # an API whose create call succeeded but whose answer never arrived is in no state file;
+    # its name and stack tag find it, so a rerun adopts it instead of leaking a second one
+    if recorded_id is None and stack.api.kind is ApiKind.HTTP:
+        http_id = find_tagged_http_api(aws, stack)
+    if recorded_id is None and stack.api.kind is ApiKind.REST:
+        rest_id = find_tagged_rest_api(aws, stack)
+    http_api = read_http_api(aws, http_id) if http_id else None
     rest_api = None
-    if (api.get("kind") == "rest" and api.get("id")
-            and aws.call_or_none("apigateway", "get_rest_api", restApiId=api["id"]) is not None):
-        rest_api = RestApiSeen(api["id"], complete=bool(api.get("complete")))
+    if rest_id and aws.call_or_none("apigateway", "get_rest_api", restApiId=rest_id) is not None:
+        # only a REST API this state saw finished is complete; an adopted one is rebuilt
+        rest_api = RestApiSeen(rest_id, complete=bool(api.get("complete")) and rest_id == recorded_id)
     url = None
     if function is not None:
         got = aws.call_or_none("lambda", "get_function_url_config", FunctionName=stack.function.name)

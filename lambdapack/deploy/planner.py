@@ -146,7 +146,8 @@ def _plan_bucket(stack: Stack, seen: Observed, actions: list[Action], record: di
         actions.append(Action("create_bucket", "bucket", f"S3 bucket {name} for uploads over the direct limit",
                               {"Bucket": name}))
     else:
-        record["bucket"] = {"name": name}
+        # every object in the stack's own bucket is lambdapack's (even one whose upload answer was lost)
+        record["bucket"] = {"name": name, "keys": sorted(seen.objects)}
     if bucket is None or not bucket.public_access_blocked:
         actions.append(Action("block_public_access", "bucket", f"block all public access to {name}",
                               {"Bucket": name}))

@@ -189,3 +189,68 @@ def test_a_dropped_connection_is_retried_for_reads_only(aws: AwsClient, sleeps: 
         deploy(req(other, tmp_path, layer, function), aws=fresh)
     assert "CreateApi" in caught.value.message or "dropped" in caught.value.message
     assert [c.error for c in fresh.calls if c.operation == "CreateApi"] == ["ConnectionClosedError"]
+
+
+def _lose_answer(aws: AwsClient, service: str, operation: str) -> None:
+    """AWS performs the call, but its answer never arrives (the hardest case for a state file)."""
+    from botocore.exceptions import ReadTimeoutError
+
+    lost: list[int] = []
+
+    def handler(**kwargs: Any) -> None:
+        if not lost:
+            lost.append(1)
+            raise ReadTimeoutError(endpoint_url="http://127.0.0.1/lost")
+
+    aws.client(service).meta.events.register(f"after-call.{service}.{operation}", handler)
+
+
+@pytest.mark.parametrize(("api", "service", "operation"), [
+    ("http", "apigatewayv2", "CreateApi"),
+    ("rest", "apigateway", "CreateRestApi"),
+])
+def test_an_api_created_but_unrecorded_is_adopted_not_leaked(aws: AwsClient, name: str, artifacts, tmp_path: Path,
+                                                             api: str, service: str, operation: str) -> None:
+    from lambdapack.deploy.models import ApiKind
+
+    layer, function = artifacts()
+    request = DeployRequest(name=name, layer=layer, function=function, root=tmp_path, api=ApiKind(api))
+    _lose_answer(aws, service, operation)
+    with pytest.raises(DeployError):
+        deploy(request, aws=aws)
+    assert "api" not in json.loads((tmp_path / ".lambdapack" / f"{name}.json").read_text())["resources"]
+
+    fresh = AwsClient(sleep=lambda s: None)
+    deploy(request, aws=fresh)
+    assert deploy(request, aws=fresh).write_calls == 0
+    if api == "http":
+        names = [a["Name"] for a in client("apigatewayv2").get_apis()["Items"]]
+    else:
+        names = [a["name"] for a in client("apigateway").get_rest_apis()["items"]]
+    assert names.count(f"{name}-api") == 1
+    destroy(name, root=tmp_path, aws=fresh)
+    if api == "http":
+        assert f"{name}-api" not in [a["Name"] for a in client("apigatewayv2").get_apis()["Items"]]
+    else:
+        assert f"{name}-api" not in [a["name"] for a in client("apigateway").get_rest_apis()["items"]]
+
+
+def test_an_upload_whose_answer_was_lost_is_recorded_and_destroyed(aws: AwsClient, name: str, artifacts,
+                                                                    tmp_path: Path) -> None:
+    import os
+
+    from stackfiles import write_layer
+
+    from lambdapack import targets
+
+    layer = write_layer(tmp_path / "dist" / "big.zip", payload=os.urandom(targets.DIRECT_UPLOAD_LIMIT + 1))
+    _, function = artifacts()
+    _lose_answer(aws, "s3", "PutObject")
+    with pytest.raises(DeployError):
+        deploy(req(name, tmp_path, layer, function), aws=aws)
+    fresh = AwsClient(sleep=lambda s: None)
+    second = deploy(req(name, tmp_path, layer, function), aws=fresh)
+    assert "upload_object" not in [s.op for s in second.steps]  # it is there already
+    state = json.loads((tmp_path / ".lambdapack" / f"{name}.json").read_text())["resources"]
+    destroy(name, root=tmp_path, aws=fresh)
+    assert state["bucket"]["name"] not in [b["Name"] for b in client("s3").list_buckets()["Buckets"]]
