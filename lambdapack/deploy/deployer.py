@@ -205,6 +205,7 @@ def deploy(request: DeployRequest, *, aws: AwsClient | None = None, dry_run: boo
         plan = plan_deploy(stack, state, read_back(aws, stack, state))
         final = state or DeployState(stack.name, stack.region, stack.account, api=stack.api.kind.value)
         if dry_run:
+            final.update({resource: None for resource in plan.forget})
             final.update({k: dict(v) for k, v in plan.record.items()})
         else:
             final.api = stack.api.kind.value

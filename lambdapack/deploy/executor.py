@@ -51,7 +51,8 @@ class Executor:
         self._on_action = on_action or (lambda action: None)
 
     def execute(self, plan: Plan) -> DeployState:
-        if plan.record:
+        if plan.record or plan.forget:
+            self.state.update({resource: None for resource in plan.forget})
             self.state.update(plan.record)
             save_state(self.state_file, self.state)
         for action in plan.actions:

@@ -167,6 +167,7 @@ class Plan:
     actions: tuple[Action, ...]
     record: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    forget: tuple[str, ...] = ()  # recorded resources AWS no longer has (removed outside lambdapack)
 
     @property
     def changes(self) -> bool:

@@ -106,7 +106,15 @@ def plan_deploy(stack: Stack, state: DeployState | None, seen: Observed) -> Plan
     _plan_layer(stack, seen, recorded, actions, record)
     _plan_function(stack, seen, recorded, actions, record)
     _plan_api(stack, seen, recorded, actions, record, notes)
-    return Plan(stack.name, stack.region, stack.account, tuple(actions), record, tuple(notes))
+    # permissions found on the function are lambdapack's own statement ids: keep them on record
+    ours = {sid: arn for sid, arn in seen.permissions.items()
+            if sid in (API_PERMISSION_SID, URL_PERMISSION_SID, URL_INVOKE_PERMISSION_SID)}
+    if ours:
+        record["permissions"] = ours
+    gone = {"api": seen.http_api is None and seen.rest_api is None and "api" not in record,
+            "url": seen.url is None, "function": seen.function is None, "permissions": not ours}
+    forget = tuple(sorted(r for r, missing in gone.items() if missing and r in recorded))
+    return Plan(stack.name, stack.region, stack.account, tuple(actions), record, tuple(notes), forget)
 
 
 def _plan_role(stack: Stack, seen: Observed, recorded: Mapping[str, Any],

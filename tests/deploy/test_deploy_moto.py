@@ -246,3 +246,13 @@ def test_an_api_deleted_outside_lambdapack_is_recreated(aws: AwsClient, name: st
     (statement,) = json.loads(client("lambda").get_policy(FunctionName=name)["Policy"])["Statement"]
     assert statement["Condition"]["ArnLike"]["AWS:SourceArn"].endswith(f":{new['id']}/*")
     assert deploy(request(name, tmp_path, layer, function), aws=aws).write_calls == 0
+
+
+def test_switching_fronts_after_the_old_api_was_deleted_outside(aws: AwsClient, name: str, artifacts,
+                                                                tmp_path: Path) -> None:
+    layer, function = artifacts()
+    first = deploy(request(name, tmp_path, layer, function), aws=aws)
+    client("apigatewayv2").delete_api(ApiId=json.loads(Path(first.state_file).read_text())["resources"]["api"]["id"])
+    second = deploy(request(name, tmp_path, layer, function, api=ApiKind.URL), aws=aws)
+    assert second.endpoint == client("lambda").get_function_url_config(FunctionName=name)["FunctionUrl"]
+    assert "api" not in json.loads(Path(second.state_file).read_text())["resources"]

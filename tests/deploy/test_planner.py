@@ -232,3 +232,19 @@ def test_destroy_plan_removes_dependents_first() -> None:
 
 def test_destroy_of_an_empty_state_plans_nothing() -> None:
     assert plan_destroy(DeployState("iris", "us-east-1", ACCOUNT)).actions == ()
+
+
+def test_records_of_resources_removed_outside_lambdapack_are_forgotten() -> None:
+    state = DeployState("iris", "us-east-1", ACCOUNT, resources={
+        "function": {"name": "iris", "arn": FUNCTION_ARN}, "api": {"kind": "http", "id": "gone"},
+        "url": {"url": "https://old/"}, "permissions": {API_PERMISSION_SID: "arn"}})
+    plan = plan_deploy(make_stack(ApiKind.URL), state, Observed())
+    assert plan.forget == ("api", "function", "permissions", "url")
+    assert "create_function" in ops(plan.actions) and "create_function_url" in ops(plan.actions)
+    # what is still there stays on record
+    stack = make_stack()
+    seen = converged(stack)
+    kept = plan_deploy(stack, DeployState("iris", "us-east-1", ACCOUNT, resources={
+        "api": {"kind": "http", "id": "abc123"}, "function": {"name": "iris"}}), seen)
+    assert kept.forget == ()
+    assert kept.record["permissions"] == {API_PERMISSION_SID: stack.api_source_arn("abc123")}
