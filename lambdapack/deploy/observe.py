@@ -64,13 +64,18 @@ def read_bucket(aws: AwsClient, name: str) -> tuple[BucketSeen | None, frozenset
 def read_layer(aws: AwsClient, stack: Stack) -> str | None:
     """The ARN of a published version holding exactly this zip for this runtime/arch, if any."""
     spec = stack.layer
-    listed = aws.call_or_none("lambda", "list_layer_versions", LayerName=spec.name)
-    for version in (listed or {}).get("LayerVersions", []):
-        if (version.get("Description") == spec.description
-                and set(spec.runtimes) <= set(version.get("CompatibleRuntimes", []))
-                and set(spec.architectures) <= set(version.get("CompatibleArchitectures", []))):
-            return str(version["LayerVersionArn"])
-    return None
+    marker: str | None = None
+    while True:
+        listed = aws.call_or_none("lambda", "list_layer_versions", LayerName=spec.name,
+                                  **({"Marker": marker} if marker else {}))
+        for version in (listed or {}).get("LayerVersions", []):
+            if (version.get("Description") == spec.description
+                    and set(spec.runtimes) <= set(version.get("CompatibleRuntimes", []))
+                    and set(spec.architectures) <= set(version.get("CompatibleArchitectures", []))):
+                return str(version["LayerVersionArn"])
+        marker = (listed or {}).get("NextMarker")
+        if not marker:
+            return None
 
 
 def read_function(aws: AwsClient, stack: Stack) -> FunctionSeen | None:
