@@ -72,7 +72,6 @@ class LayerInfo:
 class FunctionInfo:
     artifact: Artifact
     manifest: dict[str, Any] | None
-    record: dict[str, Any] | None
 
 
 def _artifact(path: Path, zf: zipfile.ZipFile) -> Artifact:
@@ -101,7 +100,7 @@ def read_layer(path: Path) -> LayerInfo:
 
 
 def read_function(path: Path) -> FunctionInfo:
-    """The function zip's artifact facts, its model manifest and its package record if present."""
+    """The function zip's artifact facts and its model manifest (the code itself is pure Python)."""
     if not path.is_file():
         raise DeployError(f"function package {path} not found",
                           hint="build it first: lambdapack package (or pass --model DIR to package on the fly)")
@@ -113,13 +112,11 @@ def read_function(path: Path) -> FunctionInfo:
         manifests = sorted((n for n in names if PurePosixPath(n).name == MODEL_MANIFEST
                             and len(PurePosixPath(n).parts) <= 2), key=len)
         manifest = _read_json_member(zf, manifests[0], path) if manifests else None
-        records = [n for n in names if PurePosixPath(n).name == "lambdapack-function.json"]
-        record = _read_json_member(zf, records[0], path) if records else None
         artifact = _artifact(path, zf)
     if manifest is not None and manifest.get("schema") != MODEL_SCHEMA:
         raise DeployError(f"{path}: unknown model manifest schema {manifest.get('schema')!r}",
                           hint=f"this lambdapack reads {MODEL_SCHEMA}; retrain or upgrade lambdapack")
-    return FunctionInfo(artifact=artifact, manifest=manifest, record=record)
+    return FunctionInfo(artifact=artifact, manifest=manifest)
 
 
 @dataclass(frozen=True)
@@ -154,11 +151,6 @@ def check_inputs(layer: LayerInfo, function: FunctionInfo, runtime: str | None, 
         raise DeployError(f"layer {layer.artifact.path.name} is for {layer.arch}, the function is for {final_arch}",
                           hint=f"rebuild the layer: lambdapack build-layer --runtime {final_runtime} "
                                f"--arch {final_arch}")
-    record = function.record or {}
-    for key, wanted in (("runtime", final_runtime), ("arch", final_arch)):
-        if record.get(key) and record[key] != wanted:
-            raise DeployError(f"the function package is for {key} {record[key]}, the deploy is for {wanted}",
-                              hint=f"repackage it: lambdapack package --runtime {final_runtime} --arch {final_arch}")
     if function.manifest is not None:
         versions = function.manifest.get("versions") or {}
         mismatches = compat.version_mismatches(versions, compat.layer_versions(layer.record))
@@ -171,5 +163,6 @@ def check_inputs(layer: LayerInfo, function: FunctionInfo, runtime: str | None, 
     if total > targets.UNZIPPED_LIMIT:
         raise LayerError(
             f"function + layer unzip to {total:,} bytes, over Lambda's {targets.UNZIPPED_LIMIT:,}",
-            hint="slim the layer (build-layer --slim, drop unused packages) or shrink the model")
+            hint="drop unused packages from the layer, build it with --no-compile, "
+                 "or shrink the model (train --compress 3)")
     return Inputs(runtime=final_runtime, arch=final_arch, layer=layer, function=function)
