@@ -60,7 +60,10 @@ def test_layer_table_shows_every_row_and_flags_problems() -> None:
     assert "**2.28 > 2.34**" in table  # a layer needing a newer glibc than the runtime's is called out
     assert "2.27 ≤ 2.34" in table
     assert "800 ms (n=3)" in table and "2.00 s (n=3)" in table
-    assert "| 60.0 | 200.0 |" in table
+    assert "| 60.0 (S3) | 200.0 |" in table  # over 50 MiB zipped: upload through S3
+    assert "| 50.0 | 150.0 |" in table
+    over = run.layer_table([_row("pip-target", zip_bytes=82_000_000, unzipped_bytes=268_100_000)])
+    assert "**268.1 > limit**" in over
 
 
 def test_notes_carry_the_error_a_user_sees() -> None:
