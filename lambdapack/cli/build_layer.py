@@ -11,7 +11,7 @@ from rich.console import Console
 from lambdapack.cli.check_layer import render_checks
 from lambdapack.cli.main import json_option
 from lambdapack.layer.build import LayerOptions, LayerReport, build_layer
-from lambdapack.targets import ARCHES, DEFAULT_ARCH, DEFAULT_RUNTIME, RUNTIMES
+from lambdapack.targets import ARCHES, DEFAULT_ARCH, DEFAULT_RUNTIME, DIRECT_UPLOAD_LIMIT, RUNTIMES, UNZIPPED_LIMIT
 from lambdapack.ui import console, emit, human_bytes, progress, warn
 
 
@@ -28,10 +28,12 @@ def render(report: LayerReport, out: Console) -> None:
     direct = "[green]fits[/]" if report.fits_direct_upload else "[yellow]over[/] (deploy uploads through S3)"
     unzipped = "[green]fits[/]" if report.fits_unzipped_limit else "[red]over[/]"
     pyc = f"pyc by CPython {report.compiled_with}" if report.compiled_with else "no pyc"
-    out.print(f"  zipped {human_bytes(report.zip_bytes)} — 50 MB direct upload: {direct}")
-    out.print(f"  unzipped {human_bytes(report.unzipped_bytes)} in {report.file_count:,} files — 250 MB limit: "
-              f"{unzipped}; {pyc}; slimmed {human_bytes(report.slimmed_bytes)}")
-    out.print(f"  sha256 {report.sha256}  ({report.seconds:.1f} s)")
+    out.print(f"  zipped {human_bytes(report.zip_bytes)} — direct upload limit {human_bytes(DIRECT_UPLOAD_LIMIT)}: "
+              f"{direct}")
+    out.print(f"  unzipped {human_bytes(report.unzipped_bytes)} in {report.file_count:,} files — limit "
+              f"{human_bytes(UNZIPPED_LIMIT)}: {unzipped}; {pyc}; slimmed {human_bytes(report.slimmed_bytes)}")
+    reused = ", reused from the layer cache" if report.cached else ""
+    out.print(f"  sha256 {report.sha256}  ({report.seconds:.1f} s{reused})")
     if report.check is not None:
         render_checks(report.check, out, heading=False)
 

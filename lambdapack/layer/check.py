@@ -87,15 +87,17 @@ def resolve_target(names: list[str], record: dict | None, runtime: str | None, a
     """The target to check against: explicit options, then the build record, then the layout."""
     if arch is not None:
         machine_for(arch)  # validates
+    origin = "--runtime"
     if runtime is None and record and record.get("runtime"):
         runtime = str(record["runtime"])
+        origin = f"the build record ({RECORD_NAME})"
     if arch is None and record and record.get("arch"):
         arch = str(record["arch"])
     if arch is None:
         common = elf_machines.most_common(1)
         arch = {"aarch64": "arm64"}.get(common[0][0], "x86_64") if common else "x86_64"
     if runtime is not None:
-        return Target.for_runtime(runtime, arch), f"runtime {runtime}"
+        return Target.for_runtime(runtime, arch), origin
     if record and record.get("python_version") and record.get("platforms"):
         target = Target.from_tags(str(record["python_version"]), list(record["platforms"]),
                                   [str(record["abi"])] if record.get("abi") else [])

@@ -63,9 +63,10 @@ def test_strip_touches_only_own_extension_modules_of_the_right_machine(
 
 def test_foreign_machine_is_never_stripped_with_the_host_strip(tmp_path: Path, elf_files: dict[str, bytes],
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no aarch64 cross strip on this PATH
-    if Path("/usr/bin/aarch64-linux-gnu-strip").exists():
-        pytest.skip("a cross strip is installed")
+    bin_dir = tmp_path / "bin"  # the host's strip and no aarch64 cross strip
+    bin_dir.mkdir()
+    (bin_dir / "strip").symlink_to("/usr/bin/strip")
+    monkeypatch.setenv("PATH", str(bin_dir))
     _tree(tmp_path, {"pkg/_arm.so": elf_files["aarch64"]})
     result = strip_extensions(tmp_path, "aarch64")
     assert result.stripped == 0 and result.skipped_reason and "aarch64" in result.skipped_reason
