@@ -24,7 +24,8 @@ from filelock import FileLock
 from lambdapack.archive import atomic_path, atomic_write_bytes, sha256_file
 
 KEEP = 8  # finished layers kept (each ~50-65 MB for the scikit-learn stack)
-_CODE = ("archive.py", "layer/build.py", "layer/slim.py", "layer/compile.py", "wheels/install.py", "targets.py")
+_CODE = ("archive.py", "layer/build.py", "layer/slim.py", "layer/compile.py", "layer/check.py", "layer/elf.py",
+         "wheels/install.py", "targets.py")
 
 
 @functools.lru_cache(maxsize=1)
