@@ -63,7 +63,9 @@ class Executor:
             changes: Changes = handler(resolve(action.params, self.state))
             if changes:
                 self.state.update(changes)
-                save_state(self.state_file, self.state)
+            # saved after every step, also those that record through state.replace (create_http_api):
+            # a failure in the next step must find this one's resource on record
+            save_state(self.state_file, self.state)
         return self.state
 
     # -- role ----------------------------------------------------------------------------
