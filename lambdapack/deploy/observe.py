@@ -149,11 +149,45 @@ def read_permissions(aws: AwsClient, function_name: str) -> dict[str, str]:
     return out
 
 
+def find_untracked_api(aws: AwsClient, stack: Stack) -> str | None:
+    """The id of an API named and tagged for this stack that the state does not know.
+
+    It exists when a create's answer was lost (a timeout after AWS had acted): without
+    this look-up the rerun would create a second API and the first would outlive destroy.
+    """
+    if stack.api.kind is ApiKind.HTTP:
+        token = None
+        while True:
+            page = aws.call("apigatewayv2", "get_apis", **({"NextToken": token} if token else {}))
+            for item in page.get("Items", []):
+                if item.get("Name") == stack.api.name and (item.get("Tags") or {}).get(STACK_TAG) == stack.name:
+                    return str(item["ApiId"])
+            token = page.get("NextToken")
+            if not token:
+                return None
+    if stack.api.kind is ApiKind.REST:
+        position = None
+        while True:
+            page = aws.call("apigateway", "get_rest_apis", limit=500, **({"position": position} if position else {}))
+            for item in page.get("items", []):
+                if item.get("name") == stack.api.name and (item.get("tags") or {}).get(STACK_TAG) == stack.name:
+                    return str(item["id"])
+            position = page.get("position")
+            if not position:
+                return None
+    return None
+
+
 def read_back(aws: AwsClient, stack: Stack, state: DeployState | None) -> Observed:
     recorded = state.resources if state else {}
     bucket, objects = (read_bucket(aws, stack.bucket.name) if stack.bucket else (None, frozenset()))
     function = read_function(aws, stack)
     api = recorded.get("api") or {}
+    if not api.get("id") and stack.api.kind in (ApiKind.HTTP, ApiKind.REST):
+        found = find_untracked_api(aws, stack)
+        if found is not None:
+            # a REST API found this way is incomplete as far as we know: the planner replaces it whole
+            api = {"kind": stack.api.kind.value, "id": found, "complete": False}
     recorded_id = api.get("id")
     http_id = recorded_id if api.get("kind") == "http" else None
     rest_id = recorded_id if api.get("kind") == "rest" else None
