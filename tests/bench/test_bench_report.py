@@ -109,6 +109,14 @@ def test_area_results_of_any_shape_are_flattened() -> None:
     assert "| events | seed, v2 |" in table
     assert run.area_table({"unavailable": "bench/bench_x.py does not exist yet"}).startswith("not available")
     assert run.area_table({"error": "ValueError: boom"}) == "**failed**: ValueError: boom"
+    assert run.area_table({"skipped": "by --quick"}) == "skipped by --quick"
+
+
+def test_quick_budget_has_a_soft_and_a_hard_limit() -> None:
+    unlimited, spent, soft_only = run.Budget(None), run.Budget(0, 0), run.Budget(0, 3600)
+    assert not unlimited.spent() and not unlimited.exhausted()
+    assert spent.spent() and spent.exhausted()
+    assert soft_only.spent() and not soft_only.exhausted()
 
 
 def test_main_renders_a_saved_result_to_markdown_json_and_png(tmp_path: Path, capsys) -> None:
