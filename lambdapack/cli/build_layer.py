@@ -68,6 +68,10 @@ def render(report: LayerReport, out: Console) -> None:
               help="Pin scikit-learn/numpy/scipy/joblib to this model directory's model.json.")
 @click.option("--require-hashes", is_flag=True,
               help="Build only from a `lambdapack lock` file (-r): every wheel must match its pinned sha256.")
+@click.option("--only-binary", "only_binary", hidden=True, type=click.Choice([":all:"]),
+              help="Accepted for pip compatibility: wheels only is always the rule.")
+@click.option("--implementation", hidden=True, type=click.Choice(["cp"]),
+              help="Accepted for pip compatibility: Lambda runs CPython.")
 @json_option
 def build_layer_command(requirements: tuple[str, ...], as_json: bool, compile_: bool | None, **kw: Any) -> None:
     """Build a Lambda layer: REQUIREMENT and WHEEL_PATH arguments [default: scikit-learn joblib].

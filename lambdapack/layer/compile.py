@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,11 @@ from lambdapack.errors import LayerError
 _SCRIPT = r"""
 import compileall, py_compile, sys
 root, ddir = sys.argv[1], sys.argv[2]
-ok = compileall.compile_dir(root, ddir=ddir, quiet=2, workers=0, legacy=False,
+# marshal writes a back-reference flag only for objects referenced more than once, so before
+# 3.12 (where interned strings became immortal) the bytes depend on what the process compiled
+# earlier: one process in one fixed order, not a pool handing out files by timing
+workers = 0 if sys.version_info >= (3, 12) else 1
+ok = compileall.compile_dir(root, ddir=ddir, quiet=2, workers=workers, legacy=False,
                             invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
 sys.exit(0 if ok else 3)
 """
@@ -35,11 +40,15 @@ class CompileResult:
 
 def compile_pycs(site_packages: Path, python: Path, runtime_path: str, python_full_version: str) -> CompileResult:
     """Compile every ``.py`` under ``site_packages`` with ``python``; pyc names claim ``runtime_path``."""
+    # Before 3.11 frozenset constants are marshalled in hash order, so the hash seed must be
+    # fixed; -I would ignore PYTHONHASHSEED, hence a scrubbed environment, -s -S and an empty cwd
+    # instead (nothing but the stdlib on sys.path).
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env["PYTHONHASHSEED"] = "0"  # frozenset constants are marshalled in hash order
+    env["PYTHONHASHSEED"] = "0"
     try:
-        done = subprocess.run([str(python), "-I", "-c", _SCRIPT, str(site_packages), runtime_path],
-                              capture_output=True, text=True, env=env, check=False, timeout=1800)
+        with tempfile.TemporaryDirectory(prefix="lambdapack-compile-") as cwd:
+            done = subprocess.run([str(python), "-s", "-S", "-c", _SCRIPT, str(site_packages), runtime_path],
+                                  capture_output=True, text=True, env=env, cwd=cwd, check=False, timeout=1800)
     except (OSError, subprocess.SubprocessError) as exc:
         raise LayerError(f"cannot run {python} to compile the layer: {exc}",
                          hint="pass a working interpreter with --python, or build with --no-compile") from None

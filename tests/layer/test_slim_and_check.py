@@ -203,3 +203,21 @@ def test_loadable_spots_misaligned_load_segments(tmp_path: Path, elf_files: dict
     bad = tmp_path / "bad.so"
     bad.write_bytes(bytes(data))
     assert not loadable(bad)
+
+
+@pytest.mark.parametrize("version", [(3, 8), (3, 10), (3, 12)])
+def test_pyc_bytes_do_not_depend_on_the_hash_seed(version: tuple[int, int], tmp_path: Path) -> None:
+    from lambdapack.layer.compile import compile_pycs
+
+    python = find_python(version)
+    if python is None:
+        pytest.skip(f"needs CPython {version[0]}.{version[1]}")
+    words = ", ".join(repr(f"word{i}") for i in range(40))
+    source = f"def known(x):\n    return x in {{{words}}}\n".encode()
+    outputs = []
+    for run in range(3):
+        site = tmp_path / str(run)
+        _tree(site, {"pkg/__init__.py": b"", "pkg/words.py": source})
+        compile_pycs(site, python, "/opt/python", "x")
+        outputs.append(next(site.rglob("words.*.pyc")).read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]
