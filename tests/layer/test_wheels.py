@@ -158,3 +158,15 @@ def test_a_foreign_local_wheel_fails_before_resolving(tmp_path: Path, wheel_fact
 ])
 def test_resolver_failures_name_the_package(backend: str, output: str, package: str) -> None:
     assert _culprit(output, backend) == package
+
+
+@pytest.mark.parametrize("output", [
+    "error: Failed to fetch: `https://pypi.org/simple/numpy/`\n  cause: dns error: failed to lookup address",
+    "WARNING: Retrying ... NewConnectionError ... Failed to establish a new connection: [Errno -3] Temporary "
+    "failure in name resolution\nERROR: No matching distribution found for numpy",
+])
+def test_no_network_is_said_plainly(output: str) -> None:
+    from lambdapack.wheels.diagnose import resolve_failure
+
+    error = resolve_failure(output, PY312, "uv")
+    assert "cannot reach the package index" in error.message and "network" in error.hint
