@@ -88,7 +88,7 @@ def test_package_killed_anywhere_leaves_the_previous_zip_or_the_new_one(tmp_path
     previous = sha256_file(out)
     assert previous != expected_new
 
-    points = [*_delays(4, 3.0), KillPoint("zip being written", trigger=appeared(out.parent, ".function.zip.*.tmp"))]
+    points = [*_delays(4, 0.7), KillPoint("zip being written", trigger=appeared(out.parent, ".function.zip.*.tmp"))]
     outcomes = []
     for point in points:
         outcome = run_and_kill(new_args, tmp_path, point)
