@@ -82,6 +82,9 @@ def split_inputs(items: Sequence[str]) -> tuple[list[str], list[Path]]:
         looks_like_path = item.endswith((".whl", ".tar.gz", ".zip")) or os.sep in item
         if looks_like_path and "://" not in item and " @ " not in item:
             path = Path(item).expanduser()
+            if path.is_dir():
+                raise WheelError(f"{item} is a source directory, not a wheel",
+                                 hint=f"build a wheel first (`pip wheel --no-deps -w wheels {item}`) and pass it")
             if not path.is_file():
                 raise WheelError(f"{item}: no such file", hint="check the path of the wheel")
             paths.append(path.resolve())

@@ -95,11 +95,13 @@ def test_a_layer_failing_its_check_is_not_written(offline: Path, wheel_factory: 
     (["--python", "/nonexistent/python"], "/nonexistent/python"),
     (["./missing.whl"], "missing.whl"),
     (["docopt-0.6.2.tar.gz"], "source distribution"),
+    (["./srcdir"], "source directory"),
 ])
 def test_bad_input_is_one_error_and_no_artifact(offline: Path, run_cli: Callable, args: list[str],
                                                 needle: str) -> None:
     if args == ["docopt-0.6.2.tar.gz"]:
         (offline / "docopt-0.6.2.tar.gz").write_bytes(b"sdist")
+    (offline / "srcdir").mkdir()
     result = run_cli("build-layer", *args)
     assert result.exit_code in (1, 2)
     assert needle in result.stderr
