@@ -315,7 +315,7 @@ def plot(result: Mapping[str, Any], dest: Path, target: str = "python3.12-x86_64
         ax.set_title(title, fontsize=10)
         top = max([*values, limit or 0]) or 1
         for y, (value, row) in enumerate(zip(values, rows, strict=True)):
-            text = "failed" if row.status != "ok" else ("–" if value == 0 else f"{value:.1f}" if value >= 10
+            text = "failed" if row.status != "ok" else ("not measured" if value == 0 else f"{value:.1f}" if value >= 10
                                                           else f"{value:.2f}")
             ax.text(value + top * 0.01, y, text, va="center", fontsize=8)
         if limit:
