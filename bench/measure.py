@@ -30,6 +30,8 @@ _WHEEL = re.compile(r"^(?P<name>[A-Za-z0-9_.]+?)-(?P<version>[^-]+)-.*\.whl$")
 # The three libraries whose versions decide whether a pickled model loads.
 KEY_PACKAGES = ("scikit-learn", "numpy", "scipy")
 
+# What `scikit-learn joblib` must bring: the packages themselves and the two they can't run without.
+REQUIRED_MODULES = ("sklearn", "joblib", "numpy", "scipy")
 # -I ignores PYTHON* variables and the user site, -S drops the interpreter's own
 # site-packages, -B keeps every run cold: Lambda's /opt is read-only, so a layer without
 # .pyc files pays the compile on every cold start and must do so here too.
@@ -201,6 +203,10 @@ def measure_layer(zip_path: Path, target: Target, python: Path | None, *, runs: 
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             return LayerMetrics(versions=versions, imports="failed", import_failures={"*": str(exc)}, **common)
         failures: dict[str, str] = outcome["failures"]
+        # a tool that silently leaves a requirement out must not pass for importing what's left
+        for module in REQUIRED_MODULES:
+            if module not in modules:
+                failures[module] = "not in the layer"
         imported = outcome["versions"]
         for module, package in (("sklearn", "scikit-learn"), ("numpy", "numpy"), ("scipy", "scipy")):
             if imported.get(module):

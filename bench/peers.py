@@ -309,6 +309,20 @@ def predict(event, context):
 '''
 
 
+def _chalice_warning(output: str) -> str:
+    """Chalice's "Could not install dependencies" warning (it exits 0 and ships the layer without them)."""
+    lines = [line.strip() for line in output.splitlines()]
+    if "Could not install dependencies:" not in lines:
+        return ""
+    start = lines.index("Could not install dependencies:") + 1
+    missing = []
+    for line in lines[start:]:
+        if not line or line.startswith("You will have to"):
+            break
+        missing.append(line)
+    return f"chalice warned \"Could not install dependencies: {', '.join(missing)}\" and exited 0"
+
+
 class Chalice(Peer):
     """``chalice package`` with ``automatic_layer``: the dependencies go into a managed layer zip."""
 
@@ -356,7 +370,7 @@ class Chalice(Peer):
             return Build(ok=False, error="chalice produced no layer-deployment.zip")
         dest = workdir / "layer.zip"
         shutil.copyfile(layer, dest)
-        return Build(ok=True, zip_path=dest)
+        return Build(ok=True, zip_path=dest, note=_chalice_warning(proc.stdout + "\n" + proc.stderr))
 
 
 class Lambdapack(Peer):

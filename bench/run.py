@@ -425,6 +425,8 @@ def run_peers(target_specs: Sequence[tuple[str, str]], tool_keys: Sequence[str] 
             log(f"{target.label}: {peer.label}: cold build")
             cold = peer.build(target, workdir / "cold", cache)
             fields["build_cold_s"] = cold.seconds
+            if cold.note:
+                fields["note"] = "; ".join(filter(None, [fields["note"], cold.note]))
             if not cold.ok or cold.zip_path is None:
                 rows.append(Row(status="failed", error=cold.error, **fields))
                 log(f"  failed: {cold.error}")

@@ -164,3 +164,12 @@ def test_elf_scan_reads_glibc_versions_and_machine(tmp_path: Path) -> None:
     assert highest is not None and highest.startswith("2.")
     assert foreign == 0
     assert measure.scan_elf(tmp_path, "aarch64") == (None, 1)  # a foreign file is counted, not judged
+
+
+def test_chalice_missing_dependencies_warning_is_reported() -> None:
+    peers = _load("peers")
+    output = ("Creating shared layer deployment package.\n\nCould not install dependencies:\nscikit-learn==1.9.1\n"
+              "scipy==1.17.1\nYou will have to build these yourself and vendor them in\nthe chalice vendor folder.\n")
+    assert peers._chalice_warning(output) == (
+        'chalice warned "Could not install dependencies: scikit-learn==1.9.1, scipy==1.17.1" and exited 0')
+    assert peers._chalice_warning("Creating app deployment package.\n") == ""
