@@ -13,7 +13,7 @@ from pathlib import Path
 
 import hostile
 import pytest
-from conftest import assert_nothing_outside, links_leaving, snapshot
+from escape_checks import assert_nothing_outside, links_leaving, snapshot
 
 from lambdapack.archive import ZipEntry, open_zip, safe_extract, validate_members, write_zip
 from lambdapack.errors import ArchiveError

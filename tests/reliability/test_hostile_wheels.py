@@ -12,7 +12,7 @@ from pathlib import Path
 
 import hostile
 import pytest
-from conftest import assert_nothing_outside, snapshot
+from escape_checks import assert_nothing_outside, snapshot
 
 from lambdapack.errors import LambdapackError
 
