@@ -13,6 +13,7 @@ import json
 import os
 import random
 import shutil
+import time
 import zipfile
 from pathlib import Path
 
@@ -27,8 +28,17 @@ pytestmark = pytest.mark.slow
 RNG = random.Random(9)
 
 
-def _delays(count: int, upper: float) -> list[KillPoint]:
-    return [KillPoint(f"after {d:.2f}s", delay=d) for d in sorted(RNG.uniform(0.05, upper) for _ in range(count))]
+def _delays(count: int, run_seconds: float) -> list[KillPoint]:
+    """Delays spread over the measured length of a full run, so they land inside one."""
+    fractions = sorted(RNG.uniform(0.02, 0.9) for _ in range(count))
+    return [KillPoint(f"at {f:.0%} of a run", delay=f * run_seconds) for f in fractions]
+
+
+def _timed(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    started = time.monotonic()
+    done = run_to_end(args, cwd, env)
+    assert done.returncode == 0, done.stderr
+    return time.monotonic() - started
 
 
 def _model_state(out: Path) -> str | None:
@@ -51,12 +61,11 @@ def test_train_killed_anywhere_leaves_the_previous_model_or_the_new_one(tmp_path
     assert first.returncode == 0, first.stderr
     previous = _model_state(out)
     scratch = tmp_path / "scratch"
-    done = run_to_end(["train", "--param", "n_estimators=12", "--out", str(scratch / "model")], tmp_path)
-    assert done.returncode == 0, done.stderr
+    run_seconds = _timed(["train", "--param", "n_estimators=12", "--out", str(scratch / "model")], tmp_path)
     expected_new = _model_state(scratch / "model")
     assert previous != expected_new
 
-    points = [*_delays(4, 4.0),
+    points = [*_delays(4, run_seconds),
               KillPoint("staging directory appears", trigger=appeared(out.parent, ".model.*.tmp")),
               KillPoint("model written into staging", trigger=appeared(out.parent, ".model.*.tmp/model.joblib")),
               KillPoint("swap in progress", trigger=appeared(out.parent, ".model.*.old"))]
@@ -69,7 +78,8 @@ def test_train_killed_anywhere_leaves_the_previous_model_or_the_new_one(tmp_path
         outcome = run_and_kill(new_args, tmp_path, point)
         outcomes.append(outcome)
         assert _model_state(out) in (previous, expected_new, None), f"corrupt after kill {point.name}"
-    assert sum(o.killed for o in outcomes) >= 4, outcomes
+    # most points land inside a run; how many exactly depends on this machine's load
+    assert sum(o.killed for o in outcomes) >= len(points) // 2, outcomes
     final = run_to_end(new_args, tmp_path)
     assert final.returncode == 0, final.stderr
     assert _model_state(out) == expected_new
@@ -82,13 +92,14 @@ def test_package_killed_anywhere_leaves_the_previous_zip_or_the_new_one(tmp_path
     out = tmp_path / "dist" / "function.zip"
     old_args = ["package", "--model", str(other_model), "--out", str(out)]
     new_args = ["package", "--model", str(iris_model), "--out", str(out)]
-    assert run_to_end(new_args, tmp_path).returncode == 0
+    run_seconds = _timed(new_args, tmp_path)
     expected_new = sha256_file(out)
     assert run_to_end(old_args, tmp_path).returncode == 0
     previous = sha256_file(out)
     assert previous != expected_new
 
-    points = [*_delays(4, 0.7), KillPoint("zip being written", trigger=appeared(out.parent, ".function.zip.*.tmp"))]
+    points = [*_delays(4, run_seconds),
+              KillPoint("zip being written", trigger=appeared(out.parent, ".function.zip.*.tmp"))]
     outcomes = []
     for point in points:
         outcome = run_and_kill(new_args, tmp_path, point)
@@ -100,7 +111,7 @@ def test_package_killed_anywhere_leaves_the_previous_zip_or_the_new_one(tmp_path
             assert zf.testzip() is None
         if digest == expected_new:  # the run finished: put the previous one back for the next point
             assert run_to_end(old_args, tmp_path).returncode == 0
-    assert sum(o.killed for o in outcomes) >= 3, outcomes
+    assert sum(o.killed for o in outcomes) >= len(points) // 2, outcomes
     assert run_to_end(new_args, tmp_path).returncode == 0
     assert sha256_file(out) == expected_new
     _record("package", outcomes)
@@ -115,20 +126,21 @@ def _layer_ready() -> bool:
 
 
 @pytest.mark.skipif(not _layer_ready(), reason="build-layer is not registered yet")
-def test_build_layer_killed_anywhere_leaves_the_previous_layer_or_the_new_one(tmp_path: Path) -> None:
-    env = {**os.environ, "LAMBDAPACK_CACHE_DIR": os.environ.get("LAMBDAPACK_CACHE_DIR", str(tmp_path / "cache"))}
+def test_build_layer_killed_anywhere_leaves_the_previous_layer_or_the_new_one(tmp_path: Path,
+                                                                           layer_download_cache: Path) -> None:
+    env = {**os.environ, "LAMBDAPACK_CACHE_DIR": str(layer_download_cache)}
     out = tmp_path / "dist" / "layer.zip"
     base = ["build-layer", "--runtime", "python3.12", "--arch", "x86_64", "--out", str(out)]
     old_args = [*base, "joblib==1.4.2"]
     new_args = [*base, "joblib==1.5.2", "threadpoolctl==3.6.0"]
-    first = run_to_end(new_args, tmp_path, env)
-    assert first.returncode == 0, first.stderr
+    run_to_end(new_args, tmp_path, env)  # fills the cache: the timed run below is a warm rebuild
+    run_seconds = _timed(new_args, tmp_path, env)
     expected_new = sha256_file(out)
     assert run_to_end(old_args, tmp_path, env).returncode == 0
     previous = sha256_file(out)
     assert previous != expected_new
 
-    points = [*_delays(3, 6.0),
+    points = [*_delays(3, run_seconds),
               KillPoint("staged zip created", trigger=appeared(out.parent, ".layer.zip.*.building")),
               KillPoint("zip being written", trigger=appeared(out.parent, "*.building.*.tmp")),
               KillPoint("staged zip being checked", trigger=nonempty(out.parent, ".layer.zip.*.building"))]
@@ -141,7 +153,7 @@ def test_build_layer_killed_anywhere_leaves_the_previous_layer_or_the_new_one(tm
         assert digest in (previous, expected_new), f"a truncated or foreign layer after kill {point.name}"
         if digest == expected_new:
             assert run_to_end(old_args, tmp_path, env).returncode == 0
-    assert sum(o.killed for o in outcomes) >= 4, outcomes
+    assert sum(o.killed for o in outcomes) >= len(points) // 2, outcomes
     final = run_to_end(new_args, tmp_path, env)
     assert final.returncode == 0, final.stderr
     assert sha256_file(out) == expected_new

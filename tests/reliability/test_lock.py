@@ -7,7 +7,6 @@ A slow test locks the real scikit-learn stack from PyPI.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import hostile
@@ -141,9 +140,10 @@ def test_lock_cli_errors_are_one_line_with_a_hint(run_cli, in_tmp: Path) -> None
 
 
 @pytest.mark.slow
-def test_lock_and_rebuild_the_scikit_learn_stack_from_pypi(run_cli, in_tmp: Path, tmp_path: Path,
+def test_lock_and_rebuild_the_scikit_learn_stack_from_pypi(run_cli, in_tmp: Path, layer_download_cache: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LAMBDAPACK_CACHE_DIR", os.environ.get("LAMBDAPACK_CACHE_DIR", str(tmp_path / "cache")))
+    # the session's shared download cache: the layer tests fetch the same wheels
+    monkeypatch.setenv("LAMBDAPACK_CACHE_DIR", str(layer_download_cache))
     result = run_cli("lock", "scikit-learn", "joblib", "--runtime", "python3.12", "--arch", "x86_64", "--json")
     assert result.exit_code == 0, result.stderr
     names = {p["name"] for p in result.json()["packages"]}
