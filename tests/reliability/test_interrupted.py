@@ -34,6 +34,19 @@ def _delays(count: int, run_seconds: float) -> list[KillPoint]:
     return [KillPoint(f"at {f:.0%} of a run", delay=f * run_seconds) for f in fractions]
 
 
+def _clear_leftovers(directory: Path, artifact: str) -> int:
+    """Remove hidden staging files a SIGKILL left beside ``artifact``; return how many.
+
+    They are never mistaken for the artifact, but a kill trigger watching for a staging
+    file must not fire on the previous run's leftover.
+    """
+    count = 0
+    for path in directory.glob(f".{artifact}.*"):
+        count += 1
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return count
+
+
 def _timed(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
     started = time.monotonic()
     done = run_to_end(args, cwd, env)
@@ -75,6 +88,7 @@ def test_train_killed_anywhere_leaves_the_previous_model_or_the_new_one(tmp_path
         if _model_state(out) != previous:
             shutil.rmtree(out, ignore_errors=True)
             assert run_to_end(old_args, tmp_path).returncode == 0
+        _clear_leftovers(out.parent, out.name)
         outcome = run_and_kill(new_args, tmp_path, point)
         outcomes.append(outcome)
         assert _model_state(out) in (previous, expected_new, None), f"corrupt after kill {point.name}"
@@ -102,6 +116,7 @@ def test_package_killed_anywhere_leaves_the_previous_zip_or_the_new_one(tmp_path
               KillPoint("zip being written", trigger=appeared(out.parent, ".function.zip.*.tmp"))]
     outcomes = []
     for point in points:
+        _clear_leftovers(out.parent, out.name)
         outcome = run_and_kill(new_args, tmp_path, point)
         outcomes.append(outcome)
         assert out.exists(), f"the previous zip vanished after kill {point.name}"
@@ -146,6 +161,7 @@ def test_build_layer_killed_anywhere_leaves_the_previous_layer_or_the_new_one(tm
               KillPoint("staged zip being checked", trigger=nonempty(out.parent, ".layer.zip.*.building"))]
     outcomes = []
     for point in points:
+        _clear_leftovers(out.parent, out.name)
         outcome = run_and_kill(new_args, tmp_path, point, env)
         outcomes.append(outcome)
         assert out.exists(), f"the previous layer vanished after kill {point.name}"
