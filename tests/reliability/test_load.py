@@ -99,3 +99,43 @@ def _record(figures: dict[str, object]) -> None:
     if target:
         with open(target, "a", encoding="utf-8") as fh:
             fh.write(json.dumps({"kind": "load", **figures}, default=str) + "\n")
+
+
+LEAKY_HANDLER = '''
+import json
+_kept = []
+
+def lambda_handler(event, context):
+    _kept.append(bytearray(32 * 1024))  # 32 kB kept per request: a leak
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"kept": len(_kept)})}
+'''
+
+
+def test_the_memory_check_catches_a_leaking_handler(tmp_path: Path) -> None:
+    """The flat-memory assertion above is not vacuous: a 32 kB-per-request leak trips it."""
+    import platform
+    import sys
+
+    from lambdapack.archive import ZipEntry, write_zip
+
+    python = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    arch = {"x86_64": "x86_64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    site = f"python/lib/python{python}/site-packages"
+    layer = tmp_path / "layer.zip"
+    write_zip(layer, [ZipEntry(f"{site}/helper.py", b"X = 1\n"), ZipEntry("lambdapack-layer.json", json.dumps({
+        "schema": "lambdapack.layer/1", "runtime": f"python{python}", "arch": arch, "python_version": python,
+        "site_packages": site, "packages": []}).encode())])
+    function_zip = tmp_path / "function.zip"
+    write_zip(function_zip, [ZipEntry("lambda_function.py", LEAKY_HANDLER.encode())])
+    server = start_serve(function_zip, layer, concurrency=1, cwd=tmp_path)
+    try:
+        run_load(server.url, mixed_requests(50, seed=3, invalid_share=0), concurrency=2)
+        baseline = server.runtime_rss_kb()
+        result = run_load(server.url, mixed_requests(600, seed=4, invalid_share=0), concurrency=4)
+        assert result.server_errors == 0
+        after = server.runtime_rss_kb()
+    finally:
+        stop_serve(server, signal.SIGINT)
+    growth = max(after[pid] - baseline[pid] for pid in baseline)
+    assert growth >= RSS_GROWTH_LIMIT_KB, f"a 19 MB leak grew RSS by only {growth} kB"
