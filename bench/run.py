@@ -185,7 +185,8 @@ def ratio_table(rows: Sequence[Row], baseline: str = BASELINE) -> str:
     body = []
     for row in rows:
         base = by_target.get(row.target)
-        if base is None or row.status != "ok":
+        # a layer that doesn't import is no alternative, whatever its size
+        if base is None or row.status != "ok" or row.imports == "failed":
             continue
         body.append((row.label, row.target, fmt_ratio(row.zip_bytes, base.zip_bytes),
                      fmt_ratio(row.unzipped_bytes, base.unzipped_bytes),

@@ -80,6 +80,8 @@ def test_ratios_are_relative_to_lambdapack_on_the_same_target() -> None:
     # 60/60 MB zip, 200/180 MB unzipped, 2.0/0.8 s cold start, 20/10 s and 10/4 s builds
     assert guide == "| guide-tags | python3.12-x86_64 | 1.00× | 1.11× | 2.50× | 2.00× | 2.50× |"
     assert "guide (manylinux1)" not in table  # a failed build has no ratio
+    broken = _row("chalice", zip_bytes=900_000, imports="failed", import_failures={"sklearn": "not in the layer"})
+    assert "chalice" not in run.ratio_table([*ROWS, broken])  # nor has a layer that doesn't import
 
 
 def test_ratio_table_without_a_baseline_says_so() -> None:
