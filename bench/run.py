@@ -541,7 +541,7 @@ def main(argv: Sequence[str] | None = None, *, collector: Callable[..., dict[str
     if args.plot:
         plot(result, Path(args.plot))
     sys.stdout.write(report)
-    if "wall_seconds" in result:
+    if not args.from_json:
         log(f"done in {result['wall_seconds']:.0f} s")
     return 0
 
