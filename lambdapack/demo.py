@@ -20,7 +20,6 @@ import http.client
 import json
 import statistics
 import time
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from lambdapack import archive, compat, interpreters, targets
 from lambdapack.emulator.code import host_arch
 from lambdapack.errors import InterpreterError, LambdapackError, ModelError
 from lambdapack.events import SEED_EVENT
+from lambdapack.layer.record import read_record_lenient
 
 # the order the demo looks for a runtime whose Python is installed here
 RUNTIME_PREFERENCE = ("python3.12", "python3.13", "python3.11", "python3.10")
@@ -107,17 +107,8 @@ def _zip_sizes(path: Path) -> tuple[int, int]:
         return path.stat().st_size, sum(info.file_size for info in zf.infolist())
 
 
-def _layer_record(path: Path) -> dict[str, Any] | None:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            record = json.loads(zf.read("lambdapack-layer.json"))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return None
-    return record if isinstance(record, dict) else None
-
-
 def _reusable_layer(path: Path, runtime: str, arch: str) -> dict[str, Any] | None:
-    record = _layer_record(path) if path.is_file() else None
+    record = read_record_lenient(path) if path.is_file() else None
     if record is None or record.get("runtime") != runtime or record.get("arch") != arch:
         return None
     names = {p.get("name") for p in record.get("packages") or [] if isinstance(p, dict)}
@@ -135,7 +126,7 @@ def ensure_layer(root: Path, runtime: str, arch: str, rebuild: bool, step: Step)
         step(f"building the scikit-learn layer for {runtime} {arch} (the first run downloads ~60 MB of wheels)")
         build_layer(LayerOptions(runtime=runtime, arch=arch, out=path, check=False),
                     on_step=lambda description, _advance, _total: step(f"  {description}"))
-        record = _layer_record(path) or {}
+        record = read_record_lenient(path) or {}
     else:
         step(f"reusing {path} (pass --rebuild to build it again)")
     zip_bytes, unzipped = _zip_sizes(path)

@@ -18,9 +18,8 @@ from lambdapack import compat, targets
 from lambdapack.archive import open_zip, sha256_file, validate_members
 from lambdapack.deploy.models import Artifact
 from lambdapack.errors import DeployError, LayerError, VersionMismatchError
+from lambdapack.layer.record import RECORD_NAME, read_record
 
-LAYER_RECORD = "lambdapack-layer.json"
-LAYER_SCHEMA = "lambdapack.layer/1"
 MODEL_MANIFEST = "model.json"
 MODEL_SCHEMA = "lambdapack.model/1"
 # The stack name becomes the function name, part of the role name (lambdapack-NAME-role,
@@ -87,14 +86,11 @@ def read_layer(path: Path) -> LayerInfo:
         raise LayerError(f"layer {path} not found",
                          hint="build it first: lambdapack build-layer (or pass --layer PATH)")
     with open_zip(path) as zf:
-        if LAYER_RECORD not in zf.namelist():
-            raise LayerError(f"{path} has no {LAYER_RECORD}: not a layer lambdapack built",
+        record = read_record(zf)
+        if record is None:
+            raise LayerError(f"{path} has no {RECORD_NAME}: not a layer lambdapack built",
                              hint="rebuild it with lambdapack build-layer, which records runtime, arch and versions")
-        record = _read_json_member(zf, LAYER_RECORD, path)
         artifact = _artifact(path, zf)
-    if record.get("schema") != LAYER_SCHEMA:
-        raise LayerError(f"{path}: unknown layer record schema {record.get('schema')!r}",
-                         hint=f"this lambdapack reads {LAYER_SCHEMA}; rebuild the layer or upgrade lambdapack")
     return LayerInfo(artifact=artifact, record=record, runtime=record.get("runtime"),
                      arch=str(record.get("arch", "")), python_version=str(record.get("python_version", "")))
 

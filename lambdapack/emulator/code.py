@@ -14,7 +14,6 @@ extension modules.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import re
@@ -29,9 +28,9 @@ from pathlib import Path
 from lambdapack import archive
 from lambdapack.emulator.ric import cache_root
 from lambdapack.errors import EmulatorError, LambdapackError
+from lambdapack.layer.record import read_record
 from lambdapack.targets import ARCHES, RUNTIMES
 
-LAYER_RECORD = "lambdapack-layer.json"
 _SITE_DIR = re.compile(r"^python/lib/python(3\.\d+)/site-packages/")
 # ELF e_machine values of the architectures Lambda runs
 _ELF_MACHINES = {62: "x86_64", 183: "arm64"}
@@ -62,7 +61,7 @@ def inspect_layer(path: Path) -> LayerInfo:
     path = Path(path)
     with archive.open_zip(path) as zf:
         names = zf.namelist()
-        record = _read_record(zf, path) if LAYER_RECORD in names else None
+        record = read_record(zf, error=EmulatorError)
         versions = sorted({m[1] for m in map(_SITE_DIR.match, names) if m})
         arch = record.get("arch") if record else None
         if arch is None:
@@ -80,18 +79,6 @@ def inspect_layer(path: Path) -> LayerInfo:
     if runtime is None and python_version is not None:
         runtime = f"python{python_version}"
     return LayerInfo(path, python_version, arch, runtime, archive.sha256_file(path))
-
-
-def _read_record(zf: zipfile.ZipFile, path: Path) -> dict[str, object]:
-    try:
-        record = json.loads(zf.read(LAYER_RECORD))
-    except (ValueError, zipfile.BadZipFile) as exc:
-        raise EmulatorError(f"{path}: unreadable {LAYER_RECORD} ({exc})",
-                            hint="rebuild the layer with `lambdapack build-layer`") from None
-    if not isinstance(record, dict):
-        raise EmulatorError(f"{path}: {LAYER_RECORD} is not a JSON object",
-                            hint="rebuild the layer with `lambdapack build-layer`")
-    return record
 
 
 def _elf_arch(zf: zipfile.ZipFile, names: Sequence[str]) -> str | None:

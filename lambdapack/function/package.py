@@ -9,20 +9,18 @@ versions (compat.version_mismatches) or when function + layer exceed Lambda's un
 from __future__ import annotations
 
 import hashlib
-import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from lambdapack import archive, compat, targets
 from lambdapack.errors import PackageError, VersionMismatchError
+from lambdapack.layer.record import RECORD_NAME, read_record
 from lambdapack.model.manifest import MANIFEST_FILE, Manifest, load_manifest, verify_model_file
 from lambdapack.templates import template_bytes
 
 HANDLER_FILE = "lambda_function.py"
 HANDLER = "lambda_function.lambda_handler"
-LAYER_RECORD = "lambdapack-layer.json"
-LAYER_SCHEMA = "lambdapack.layer/1"
 DEFAULT_MODEL_DIR = Path("build/model")
 DEFAULT_OUT = Path("dist/function.zip")
 
@@ -127,23 +125,14 @@ def read_layer_record(layer: Path) -> tuple[dict, int]:
         try:
             members = archive.validate_members(zf)
             unzipped = sum(info.file_size for info, _ in members)
-            raw = zf.read(LAYER_RECORD)
-        except KeyError:
-            raise PackageError(f"{layer} has no {LAYER_RECORD} at its root, so its library versions are unknown",
-                               hint="build the layer with `lambdapack build-layer --model DIR`, "
-                                    "or package without --layer") from None
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
             raise PackageError(f"{layer}: corrupt archive ({exc})",
                                hint="rebuild the layer with `lambdapack build-layer`") from None
-    try:
-        record = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PackageError(f"{layer}: {LAYER_RECORD} is not valid JSON ({exc})",
-                           hint="rebuild the layer with `lambdapack build-layer`") from None
-    if not isinstance(record, dict) or record.get("schema") != LAYER_SCHEMA:
-        schema = record.get("schema") if isinstance(record, dict) else None
-        raise PackageError(f"{layer}: {LAYER_RECORD} has unknown schema {schema!r} (expected {LAYER_SCHEMA!r})",
-                           hint="upgrade lambdapack or rebuild the layer with this version")
+        record = read_record(zf, error=PackageError)
+    if record is None:
+        raise PackageError(f"{layer} has no {RECORD_NAME} at its root, so its library versions are unknown",
+                           hint="build the layer with `lambdapack build-layer --model DIR`, "
+                                "or package without --layer")
     return record, unzipped
 
 
@@ -153,7 +142,7 @@ def check_layer(layer: Path, manifest: Manifest) -> LayerCheck:
     try:
         carried = compat.layer_versions(record)
     except (KeyError, TypeError, AttributeError) as exc:
-        raise PackageError(f"{layer}: {LAYER_RECORD} has a malformed packages list ({exc!r})",
+        raise PackageError(f"{layer}: {RECORD_NAME} has a malformed packages list ({exc!r})",
                            hint="rebuild the layer with `lambdapack build-layer`") from None
     mismatches = compat.version_mismatches(manifest.versions, carried)
     if mismatches:

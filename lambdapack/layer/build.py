@@ -24,8 +24,9 @@ from lambdapack.archive import ZipEntry, entries_from_dir, source_date_epoch, wr
 from lambdapack.errors import LayerError, ResolveError
 from lambdapack.interpreters import find_python, interpreter_version, require_python
 from lambdapack.layer.cache import LayerCache, cache_key
-from lambdapack.layer.check import MODEL_CHECK, RECORD_NAME, Check, CheckReport, check_layer, require_ok
+from lambdapack.layer.check import MODEL_CHECK, Check, CheckReport, check_layer, require_ok
 from lambdapack.layer.compile import compile_pycs
+from lambdapack.layer.record import RECORD_NAME, SCHEMA, record_bytes
 from lambdapack.layer.slim import host_strip_for, slim, strip_dist_info, strip_extensions
 from lambdapack.lock import require_hashes_inputs, verify_locked
 from lambdapack.targets import DIRECT_UPLOAD_LIMIT, RUNTIMES, UNZIPPED_LIMIT, Target
@@ -34,7 +35,6 @@ from lambdapack.wheels import FetchedWheel, Inputs, default_cache_dir, fetch_whe
 from lambdapack.wheels.fetch import ProgressFn
 
 DEFAULT_REQUIREMENTS = ("scikit-learn", "joblib")
-RECORD_SCHEMA = "lambdapack.layer/1"
 # every Lambda Python runtime today runs on glibc ≥ 2.26 (Amazon Linux 2)
 OLDEST_LAMBDA_GLIBC = (2, 26)
 
@@ -150,7 +150,7 @@ def _sizes_by_top(site_packages: Path) -> dict[str, int]:
 def build_record(target: Target, wheels: list[FetchedWheel], resolver: str, options: LayerOptions,
                  compile_: bool, compiled_with: str | None) -> dict:
     return {
-        "schema": RECORD_SCHEMA,
+        "schema": SCHEMA,
         "runtime": target.runtime,
         "arch": target.arch,
         "python_version": target.python_version,
@@ -325,14 +325,14 @@ def _assemble(root: Path, staged: Path, target: Target, wheels: list[FetchedWhee
         step(f"compiling .pyc with CPython {compiled_with}", 0, None)
         compile_pycs(site_packages, python, f"/opt/{target.site_packages}", compiled_with)
     record = build_record(target, wheels, resolver, options, compiled_with is not None, compiled_with)
-    record_bytes = (json.dumps(record, indent=2) + "\n").encode()
-    (root / RECORD_NAME).write_bytes(record_bytes)
+    serialized = record_bytes(record)
+    (root / RECORD_NAME).write_bytes(serialized)
     sizes = _sizes_by_top(site_packages)
     packages = [{"name": w.name, "version": w.version, "wheel": w.filename, "sha256": w.sha256,
                  "bytes": sum(sizes.get(t, 0) for t in tops[w.name])} for w in wheels]
     step("writing the zip", 0, None)
     entries: list[ZipEntry] = entries_from_dir(root / "python", prefix="python")
-    entries.append(ZipEntry(RECORD_NAME, record_bytes))
+    entries.append(ZipEntry(RECORD_NAME, serialized))
     digest = write_zip(staged, entries)
     with zipfile.ZipFile(staged) as zf:
         infos = zf.infolist()

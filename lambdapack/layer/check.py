@@ -33,9 +33,9 @@ from lambdapack.archive import open_zip, safe_extract, validate_members
 from lambdapack.errors import ArchiveError, LayerError
 from lambdapack.interpreters import find_python, interpreter_version
 from lambdapack.layer.elf import read_elf
+from lambdapack.layer.record import RECORD_NAME, read_record_lenient
 from lambdapack.targets import DIRECT_UPLOAD_LIMIT, RUNTIMES, UNZIPPED_LIMIT, Target, machine_for
 
-RECORD_NAME = "lambdapack-layer.json"
 PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
 _SITE = re.compile(r"^python/lib/python(\d+)\.(\d+)/site-packages/")
 _MAX_OFFENDERS = 50
@@ -65,21 +65,6 @@ class CheckReport:
 
     def failures(self) -> list[Check]:
         return [c for c in self.checks if c.status == FAIL]
-
-
-def read_record(zf_or_dir: object) -> dict | None:
-    """The layer's build record from an open zip or an extracted directory, or None."""
-    try:
-        raw = ((zf_or_dir / RECORD_NAME).read_bytes() if isinstance(zf_or_dir, Path)
-               else zf_or_dir.read(RECORD_NAME))  # type: ignore[attr-defined]
-    except (KeyError, FileNotFoundError):
-        return None
-    try:
-        record = json.loads(raw)
-    except ValueError:
-        return None
-    return record if isinstance(record, dict) and str(record.get("schema", "")).startswith("lambdapack.layer/") \
-        else None
 
 
 def resolve_target(names: list[str], record: dict | None, runtime: str | None, arch: str | None,
@@ -290,7 +275,7 @@ def check_layer(path: Path, *, runtime: str | None = None, arch: str | None = No
         unzipped = sum(i.file_size for i in infos)
         file_count = sum(1 for i in infos if not i.is_dir())
         archive = check_archive(zf)
-        record = read_record(zf)
+        record = read_record_lenient(zf)
     with tempfile.TemporaryDirectory(prefix="lambdapack-check-") as tmp:
         root = extracted
         if root is None and archive.status == PASS:

@@ -23,11 +23,10 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from lambdapack import archive, compat, interpreters
 from lambdapack.errors import LayerError, ModelError
+from lambdapack.layer.record import RECORD_NAME, read_record
 from lambdapack.model import _child_train
 from lambdapack.targets import machine_for
 
-LAYER_RECORD = "lambdapack-layer.json"
-LAYER_SCHEMA = "lambdapack.layer/1"
 _HOST_MACHINE_ALIASES = {"amd64": "x86_64", "arm64": "aarch64"}
 _LEGACY_GLIBC = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 
@@ -44,24 +43,7 @@ class LayerInfo:
 
 def read_layer_record(zip_path: Path) -> dict[str, Any] | None:
     """The layer's ``lambdapack-layer.json`` (validated schema), or None if it has none."""
-    with archive.open_zip(zip_path) as zf:
-        try:
-            raw = zf.read(LAYER_RECORD)
-        except KeyError:
-            return None
-        except (OSError, ValueError) as exc:
-            raise LayerError(f"{zip_path}: cannot read {LAYER_RECORD} ({exc})",
-                             hint="the layer is corrupt; rebuild it with `lambdapack build-layer`") from None
-    try:
-        record = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise LayerError(f"{zip_path}: {LAYER_RECORD} is not valid JSON ({exc})",
-                         hint="rebuild the layer with `lambdapack build-layer`") from None
-    if not isinstance(record, dict) or record.get("schema") != LAYER_SCHEMA:
-        found = record.get("schema") if isinstance(record, dict) else None
-        raise LayerError(f"{zip_path}: unknown layer record schema {found!r} (this lambdapack reads {LAYER_SCHEMA!r})",
-                         hint="upgrade lambdapack, or rebuild the layer with this version")
-    return record
+    return read_record(Path(zip_path))
 
 
 def _python_from_layout(zip_path: Path) -> tuple[tuple[int, int], str] | None:
@@ -106,14 +88,14 @@ def inspect_layer(zip_path: Path) -> LayerInfo:
             arch = record.get("arch")
             wheels = [str(p.get("wheel") or "") for p in record.get("packages") or []]
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
-            raise LayerError(f"{zip_path}: {LAYER_RECORD} is malformed ({exc})",
+            raise LayerError(f"{zip_path}: {RECORD_NAME} is malformed ({exc})",
                              hint="rebuild the layer with `lambdapack build-layer`") from None
         needs = [g for g in (_wheel_glibc(w) for w in wheels) if g is not None]
         return LayerInfo(zip_path, (major, minor), str(arch) if arch else None, site_packages,
                          max(needs) if needs else None, record)
     found = _python_from_layout(zip_path)
     if found is None:
-        raise LayerError(f"{zip_path}: not a Python layer (no {LAYER_RECORD}, no python/lib/python3.X/site-packages)",
+        raise LayerError(f"{zip_path}: not a Python layer (no {RECORD_NAME}, no python/lib/python3.X/site-packages)",
                          hint="build one with `lambdapack build-layer scikit-learn joblib`")
     return LayerInfo(zip_path, found[0], None, found[1], None, None)
 
