@@ -35,7 +35,8 @@ for _path in (BENCH_DIR.parent, BENCH_DIR):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from lambdapack.targets import DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT  # noqa: E402
+from lambdapack.errors import LambdapackError  # noqa: E402
+from lambdapack.targets import DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT, Target  # noqa: E402
 
 QUICK_TARGETS = (("python3.12", "x86_64"),)
 FULL_TARGETS = (("python3.12", "x86_64"), ("python3.11", "x86_64"), ("python3.12", "arm64"))
@@ -396,9 +397,6 @@ def run_peers(target_specs: Sequence[tuple[str, str]], tool_keys: Sequence[str] 
     import peers as peer_mod
     from measure import interpreter_for
 
-    from lambdapack.errors import LambdapackError
-    from lambdapack.targets import Target
-
     env = peer_mod.ToolEnv(cache_root)
     rows: list[Row] = []
     for runtime, arch in target_specs:
@@ -495,7 +493,7 @@ def collect(args: argparse.Namespace, command: str) -> dict[str, Any]:
     try:
         targets = QUICK_TARGETS if args.quick else FULL_TARGETS
         if args.targets:
-            targets = tuple(tuple(t.split(":", 1)) for t in args.targets)  # type: ignore[misc]
+            targets = tuple((t.partition(":")[0], t.partition(":")[2] or "x86_64") for t in args.targets)
         rows = [] if args.tools == [] else run_peers(
             targets, args.tools, runs=args.runs or (3 if args.quick else 7), budget=budget,
             workroot=workroot, cache_root=cache_root)
@@ -515,13 +513,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--markdown", metavar="OUT", help="write the tables as markdown")
     parser.add_argument("--plot", metavar="PNG", help="write the size/cold-start plot")
     parser.add_argument("--from-json", metavar="IN", help="render a saved result instead of running")
-    parser.add_argument("--tools", nargs="*", help="only these peers (keys: guide guide-tags pip-target sam "
-                        "chalice lambdapack lambdapack-no-compile); no value: none")
+    parser.add_argument("--tools", nargs="*", choices=RUN_ORDER, help="only these peers; no value: none")
     parser.add_argument("--targets", nargs="*", metavar="RUNTIME:ARCH", help="e.g. python3.11:x86_64")
     parser.add_argument("--areas", nargs="*", choices=AREAS, help="only these bench_<area>.py; no value: none")
     parser.add_argument("--runs", type=int, help="fresh processes per cold-start median")
     parser.add_argument("--cache-dir", help="tool virtualenvs and work files (default ~/.cache/lambdapack-bench)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for spec in args.targets or ():
+        runtime, _, arch = spec.partition(":")
+        try:
+            Target.for_runtime(runtime, arch or "x86_64")
+        except LambdapackError as exc:
+            parser.error(f"--targets {spec}: {exc.message}")
+    return args
 
 
 def main(argv: Sequence[str] | None = None, *, collector: Callable[..., dict[str, Any]] = collect) -> int:
