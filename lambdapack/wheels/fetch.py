@@ -34,6 +34,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from lambdapack.archive import sha256_file
 from lambdapack.errors import ResolveError, WheelError
 from lambdapack.targets import Target
 from lambdapack.wheels.check import best_tag_rank, require_compatible
@@ -124,14 +125,6 @@ def _locked(cache_dir: Path, key: str) -> Iterator[None]:
         yield
 
 
-def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _download(url: str, sha256: str, filename: str, cache_dir: Path, progress: ProgressFn | None,
               size: int | None) -> Path:
     """Fetch ``url`` into the store unless a verified copy is already there."""
@@ -170,7 +163,7 @@ def _download(url: str, sha256: str, filename: str, cache_dir: Path, progress: P
 
 def _local_wheel(path: Path, expected: str | None) -> tuple[Path, str]:
     try:
-        digest = _hash_file(path)
+        digest = sha256_file(path)
     except OSError as exc:
         raise WheelError(f"cannot read {path}: {exc.strerror or exc}", hint="check the path") from None
     if expected and digest != expected:
@@ -319,7 +312,7 @@ def fetch_with_pip(inputs: Inputs, target: Target, cache_dir: Path, progress: Pr
         fetched: list[FetchedWheel] = []
         for path in sorted(download_dir.iterdir()):
             name = require_compatible(path.name, target)  # refuses sdists and foreign wheels
-            digest = _hash_file(path)
+            digest = sha256_file(path)
             dest = _store_path(cache_dir, digest, path.name)
             with _locked(cache_dir, digest):
                 if not dest.is_file():
