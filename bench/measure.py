@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambdapack.archive import safe_extract
+from lambdapack.compat import layer_versions
 from lambdapack.layer.check import top_level_modules
+from lambdapack.layer.record import read_record_lenient
 from lambdapack.targets import Target
 
 _DIST_INFO = re.compile(r"^(?P<name>[A-Za-z0-9_.]+?)-(?P<version>[^-]+)\.dist-info$")
@@ -111,10 +113,10 @@ def versions_in(root: Path, wheel_names: Sequence[str] = ()) -> dict[str, str]:
         match = _DIST_INFO.match(path.name)
         if match:
             found[_normalise(match["name"])] = match["version"]
-    record = root / "lambdapack-layer.json"
-    if record.is_file():
-        for package in json.loads(record.read_text()).get("packages", []):
-            found.setdefault(_normalise(package["name"]), package["version"])
+    record = read_record_lenient(root)
+    if record:
+        for name, version in layer_versions(record).items():
+            found.setdefault(_normalise(name), version)
     for wheel in wheel_names:
         match = _WHEEL.match(Path(wheel).name)
         if match:

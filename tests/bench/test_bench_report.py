@@ -151,7 +151,10 @@ def test_versions_come_from_dist_info_build_record_and_wheel_names(tmp_path: Pat
     target = Target.for_runtime("python3.12", "x86_64")
     site = tmp_path / target.site_packages
     (site / "pkg-1.0.dist-info").mkdir(parents=True)
-    (tmp_path / "lambdapack-layer.json").write_text(json.dumps({"packages": [{"name": "numpy", "version": "2.5.5"}]}))
+    from lambdapack.layer.record import RECORD_NAME, SCHEMA
+
+    record = {"schema": SCHEMA, "packages": [{"name": "numpy", "version": "2.5.5"}]}
+    (tmp_path / RECORD_NAME).write_text(json.dumps(record))
     assert measure.site_dirs(tmp_path, target) == [site, tmp_path / "python"]
     assert measure.versions_in(tmp_path, ["scikit_learn-1.9.1-cp312-cp312-manylinux_2_27_x86_64.whl"]) == {
         "pkg": "1.0", "numpy": "2.5.5", "scikit-learn": "1.9.1"}
