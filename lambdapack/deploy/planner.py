@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambdapack.deploy.models import Action, ApiKind, Plan, Ref, Stack
+from lambdapack.deploy.models import Action, ApiKind, FunctionSpec, LayerSpec, Plan, Ref, Stack
 from lambdapack.deploy.state import DeployState
 from lambdapack.errors import DeployError
 
@@ -175,15 +175,7 @@ def _plan_layer(stack: Stack, seen: Observed, recorded: Mapping[str, Any], actio
         record["layer"] = {"name": spec.name, "version_arn": seen.layer_version_arn, "sha256": spec.artifact.sha256,
                            "versions": versions}
         return
-    source: dict[str, Any] = {"path": str(spec.artifact.path)}
-    if spec.via_s3:
-        assert stack.bucket is not None
-        if spec.s3_key not in seen.objects:
-            actions.append(Action("upload_object", "bucket",
-                                  f"upload {spec.artifact.path.name} to s3://{stack.bucket.name}/{spec.s3_key}",
-                                  {"Bucket": stack.bucket.name, "Key": spec.s3_key, "path": str(spec.artifact.path),
-                                   "size": spec.artifact.size}))
-        source = {"S3Bucket": stack.bucket.name, "S3Key": spec.s3_key}
+    source = _code_source(stack, spec, seen, actions)
     actions.append(Action(
         "publish_layer_version", "layer",
         f"layer {spec.name} ({spec.artifact.size:,} bytes, sha256 {spec.artifact.sha256[:12]}"
@@ -191,6 +183,21 @@ def _plan_layer(stack: Stack, seen: Observed, recorded: Mapping[str, Any], actio
         {"LayerName": spec.name, "Description": spec.description, "content": source,
          "CompatibleRuntimes": list(spec.runtimes), "CompatibleArchitectures": list(spec.architectures),
          "sha256": spec.artifact.sha256}))
+
+
+def _code_source(stack: Stack, spec: LayerSpec | FunctionSpec, seen: Observed,
+                 actions: list[Action]) -> dict[str, Any]:
+    """Where Lambda takes the zip from: the local file, or (over the direct-upload limit) the
+    stack's bucket, planning the upload unless the object is already there (its key is the zip's hash)."""
+    if not spec.via_s3:
+        return {"path": str(spec.artifact.path)}
+    assert stack.bucket is not None
+    if spec.s3_key not in seen.objects:
+        actions.append(Action("upload_object", "bucket",
+                              f"upload {spec.artifact.path.name} to s3://{stack.bucket.name}/{spec.s3_key}",
+                              {"Bucket": stack.bucket.name, "Key": spec.s3_key, "path": str(spec.artifact.path),
+                               "size": spec.artifact.size}))
+    return {"S3Bucket": stack.bucket.name, "S3Key": spec.s3_key}
 
 
 def _function_config(stack: Stack, role_arn: Any, layer_arn: Any) -> dict[str, Any]:
@@ -204,15 +211,7 @@ def _plan_function(stack: Stack, seen: Observed, recorded: Mapping[str, Any],
     spec = stack.function
     role_arn: Any = record.get("role", {}).get("arn") or Ref("role.arn")
     layer_arn: Any = record.get("layer", {}).get("version_arn") or Ref("layer.version_arn")
-    code: dict[str, Any] = {"path": str(spec.artifact.path)}
-    if spec.via_s3:
-        assert stack.bucket is not None
-        if spec.s3_key not in seen.objects:
-            actions.append(Action("upload_object", "bucket",
-                                  f"upload {spec.artifact.path.name} to s3://{stack.bucket.name}/{spec.s3_key}",
-                                  {"Bucket": stack.bucket.name, "Key": spec.s3_key, "path": str(spec.artifact.path),
-                                   "size": spec.artifact.size}))
-        code = {"S3Bucket": stack.bucket.name, "S3Key": spec.s3_key}
+    code = _code_source(stack, spec, seen, actions)
     config = _function_config(stack, role_arn, layer_arn)
     fn = seen.function
     if fn is None:
