@@ -156,25 +156,9 @@ def find_untracked_api(aws: AwsClient, stack: Stack) -> str | None:
     this look-up the rerun would create a second API and the first would outlive destroy.
     """
     if stack.api.kind is ApiKind.HTTP:
-        token = None
-        while True:
-            page = aws.call("apigatewayv2", "get_apis", **({"NextToken": token} if token else {}))
-            for item in page.get("Items", []):
-                if item.get("Name") == stack.api.name and (item.get("Tags") or {}).get(STACK_TAG) == stack.name:
-                    return str(item["ApiId"])
-            token = page.get("NextToken")
-            if not token:
-                return None
+        return find_tagged_http_api(aws, stack)
     if stack.api.kind is ApiKind.REST:
-        position = None
-        while True:
-            page = aws.call("apigateway", "get_rest_apis", limit=500, **({"position": position} if position else {}))
-            for item in page.get("items", []):
-                if item.get("name") == stack.api.name and (item.get("tags") or {}).get(STACK_TAG) == stack.name:
-                    return str(item["id"])
-            position = page.get("position")
-            if not position:
-                return None
+        return find_tagged_rest_api(aws, stack)
     return None
 
 
@@ -191,12 +175,6 @@ def read_back(aws: AwsClient, stack: Stack, state: DeployState | None) -> Observ
     recorded_id = api.get("id")
     http_id = recorded_id if api.get("kind") == "http" else None
     rest_id = recorded_id if api.get("kind") == "rest" else None
-    # an API whose create call succeeded but whose answer never arrived is in no state file;
-    # its name and stack tag find it, so a rerun adopts it instead of leaking a second one
-    if recorded_id is None and stack.api.kind is ApiKind.HTTP:
-        http_id = find_tagged_http_api(aws, stack)
-    if recorded_id is None and stack.api.kind is ApiKind.REST:
-        rest_id = find_tagged_rest_api(aws, stack)
     http_api = read_http_api(aws, http_id) if http_id else None
     rest_api = None
     if rest_id and aws.call_or_none("apigateway", "get_rest_api", restApiId=rest_id) is not None:
