@@ -34,7 +34,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from lambdapack.archive import sha256_file
+from lambdapack.archive import atomic_path, sha256_file
 from lambdapack.errors import ResolveError, WheelError
 from lambdapack.targets import Target
 from lambdapack.wheels.check import best_tag_rank, require_compatible
@@ -136,28 +136,24 @@ def _download(url: str, sha256: str, filename: str, cache_dir: Path, progress: P
     with _locked(cache_dir, sha256):
         if dest.is_file():  # another build fetched it while we waited
             return dest
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".part-", dir=dest.parent)
         digest = hashlib.sha256()
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=120) as resp:
-                for chunk in iter(lambda: resp.read(_CHUNK), b""):
-                    digest.update(chunk)
-                    out.write(chunk)
-                    if progress:
-                        progress(filename, len(chunk), size)
-            if digest.hexdigest() != sha256:
-                raise WheelError(f"{filename}: sha256 mismatch (index says {sha256[:12]}…, "
-                                 f"got {digest.hexdigest()[:12]}…)",
-                                 hint="the download was corrupted or tampered with; retry the build")
-            os.replace(tmp, dest)
+            # the file appears under its final name only once complete and verified
+            with atomic_path(dest) as tmp:
+                with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=120) as resp:
+                    for chunk in iter(lambda: resp.read(_CHUNK), b""):
+                        digest.update(chunk)
+                        out.write(chunk)
+                        if progress:
+                            progress(filename, len(chunk), size)
+                if digest.hexdigest() != sha256:
+                    raise WheelError(f"{filename}: sha256 mismatch (index says {sha256[:12]}…, "
+                                     f"got {digest.hexdigest()[:12]}…)",
+                                     hint="the download was corrupted or tampered with; retry the build")
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
             raise ResolveError(f"cannot download {filename}: {reason}",
                                hint="check your network connection, proxy and index settings") from None
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
     return dest
 
 
