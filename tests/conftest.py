@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from lambdapack.cli.main import cli
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-EVENTS = Path(__file__).resolve().parent / "data" / "events"
+EVENTS = Path(__file__).resolve().parents[1] / "examples" / "events"
 
 
 @dataclass(frozen=True)

@@ -81,11 +81,11 @@ def invoke_command(local: bool, layers: tuple[Path, ...], function_zip: Path, ha
     Examples:
       lambdapack invoke --local --event seed
       lambdapack invoke --local --sl 6.9 --sw 3.1 --pl 5.1 --pw 2.3 --repeat 5
-      lambdapack invoke --local --event tests/data/events/http-api-v2-post.json
+      lambdapack invoke --local --event examples/events/http-api-v2-post.json
       echo '{"instances": [[5.1, 3.5, 1.4, 0.2]]}' | lambdapack invoke --local --event -
       lambdapack invoke --local --layer dist/layer-python3.11-x86_64.zip --timeout 3 --memory 256
       lambdapack invoke --name iris --event seed --logs
-      lambdapack invoke --name iris --http --event tests/data/events/http-api-v2-post.json
+      lambdapack invoke --name iris --http --event examples/events/http-api-v2-post.json
     """
     if name and not local:
         run_remote_invoke(name, build_event(event, sl, sw, pl, pw, features).payload, via_http=via_http, logs=logs,

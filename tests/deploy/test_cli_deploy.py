@@ -17,7 +17,7 @@ from stackfiles import REGION
 
 from lambdapack.deploy.remote import invoke_http
 
-EVENTS = Path(__file__).resolve().parents[1] / "data" / "events"
+EVENTS = Path(__file__).resolve().parents[2] / "examples" / "events"
 
 
 def lam():  # type: ignore[no-untyped-def]

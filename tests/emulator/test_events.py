@@ -10,7 +10,7 @@ import pytest
 
 from lambdapack.events import SEED_EVENT, EventError, load_event, parse_feature
 
-EVENTS = Path(__file__).resolve().parents[1] / "data" / "events"
+EVENTS = Path(__file__).resolve().parents[2] / "examples" / "events"
 
 
 def test_seed_is_the_guides_event() -> None:

@@ -11,7 +11,7 @@ from sklearn.model_selection import train_test_split
 from lambdapack.archive import sha256_file
 from lambdapack.model.datasets import load_bundled
 
-EVENTS = Path(__file__).resolve().parents[1] / "data" / "events"
+EVENTS = Path(__file__).resolve().parents[2] / "examples" / "events"
 SEED = {"sl": 6.9, "sw": 3.1, "pl": 5.1, "pw": 2.3}
 
 
