@@ -171,6 +171,11 @@ def open_zip(path: Path) -> zipfile.ZipFile:
                            hint="the file is truncated or corrupt; rebuild or re-download it") from None
 
 
+def unzipped_size(zf: zipfile.ZipFile) -> int:
+    """The bytes the members take once unpacked: what Lambda's unzipped-size limit counts."""
+    return sum(info.file_size for info in zf.infolist())
+
+
 def _local_header_end(info: zipfile.ZipInfo) -> int:
     """The least offset the member's data can end at (its local header holds at least the name)."""
     return info.header_offset + 30 + len(info.orig_filename.encode("utf-8", "surrogateescape")) + info.compress_size

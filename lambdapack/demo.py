@@ -104,7 +104,7 @@ def pick_runtime(explicit: str | None = None) -> tuple[str, Path]:
 
 def _zip_sizes(path: Path) -> tuple[int, int]:
     with archive.open_zip(path) as zf:
-        return path.stat().st_size, sum(info.file_size for info in zf.infolist())
+        return path.stat().st_size, archive.unzipped_size(zf)
 
 
 def _reusable_layer(path: Path, runtime: str, arch: str) -> dict[str, Any] | None:

@@ -15,13 +15,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from lambdapack import compat, targets
-from lambdapack.archive import open_zip, sha256_file, validate_members
+from lambdapack.archive import open_zip, sha256_file, unzipped_size, validate_members
 from lambdapack.deploy.models import Artifact
 from lambdapack.errors import DeployError, LayerError, VersionMismatchError
 from lambdapack.layer.record import RECORD_NAME, read_record
+from lambdapack.model.manifest import MANIFEST_FILE as MODEL_MANIFEST
+from lambdapack.model.manifest import SCHEMA as MODEL_SCHEMA
 
-MODEL_MANIFEST = "model.json"
-MODEL_SCHEMA = "lambdapack.model/1"
 # The stack name becomes the function name, part of the role name (lambdapack-NAME-role,
 # IAM's limit is 64) and of the API and layer names; Lambda allows letters, digits, - and _.
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
@@ -77,7 +77,7 @@ def _artifact(path: Path, zf: zipfile.ZipFile) -> Artifact:
     # names, duplicates, links, bombs: a zip that is unsafe to unpack here is not shipped either
     validate_members(zf)
     return Artifact(path=path, sha256=sha256_file(path), size=path.stat().st_size,
-                    unzipped=sum(i.file_size for i in zf.infolist()))
+                    unzipped=unzipped_size(zf))
 
 
 def read_layer(path: Path) -> LayerInfo:

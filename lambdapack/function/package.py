@@ -123,8 +123,8 @@ def read_layer_record(layer: Path) -> tuple[dict, int]:
     """The build record at the root of a layer zip, and the layer's unzipped size in bytes."""
     with archive.open_zip(layer) as zf:
         try:
-            members = archive.validate_members(zf)
-            unzipped = sum(info.file_size for info, _ in members)
+            archive.validate_members(zf)
+            unzipped = archive.unzipped_size(zf)
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
             raise PackageError(f"{layer}: corrupt archive ({exc})",
                                hint="rebuild the layer with `lambdapack build-layer`") from None

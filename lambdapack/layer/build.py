@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lambdapack.archive import ZipEntry, entries_from_dir, source_date_epoch, write_zip
+from lambdapack.archive import ZipEntry, entries_from_dir, source_date_epoch, unzipped_size, write_zip
 from lambdapack.errors import LayerError, ResolveError
 from lambdapack.interpreters import find_python, interpreter_version, require_python
 from lambdapack.layer.cache import LayerCache, cache_key
@@ -335,9 +335,9 @@ def _assemble(root: Path, staged: Path, target: Target, wheels: list[FetchedWhee
     entries.append(ZipEntry(RECORD_NAME, serialized))
     digest = write_zip(staged, entries)
     with zipfile.ZipFile(staged) as zf:
-        infos = zf.infolist()
-    return {"sha256": digest, "zip_bytes": staged.stat().st_size, "unzipped_bytes": sum(i.file_size for i in infos),
-            "file_count": len(infos), "packages": packages, "slimmed_bytes": slimmed,
+        unzipped, file_count = unzipped_size(zf), len(zf.infolist())
+    return {"sha256": digest, "zip_bytes": staged.stat().st_size, "unzipped_bytes": unzipped,
+            "file_count": file_count, "packages": packages, "slimmed_bytes": slimmed,
             "stripped_files": stripped_files, "dropped_files": list(installed.dropped), "notes": notes}
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lambdapack import compat
-from lambdapack.archive import open_zip, safe_extract, validate_members
+from lambdapack.archive import open_zip, safe_extract, unzipped_size, validate_members
 from lambdapack.errors import ArchiveError, LayerError
 from lambdapack.interpreters import find_python, interpreter_version
 from lambdapack.layer.elf import read_elf
@@ -272,7 +272,7 @@ def check_layer(path: Path, *, runtime: str | None = None, arch: str | None = No
     with open_zip(path) as zf:
         infos = zf.infolist()
         names = [i.filename for i in infos]
-        unzipped = sum(i.file_size for i in infos)
+        unzipped = unzipped_size(zf)
         file_count = sum(1 for i in infos if not i.is_dir())
         archive = check_archive(zf)
         record = read_record_lenient(zf)
