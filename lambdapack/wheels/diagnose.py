@@ -54,6 +54,10 @@ def newest_version(package: str, target: Target | None) -> str | None:
     return match[1] if match else None
 
 
+# pip: "THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE"; uv: "Hash mismatch for ..."
+_HASH_MISMATCH = re.compile(r"DO NOT MATCH THE HASHES|hash mismatch", re.I)
+
+
 def _culprit(output: str, backend: str) -> str | None:
     pattern = _UV_CULPRIT if backend == "uv" else _PIP_CULPRIT
     match = pattern.search(output)
@@ -81,6 +85,11 @@ def resolve_failure(output: str, target: Target, backend: str, inputs: Inputs | 
     if _NETWORK.search(output):
         return ResolveError(f"cannot reach the package index while resolving for {where}",
                             hint="check your network connection, proxy and pip/uv index settings")
+    if _HASH_MISMATCH.search(output):
+        return ResolveError(f"a wheel for {where} does not match the sha256 its lock file pins: "
+                            f"{_first_reason(output)}",
+                            hint="the index served different bytes than were locked; do not build from it, "
+                                 "and re-lock (lambdapack lock) only once you trust the new files")
     package = _culprit(output, backend)
     if package is None:
         return ResolveError(f"{backend} could not resolve the requirements for {where}: {_first_reason(output)}",

@@ -170,3 +170,17 @@ def test_no_network_is_said_plainly(output: str) -> None:
 
     error = resolve_failure(output, PY312, "uv")
     assert "cannot reach the package index" in error.message and "network" in error.hint
+
+
+@pytest.mark.parametrize(("output", "backend"), [
+    ("ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE. If you have updated the package "
+     "versions, please update the hashes.\n    numpy==2.5.5 from https://x/numpy.whl:\n"
+     "        Expected sha256 aaaa\n             Got        bbbb", "pip"),
+    ("error: Failed to download `numpy==2.5.5`\n  Caused by: Hash mismatch for `numpy==2.5.5`", "uv"),
+])
+def test_a_hash_mismatch_is_named_as_such(output: str, backend: str) -> None:
+    from lambdapack.wheels.diagnose import resolve_failure
+
+    error = resolve_failure(output, PY312, backend)
+    assert "does not match the sha256" in error.message
+    assert "re-lock" in error.hint and "spelling" not in error.hint
