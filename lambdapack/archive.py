@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import itertools
 import os
+import shutil
 import stat
 import tempfile
 import time
@@ -23,6 +24,7 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from glob import escape as glob_escape
 from pathlib import Path, PurePosixPath
 
 from lambdapack.errors import ArchiveError
@@ -52,11 +54,42 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+STALE_PARTIAL_AGE = 3600  # seconds; no build writes one artifact for that long
+
+
+def sweep_stale_partials(dest: Path, suffixes: tuple[str, ...] = (".tmp", ".building"),
+                         older_than: float = STALE_PARTIAL_AGE) -> list[Path]:
+    """Remove staging files/dirs of ``dest`` that a killed run left behind (``.NAME.*.tmp``).
+
+    Only entries untouched for ``older_than`` seconds go: a concurrent writer's fresh
+    staging file is left alone. Returns what was removed.
+    """
+    dest = Path(dest)
+    removed: list[Path] = []
+    cutoff = time.time() - older_than
+    with contextlib.suppress(OSError):
+        for entry in dest.parent.glob(f".{glob_escape(dest.name)}.*"):
+            if not entry.name.endswith(suffixes):
+                continue
+            try:
+                if entry.lstat().st_mtime > cutoff:
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+            except OSError:
+                continue  # another process got there first, or it is not ours to remove
+            removed.append(entry)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(dest: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; move it onto ``dest`` only if the block succeeds."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale_partials(dest)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     os.close(fd)
     tmp_path = Path(tmp)

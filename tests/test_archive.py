@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 import zipfile
 from pathlib import Path
 
@@ -132,3 +133,30 @@ def test_corrupt_and_missing_archives_are_reported(tmp_path: Path) -> None:
     (tmp_path / "t.zip").write_bytes(bytes(data))
     with pytest.raises(ArchiveError):
         safe_extract(tmp_path / "t.zip", tmp_path / "o2")
+
+
+def test_a_killed_runs_staging_files_are_swept_but_a_live_writers_are_not(tmp_path: Path) -> None:
+    from lambdapack.archive import STALE_PARTIAL_AGE
+
+    dest = tmp_path / "function.zip"
+    old = time.time() - STALE_PARTIAL_AGE - 60
+    stale_file = tmp_path / ".function.zip.abc123.tmp"
+    stale_file.write_bytes(b"half a zip")
+    stale_dir = tmp_path / ".function.zip.def456.building"
+    stale_dir.mkdir()
+    (stale_dir / "x").write_text("x")
+    for p in (stale_file, stale_dir):
+        os.utime(p, (old, old))
+    live = tmp_path / ".function.zip.live99.tmp"
+    live.write_bytes(b"being written right now")
+    backup = tmp_path / ".function.zip.keep.old"  # a previous artifact kept aside: never swept
+    backup.write_bytes(b"previous")
+    os.utime(backup, (old, old))
+    other = tmp_path / ".other.zip.zzz.tmp"
+    other.write_bytes(b"someone else's")
+    os.utime(other, (old, old))
+
+    write_zip(dest, [ZipEntry("f", b"1")])
+
+    assert not stale_file.exists() and not stale_dir.exists()
+    assert live.exists() and backup.exists() and other.exists()

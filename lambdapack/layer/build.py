@@ -20,7 +20,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lambdapack.archive import ZipEntry, entries_from_dir, source_date_epoch, unzipped_size, write_zip
+from lambdapack.archive import (
+    ZipEntry,
+    entries_from_dir,
+    source_date_epoch,
+    sweep_stale_partials,
+    unzipped_size,
+    write_zip,
+)
 from lambdapack.errors import LayerError, ResolveError
 from lambdapack.interpreters import find_python, interpreter_version, require_python
 from lambdapack.layer.cache import LayerCache, cache_key
@@ -170,6 +177,7 @@ def build_record(target: Target, wheels: list[FetchedWheel], resolver: str, opti
 def _stage(out: Path) -> Iterator[Path]:
     """A temporary zip path beside ``out``; removed unless the caller moved it into place."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale_partials(out)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".building", dir=out.parent)
     os.close(fd)
     try:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambdapack.archive import sha256_file
+from lambdapack.archive import sha256_file, sweep_stale_partials
 from lambdapack.errors import ModelError
 from lambdapack.model import _child_train
 from lambdapack.model.datasets import BUNDLED, Dataset, load_bundled, load_csv
@@ -221,6 +221,7 @@ def staging_dir(out: Path):  # type: ignore[no-untyped-def]
     parent = out.absolute().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
+        sweep_stale_partials(out)
         staged = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
     except OSError as exc:
         raise ModelError(f"cannot create {parent} ({exc.strerror or exc})",
