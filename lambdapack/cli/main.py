@@ -78,10 +78,17 @@ def cli() -> None:
     """From a scikit-learn model to a prediction API on AWS Lambda.
 
     \b
-    lambdapack demo                    the whole pipeline locally, no AWS account
-    lambdapack build-layer             scikit-learn layer for python3.12 x86_64
-    lambdapack train                   the guide's iris RandomForest
-    lambdapack deploy --name iris      layer + function + HTTP API on AWS
+    lambdapack demo                          the whole pipeline locally, no AWS account
+    lambdapack build-layer                   scikit-learn layer for python3.12 x86_64
+    lambdapack train --layer LAYER.zip       the guide's iris RandomForest, in the layer's Python
+    lambdapack package --layer LAYER.zip     handler + model -> dist/function.zip
+    lambdapack invoke --local --event seed   run it in the local Lambda
+    lambdapack serve --port 3000             a local HTTP API in front of it
+    lambdapack deploy --name iris            layer + function + HTTP API on AWS
+    lambdapack invoke --name iris --event seed
+    lambdapack destroy --name iris
+
+    Every command takes --json (one JSON document on stdout; logs go to stderr).
     """
 
 
