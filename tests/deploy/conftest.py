@@ -3,40 +3,27 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from stackfiles import REGION, TEST_ACCESS_KEY, TEST_SECRET_KEY, write_function, write_layer
+from stackfiles import (
+    REGION,
+    TEST_ACCESS_KEY,
+    TEST_SECRET_KEY,
+    moto_server_running,
+    write_function,
+    write_layer,
+)
 
 from lambdapack.deploy.aws import AwsClient
-
-
-def _post(url: str, body: dict[str, object] | None = None) -> None:
-    data = json.dumps(body or {}).encode()
-    req = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        resp.read()
 
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """``http://127.0.0.1:PORT`` of a moto server for the whole session."""
-    from moto.server import ThreadedMotoServer
-
-    # read when moto builds its IAM backend: loads AWSLambdaBasicExecutionRole & co.
-    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    # without Docker moto cannot run a function; its "simple" Lambda echoes the payload instead
-    _post(f"{url}/moto-api/config", {"lambda": {"use_docker": False}})
-    yield url
-    server.stop()
+    with moto_server_running() as url:
+        yield url
 
 
 @pytest.fixture

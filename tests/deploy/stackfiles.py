@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 # A distinctive fake key, so a test can prove it never reaches output or the state file.
@@ -53,3 +56,32 @@ def write_function(path: Path, *, versions: dict[str, str] | None = None, handle
         zf.writestr("model/model.json", json.dumps(manifest))
         zf.writestr("model/model.joblib", b"x")
     return path
+
+
+def moto_post(url: str, body: dict[str, object] | None = None) -> None:
+    """POST JSON to a moto server's control API (``/moto-api/...``)."""
+    import urllib.request
+
+    req = urllib.request.Request(url, data=json.dumps(body or {}).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        resp.read()
+
+
+@contextlib.contextmanager
+def moto_server_running() -> Iterator[str]:
+    """A real moto server on 127.0.0.1 (a free port); yields ``http://127.0.0.1:PORT``."""
+    from moto.server import ThreadedMotoServer
+
+    # read when moto builds its IAM backend: loads AWSLambdaBasicExecutionRole & co.
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        url = f"http://{host}:{port}"
+        # without Docker moto cannot run a function; its "simple" Lambda echoes the payload instead
+        moto_post(f"{url}/moto-api/config", {"lambda": {"use_docker": False}})
+        yield url
+    finally:
+        server.stop()

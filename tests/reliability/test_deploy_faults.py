@@ -25,7 +25,6 @@ import os
 import re
 import stat
 import sys
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +35,15 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy"))
-from stackfiles import REGION, TEST_ACCESS_KEY, TEST_SECRET_KEY, write_function, write_layer
+from stackfiles import (
+    REGION,
+    TEST_ACCESS_KEY,
+    TEST_SECRET_KEY,
+    moto_post,
+    moto_server_running,
+    write_function,
+    write_layer,
+)
 
 from lambdapack.deploy import aws as aws_module
 
@@ -49,23 +56,9 @@ SIGNED = re.compile(r"X-Amz-Signature|X-Amz-Credential|Signature=|Credential=AKI
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    _post(f"{url}/moto-api/config", {"lambda": {"use_docker": False}})
-    yield url
-    server.stop()
-
-
-def _post(url: str, body: dict[str, object] | None = None) -> None:
-    req = urllib.request.Request(url, data=json.dumps(body or {}).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        resp.read()
+    # a server of its own: the fault trials reset it between runs, the deploy tests' server is never reset
+    with moto_server_running() as url:
+        yield url
 
 
 @pytest.fixture
@@ -77,7 +70,7 @@ def account(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", TEST_SECRET_KEY)
 
     def reset() -> None:
-        _post(f"{moto_url}/moto-api/reset")
+        moto_post(f"{moto_url}/moto-api/reset")
 
     reset()
     return reset
