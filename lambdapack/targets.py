@@ -8,7 +8,7 @@ down to the oldest one the architecture ever had, plus the legacy aliases (PEP 6
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from packaging import tags
@@ -231,3 +231,12 @@ class Target:
         yield from tags.cpython_tags(self.python, abis=list(self.abis), platforms=self.platforms)
         yield from tags.compatible_tags(self.python, f"cp{self.python[0]}{self.python[1]}",
                                         platforms=self.platforms)
+
+
+# A layer member inside a versioned site-packages (the layout Lambda puts on sys.path).
+SITE_PACKAGES_RE = re.compile(r"^python/lib/python(\d+)\.(\d+)/site-packages/")
+
+
+def site_packages_pythons(names: Iterable[str]) -> list[tuple[int, int]]:
+    """The Python versions whose ``python/lib/python3.X/site-packages`` the member ``names`` fill."""
+    return sorted({(int(m[1]), int(m[2])) for name in names if (m := SITE_PACKAGES_RE.match(name))})

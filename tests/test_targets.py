@@ -48,3 +48,13 @@ def test_unknown_runtime_or_arch_has_a_hint(runtime: str, arch: str, needle: str
     with pytest.raises(TargetError) as err:
         Target.for_runtime(runtime, arch)
     assert needle in err.value.hint
+
+
+def test_site_packages_pythons_reads_the_versioned_layout() -> None:
+    from lambdapack.targets import site_packages_pythons
+
+    names = ["python/lib/python3.12/site-packages/numpy/__init__.py", "python/lib/python3.10/site-packages/a.py",
+             "python/lib/python3.12/site-packages/", "python/sklearn/__init__.py", "lambdapack-layer.json",
+             "python/lib/python3.9/site-packages-extra/x.py"]
+    assert site_packages_pythons(names) == [(3, 10), (3, 12)]
+    assert site_packages_pythons(["python/numpy/__init__.py"]) == []

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
-import re
 import shutil
 import tempfile
 import time
@@ -29,9 +28,8 @@ from lambdapack import archive
 from lambdapack.emulator.ric import cache_root
 from lambdapack.errors import EmulatorError, LambdapackError
 from lambdapack.layer.record import read_record
-from lambdapack.targets import ARCHES, RUNTIMES
+from lambdapack.targets import ARCHES, RUNTIMES, site_packages_pythons
 
-_SITE_DIR = re.compile(r"^python/lib/python(3\.\d+)/site-packages/")
 # ELF e_machine values of the architectures Lambda runs
 _ELF_MACHINES = {62: "x86_64", 183: "arm64"}
 # unpacked layers kept in the cache, and how long one must sit unused before it may go
@@ -62,7 +60,7 @@ def inspect_layer(path: Path) -> LayerInfo:
     with archive.open_zip(path) as zf:
         names = zf.namelist()
         record = read_record(zf, error=EmulatorError)
-        versions = sorted({m[1] for m in map(_SITE_DIR.match, names) if m})
+        versions = [f"{major}.{minor}" for major, minor in site_packages_pythons(names)]
         arch = record.get("arch") if record else None
         if arch is None:
             arch = _elf_arch(zf, names)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import subprocess
 import tempfile
 from collections import Counter
@@ -34,10 +33,17 @@ from lambdapack.errors import ArchiveError, LayerError
 from lambdapack.interpreters import find_python, interpreter_version
 from lambdapack.layer.elf import read_elf
 from lambdapack.layer.record import RECORD_NAME, read_record_lenient
-from lambdapack.targets import DIRECT_UPLOAD_LIMIT, RUNTIMES, UNZIPPED_LIMIT, Target, machine_for
+from lambdapack.targets import (
+    DIRECT_UPLOAD_LIMIT,
+    RUNTIMES,
+    SITE_PACKAGES_RE,
+    UNZIPPED_LIMIT,
+    Target,
+    machine_for,
+    site_packages_pythons,
+)
 
 PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
-_SITE = re.compile(r"^python/lib/python(\d+)\.(\d+)/site-packages/")
 _MAX_OFFENDERS = 50
 
 
@@ -87,7 +93,7 @@ def resolve_target(names: list[str], record: dict | None, runtime: str | None, a
         target = Target.from_tags(str(record["python_version"]), list(record["platforms"]),
                                   [str(record["abi"])] if record.get("abi") else [])
         return target, "the build record's tags"
-    versions = {f"python{m[1]}.{m[2]}" for n in names if (m := _SITE.match(n))}
+    versions = {f"python{major}.{minor}" for major, minor in site_packages_pythons(names)}
     if len(versions) == 1 and (only := versions.pop()) in RUNTIMES:
         return Target.for_runtime(only, arch), "the layout"
     return Target.for_runtime("python3.12", arch), "the default runtime (no record, no versioned layout)"
@@ -105,8 +111,8 @@ def check_layout(names: list[str], target: Target) -> Check:
     files = [n for n in names if not n.endswith("/")]
     wanted = target.site_packages + "/"
     in_site = [n for n in files if n.startswith(wanted)]
-    other_site = sorted({m[0] for n in files if (m := _SITE.match(n)) and not n.startswith(wanted)})
-    flat = [n for n in files if n.startswith("python/") and not _SITE.match(n)]
+    other_site = sorted({m[0] for n in files if (m := SITE_PACKAGES_RE.match(n)) and not n.startswith(wanted)})
+    flat = [n for n in files if n.startswith("python/") and not SITE_PACKAGES_RE.match(n)]
     outside = sorted(n for n in files if not n.startswith("python/") and n != RECORD_NAME)
     if other_site:
         return Check("layout", FAIL, f"site-packages for another Python (this runtime is {target.python_version})",

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
@@ -25,7 +25,7 @@ from lambdapack import archive, compat, interpreters
 from lambdapack.errors import LayerError, ModelError
 from lambdapack.layer.record import RECORD_NAME, read_record
 from lambdapack.model import _child_train
-from lambdapack.targets import machine_for
+from lambdapack.targets import machine_for, site_packages_pythons
 
 _HOST_MACHINE_ALIASES = {"amd64": "x86_64", "arm64": "aarch64"}
 _LEGACY_GLIBC = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
@@ -48,14 +48,11 @@ def read_layer_record(zip_path: Path) -> dict[str, Any] | None:
 
 def _python_from_layout(zip_path: Path) -> tuple[tuple[int, int], str] | None:
     with archive.open_zip(zip_path) as zf:
-        for name in zf.namelist():
-            parts = PurePosixPath(name).parts
-            if len(parts) >= 4 and parts[0] == "python" and parts[1] == "lib" and parts[3] == "site-packages":
-                version = parts[2].removeprefix("python")
-                major, _, minor = version.partition(".")
-                if major.isdigit() and minor.isdigit():
-                    return (int(major), int(minor)), "/".join(parts[:4])
-    return None
+        versions = site_packages_pythons(zf.namelist())
+    if not versions:
+        return None
+    major, minor = versions[0]
+    return (major, minor), f"python/lib/python{major}.{minor}/site-packages"
 
 
 def _wheel_glibc(wheel: str) -> tuple[int, int] | None:
