@@ -1,16 +1,29 @@
-"""The ``lambdapack`` command group and the one place errors become exit codes."""
+"""The ``lambdapack`` command group and the one place errors become exit codes.
+
+Every failure ends here: a :class:`LambdapackError` (exit 1), a usage error (click's, exit 2),
+an interruption (Ctrl-C, and SIGTERM/SIGHUP made to look like it: exit 128 + the signal) or a
+bug (exit 1, no traceback). Each prints ``error: ...`` (and ``hint: ...``) on stderr and, when
+the command was given ``--json``, one JSON document on stdout:
+``{"error": ..., "hint": ..., "exit_code": ...}``, joined to the command's own result when it
+produced one before failing (check-layer's report).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 import click
 from rich.markup import escape
 
-from lambdapack import __version__
+from lambdapack import __version__, ui
 from lambdapack.errors import LambdapackError
 from lambdapack.ui import console
 
@@ -33,14 +46,73 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def report_error(exc: LambdapackError) -> None:
+def report_error(exc: LambdapackError, exit_code: int | None = None) -> None:
     console.print(f"[bold red]error:[/] {escape(exc.message)}", markup=True, soft_wrap=True)
     if exc.hint:
         console.print(f"[bold]hint:[/] {escape(exc.hint)}", markup=True, soft_wrap=True)
+    ui.fail_json(exc.message, exc.hint, exc.exit_code if exit_code is None else exit_code)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where Ctrl-C would be so the same cleanup runs (finally blocks,
+    context managers removing temporary files and work directories, children killed)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_SIGNAL_WORDS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated (SIGTERM)",
+                 signal.SIGHUP: "hung up (SIGHUP)"}
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`Interrupted` for the duration of one command.
+
+    Only the first signal raises: a second one while the cleanup runs would abort it halfway
+    and leave exactly the files the cleanup is removing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    raised = False
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        nonlocal raised
+        if not raised:
+            raised = True
+            raise Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    signum = getattr(exc, "signum", signal.SIGINT)
+    code = 128 + int(signum)
+    word = _SIGNAL_WORDS.get(signal.Signals(signum), "interrupted")
+    console.print(f"[bold red]error:[/] {word}")
+    ui.fail_json(word, "nothing was left half-written; run the command again", code)
+    return code
+
+
+def _wants_json(args: list[str]) -> bool:
+    """Was ``--json`` on the command line? (For usage errors, raised before the option is parsed.)"""
+    before = args[:args.index("--")] if "--" in args else args
+    return "--json" in before
 
 
 class LambdapackGroup(click.Group):
     """Lazy subcommands plus the single error boundary (STYLE.md 4)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["lambdapack.raw_args"] = list(args)
+        return super().parse_args(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
@@ -52,15 +124,29 @@ class LambdapackGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
+        with ui.json_session() as session, signals_interrupt():
+            session.requested = _wants_json(ctx.meta.get("lambdapack.raw_args", []))
+            try:
+                return self._invoke_guarded(ctx)
+            finally:
+                ui.flush_json()  # what a failure did not already print with its error (a plain exit)
+
+    def _invoke_guarded(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except LambdapackError as exc:
             report_error(exc)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            console.print("[bold red]error:[/] interrupted")
-            sys.exit(130)
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        except KeyboardInterrupt as exc:
+            sys.exit(_interrupted(exc))
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException as exc:  # click prints its own message and usage on stderr
+            where = getattr(exc, "ctx", None) or ctx
+            ui.fail_json(exc.format_message(), f"see `{where.command_path} --help`", exc.exit_code)
+            raise
+        except click.exceptions.Abort:
+            ui.fail_json("aborted", "", 1)
             raise
         except Exception as exc:  # the last line of defence: no traceback in front of a user
             if os.environ.get("LAMBDAPACK_DEBUG"):
@@ -68,7 +154,7 @@ class LambdapackGroup(click.Group):
             report_error(LambdapackError(
                 f"internal error: {type(exc).__name__}: {exc}",
                 hint="this is a lambdapack bug; rerun with LAMBDAPACK_DEBUG=1 for the traceback "
-                     "and report it"))
+                     "and report it"), exit_code=1)
             sys.exit(1)
 
 
@@ -96,7 +182,13 @@ def main() -> None:
     cli(prog_name="lambdapack")
 
 
+def _remember_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        ui.request_json()
+    return value
+
+
 json_option = click.option(
-    "--json", "as_json", is_flag=True,
-    help="Print one JSON document on stdout (human output goes to stderr).",
+    "--json", "as_json", is_flag=True, callback=_remember_json,
+    help="Print one JSON document on stdout, on failure too (human output goes to stderr).",
 )

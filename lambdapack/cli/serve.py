@@ -63,7 +63,7 @@ def serve_command(port: int, concurrency: int, payload_version: str, layers: tup
     console.print(f"starting {concurrency} {runtimes} of {function_zip} (the first start imports your code)…")
     try:
         with start_gateway(spec, port=port, concurrency=concurrency, payload_version=payload_version) as (_, info):
-            emit(info, as_json, _render)
+            emit(info, as_json, _render, now=True)  # a caller waits for it while we serve
             try:
                 while not stop.wait(0.5):
                     pass
