@@ -7,6 +7,9 @@ Everything else in :mod:`lambdapack.deploy` talks to :class:`AwsClient`, which
 - retries conflicts and throttling with exponential backoff through an *injected* ``sleep``
   (botocore's own retries are switched off so the policy lives in one place and tests run
   in milliseconds);
+- bounds time: connect and read timeouts on every request, and a deadline per step
+  (:class:`Timeouts`), so an endpoint that accepts connections and never answers ends in
+  an error naming the operation and the endpoint instead of a silent wait;
 - translates botocore's exceptions into :class:`~lambdapack.errors.DeployError` with a hint;
 - records every call (service, operation, write or read) so a test can prove that a rerun
   with nothing changed performs no write.
@@ -14,6 +17,7 @@ Everything else in :mod:`lambdapack.deploy` talks to :class:`AwsClient`, which
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -45,6 +49,58 @@ _TRANSIENT = (botocore.exceptions.ConnectionClosedError, botocore.exceptions.Rea
 _READ_PREFIXES = ("Get", "List", "Describe", "Head")
 # Names a boto3 client method exposes for a service's operation.
 SERVICES = ("iam", "lambda", "apigatewayv2", "apigateway", "s3", "sts")
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long one AWS step may take.
+
+    ``connect`` and ``read`` go to botocore (a read timeout is time without a byte of the
+    answer, so a large upload that keeps moving is never cut off); ``step`` bounds one call
+    with all its retries after unanswered attempts: another attempt starts only if it can
+    finish (``connect + read``) before the deadline, so the worst case for an endpoint that
+    never answers is under ``step``. A read timeout of 120 s times the retries once held a
+    deploy silent for over ten minutes. ``busy`` bounds retries of calls AWS did answer
+    (throttled, or a conflict while Lambda is still updating): the service is alive and the
+    step's progress line is already on screen, so it may take longer.
+    """
+
+    connect: float = 5.0
+    read: float = 20.0
+    step: float = 50.0
+    busy: float = 90.0
+
+    @property
+    def attempt(self) -> float:
+        """The longest one attempt can take before botocore gives up on it."""
+        return self.connect + self.read
+
+    def allows_another(self, elapsed: float, delay: float) -> bool:
+        """Whether an attempt started after ``delay`` more seconds would still end before the deadline."""
+        return elapsed + delay + self.attempt <= self.step
+
+    def worst_case(self, base_delay: float = 0.5, max_delay: float = 20.0, max_attempts: int = 8) -> float:
+        """Seconds an endpoint that accepts connections and never answers can hold one step.
+
+        Each attempt runs into the read timeout (the connection itself succeeds); the loop
+        below is the one :meth:`AwsClient.call` runs, with the clock advanced instead of read.
+        """
+        elapsed, delay = self.read, base_delay
+        for _ in range(1, max_attempts):
+            wait = min(delay, max_delay)
+            if not self.allows_another(elapsed, wait):
+                break
+            elapsed += wait + self.read
+            delay *= 2
+        return elapsed
+
+
+DEFAULT_TIMEOUTS = Timeouts()
+# Invoke waits for the function itself, which may run up to Lambda's 900 s limit.
+INVOKE_TIMEOUTS = Timeouts(connect=5.0, read=910.0, step=920.0)
+# How long a waiter may poll (function active/updated, a SnapStart version's snapshot).
+WAIT_LIMIT = 300.0
+SNAPSHOT_WAIT_LIMIT = 900.0
 
 
 @dataclass(frozen=True)
@@ -94,7 +150,8 @@ class AwsClient:
 
     def __init__(self, region: str | None = None, profile: str | None = None, endpoint_url: str | None = None,
                  *, sleep: Callable[[float], None] = time.sleep, max_attempts: int = 8,
-                 base_delay: float = 0.5, max_delay: float = 20.0, waiter_delay: int = 1) -> None:
+                 base_delay: float = 0.5, max_delay: float = 20.0, waiter_delay: int = 1,
+                 timeouts: Timeouts = DEFAULT_TIMEOUTS, clock: Callable[[], float] = time.monotonic) -> None:
         self.profile = profile or os.environ.get("AWS_PROFILE") or None
         self.endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
         try:
@@ -109,6 +166,8 @@ class AwsClient:
         self._base_delay = base_delay
         self._max_delay = max_delay
         self._waiter_delay = waiter_delay
+        self.timeouts = timeouts
+        self._clock = clock
         self._clients: dict[str, Any] = {}
         self.calls: list[CallRecord] = []
 
@@ -138,7 +197,12 @@ class AwsClient:
 
     @property
     def partition(self) -> str:
-        return self._session.get_partition_for_region(self.region) if self.region else "aws"
+        if not self.region:
+            return "aws"
+        try:
+            return str(self._session.get_partition_for_region(self.region))
+        except (botocore.exceptions.BotoCoreError, ValueError):
+            return "aws"  # an unknown region: check_region says so; this only names ARNs
 
     # -- calls -------------------------------------------------------------------------
 
@@ -149,7 +213,7 @@ class AwsClient:
                 # retries are ours (injected sleep, one policy); botocore's would double them
                 retries={"mode": "standard", "total_max_attempts": 1},
                 user_agent_extra="lambdapack",
-                connect_timeout=10, read_timeout=120,
+                connect_timeout=self.timeouts.connect, read_timeout=self.timeouts.read,
             )
             self._clients[service] = self._session.client(
                 service, region_name=self.region, endpoint_url=self.endpoint_url, config=config)
@@ -162,15 +226,17 @@ class AwsClient:
         write = is_write(operation)
         extra = frozenset(retry_on)
         delay = self._base_delay
+        start = self._clock()
         for attempt in range(1, self._max_attempts + 1):
+            wait = min(delay, self._max_delay)
             try:
                 result = getattr(client, method)(**params)
             except ClientError as exc:
                 code = error_code(exc)
                 self.calls.append(CallRecord(service, operation, write, attempt, code))
                 retry = code in RETRYABLE_CODES or code in extra or _role_not_ready(service, operation, exc)
-                if retry and attempt < self._max_attempts:
-                    self._sleep(min(delay, self._max_delay))
+                if retry and attempt < self._max_attempts and self._clock() - start + wait <= self.timeouts.busy:
+                    self._sleep(wait)
                     delay *= 2
                     continue
                 raise self._translate(exc, service, operation) from None
@@ -178,14 +244,24 @@ class AwsClient:
                 self.calls.append(CallRecord(service, operation, write, attempt, type(exc).__name__))
                 # a read is safe to repeat after a dropped connection; a write might have
                 # happened (a second CreateApi would make a second API), so it is not repeated
-                if isinstance(exc, _TRANSIENT) and not write and attempt < self._max_attempts:
-                    self._sleep(min(delay, self._max_delay))
+                if isinstance(exc, _TRANSIENT) and not write and self._another(attempt, start, wait):
+                    self._sleep(wait)
                     delay *= 2
                     continue
-                raise self._translate(exc, service, operation) from None
+                raise self._translate(exc, service, operation, attempt, self._clock() - start) from None
             self.calls.append(CallRecord(service, operation, write, attempt))
             return result
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _another(self, attempt: int, start: float, wait: float) -> bool:
+        return attempt < self._max_attempts and self.timeouts.allows_another(self._clock() - start, wait)
+
+    def endpoint(self, service: str) -> str:
+        """The URL requests for ``service`` go to (named in errors and progress lines)."""
+        try:
+            return str(self.client(service).meta.endpoint_url)
+        except botocore.exceptions.BotoCoreError as exc:
+            return f"no endpoint: {exc}"
 
     def call_or_none(self, service: str, method: str, **params: Any) -> Any:
         """Like :meth:`call`, but ``None`` when the resource does not exist."""
@@ -196,18 +272,24 @@ class AwsClient:
                 return None
             raise
 
-    def wait(self, service: str, waiter_name: str, **params: Any) -> None:
-        """Block on a botocore waiter (e.g. ``function_active_v2``), translating its failure."""
+    def wait(self, service: str, waiter_name: str, *, limit: float = WAIT_LIMIT, **params: Any) -> None:
+        """Block on a botocore waiter (e.g. ``function_active_v2``) for at most ``limit`` seconds of polling.
+
+        Each poll is one request under the client's connect/read timeouts, so an endpoint
+        that stops answering ends the wait at the first unanswered poll.
+        """
         waiter = self.client(service).get_waiter(waiter_name)
         self.calls.append(CallRecord(service, f"wait:{waiter_name}", False, 1))
+        attempts = max(1, math.ceil(limit / max(self._waiter_delay, 1)))
+        start = self._clock()
         try:
-            waiter.wait(WaiterConfig={"Delay": self._waiter_delay, "MaxAttempts": 300}, **params)
+            waiter.wait(WaiterConfig={"Delay": self._waiter_delay, "MaxAttempts": attempts}, **params)
         except botocore.exceptions.WaiterError as exc:
             reason = exc.last_response.get("Configuration", {}).get("StateReason") if exc.last_response else None
             raise DeployError(f"{service}: gave up waiting for {waiter_name} ({reason or exc.kwargs.get('reason')})",
                               hint="check the resource in the AWS console; rerun to resume") from None
         except botocore.exceptions.BotoCoreError as exc:
-            raise self._translate(exc, service, waiter_name) from None
+            raise self._translate(exc, service, waiter_name, 1, self._clock() - start) from None
 
     @property
     def writes(self) -> list[CallRecord]:
@@ -215,7 +297,8 @@ class AwsClient:
 
     # -- translation -------------------------------------------------------------------
 
-    def _translate(self, exc: Exception, service: str, operation: str) -> DeployError:
+    def _translate(self, exc: Exception, service: str, operation: str, attempts: int = 1,
+                   elapsed: float = 0.0) -> DeployError:
         if isinstance(exc, ClientError):
             code = error_code(exc)
             message = exc.response.get("Error", {}).get("Message", "") or code
@@ -226,8 +309,15 @@ class AwsClient:
                                hint="run `aws configure` or `aws sso login`, or set AWS_PROFILE")
         if isinstance(exc, botocore.exceptions.NoRegionError):
             return DeployError("no AWS region configured", hint="pass --region, or set AWS_REGION")
+        if isinstance(exc, botocore.exceptions.ReadTimeoutError):
+            tries = f"{attempts} attempts" if attempts > 1 else "1 attempt"
+            return DeployError(
+                f"{service} {operation}: no answer from {self.endpoint(service)} "
+                f"(read timeout {self.timeouts.read:g} s, {tries}, {elapsed:.0f} s)",
+                hint="the endpoint accepts connections but does not answer: check --endpoint-url / "
+                     "AWS_ENDPOINT_URL, a proxy (HTTPS_PROXY) and your network; rerun to resume")
         if isinstance(exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)):
-            return DeployError(f"cannot reach the {service} endpoint ({exc})",
+            return DeployError(f"{service} {operation}: cannot reach {self.endpoint(service)} ({exc})",
                                hint="check your network, --region and --endpoint-url / AWS_ENDPOINT_URL")
         if isinstance(exc, botocore.exceptions.ParamValidationError):
             return DeployError(f"{service} {operation}: invalid request ({exc})",

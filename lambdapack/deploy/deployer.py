@@ -2,6 +2,10 @@
 
 The CLI calls :func:`deploy` / :func:`destroy` and renders the frozen result; tests call
 them with their own :class:`AwsClient` (pointed at a moto server, with a recording log).
+Every check that needs no AWS runs first (:func:`check_local`), so a refused request
+(``--snapstart`` on python3.11, ``--no-layer`` for a function that needs its layer) changes
+nothing. A ``--dry-run`` that cannot reach AWS (no region, no credentials, no network) still
+prints the plan, as if nothing existed, marked as not compared with AWS.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from lambdapack.deploy.models import (
     trust_policy_for,
 )
 from lambdapack.deploy.observe import read_back
-from lambdapack.deploy.planner import plan_deploy
+from lambdapack.deploy.planner import Observed, plan_deploy
 from lambdapack.deploy.state import DeployState, load_state, remove_state, save_state, state_path
 from lambdapack.errors import DeployError
 
@@ -63,6 +67,8 @@ class DeployRequest:
     profile: str | None = None
     endpoint_url: str | None = None
     root: Path | None = None  # where .lambdapack/ lives (default: the current directory)
+    snapstart: bool = False  # publish a SnapStart version behind the alias "live"; the front calls the alias
+    no_layer: bool = False  # the function alone (its function.json must say it needs no layer)
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,11 @@ class DeployResult:
     endpoint: str | None
     state_file: str
     write_calls: int
+    snapstart: bool = False
+    version: str | None = None  # the published version the alias points at (SnapStart)
+    alias_arn: str | None = None  # what the front invokes (SnapStart); else the function ARN
+    compared_with_aws: bool = True
+    not_compared_reason: str | None = None  # why a dry run planned as if nothing existed
 
 
 @dataclass(frozen=True)
@@ -131,33 +142,60 @@ def package_model(model_dir: Path, root: Path, name: str) -> Path:
     return package_function(Path(model_dir), root / ".lambdapack" / "build" / f"{name}-function.zip").path
 
 
-def build_stack(request: DeployRequest, aws: AwsClient, root: Path) -> Stack:
-    """All pre-flight checks, local first and then read-only account checks; the desired stack."""
-    name = preflight.check_name(request.name)
+def check_local(request: DeployRequest, root: Path) -> preflight.Inputs:
+    """Every check that needs no AWS: name, limits, the zips, runtime/arch, versions, SnapStart, --no-layer."""
+    preflight.check_name(request.name)
     preflight.check_limits(request.memory, request.timeout)
     if request.url_auth not in URL_AUTH_TYPES:
         raise DeployError(f"unknown function URL auth type {request.url_auth!r}",
                           hint="use NONE (public) or AWS_IAM (signed requests)")
-    layer_path = request.layer or root / default_layer_path(request.runtime, request.arch)
-    layer = preflight.read_layer(Path(layer_path))
-    function = preflight.read_function(Path(_function_zip(request, root)))
-    inputs = preflight.check_inputs(layer, function, request.runtime, request.arch)
-    region = aws.check_region()
-    account = aws.check_credentials()
-    partition = aws.partition
-    layer_s3 = layer.artifact.size > targets.DIRECT_UPLOAD_LIMIT
+    if request.no_layer:
+        inputs = _function_only(request, root)
+    else:
+        layer_path = request.layer or root / default_layer_path(request.runtime, request.arch)
+        layer = preflight.read_layer(Path(layer_path))
+        function = preflight.read_function(Path(_function_zip(request, root)))
+        inputs = preflight.check_inputs(layer, function, request.runtime, request.arch)
+    if request.snapstart:
+        preflight.check_snapstart(inputs.runtime)
+    return inputs
+
+
+def _function_only(request: DeployRequest, root: Path) -> preflight.Inputs:
+    from lambdapack.function.manifest import read_function_manifest, require_layer_free
+
+    if request.layer is not None:
+        raise DeployError("--layer and --no-layer are exclusive", hint="drop one of them")
+    path = Path(_function_zip(request, root))
+    function = preflight.read_function(path)
+    manifest = read_function_manifest(path)
+    require_layer_free(manifest, path)
+    # the runtime the function was packaged for, unless --runtime says otherwise
+    return preflight.check_function_only(function, request.runtime or manifest.runtime, request.arch)
+
+
+def build_stack(request: DeployRequest, inputs: preflight.Inputs, region: str, account: str,
+                partition: str) -> Stack:
+    """The desired stack from checked inputs and the account."""
+    name = request.name
+    function = inputs.function
     function_s3 = function.artifact.size > targets.DIRECT_UPLOAD_LIMIT
+    layer = None
+    if inputs.layer is not None:
+        layer = LayerSpec(f"{name}-deps", inputs.layer.artifact, (inputs.runtime,), (inputs.arch,),
+                          via_s3=inputs.layer.artifact.size > targets.DIRECT_UPLOAD_LIMIT)
     return Stack(
         name=name, region=region, account=account, partition=partition,
         role=RoleSpec(f"lambdapack-{name}-role", trust_policy_for(),
                       (BASIC_EXECUTION_POLICY.format(partition=partition),)),
-        layer=LayerSpec(f"{name}-deps", layer.artifact, (inputs.runtime,), (inputs.arch,), via_s3=layer_s3),
+        layer=layer,
         function=FunctionSpec(name, function.artifact, inputs.runtime, inputs.arch, request.memory,
-                              request.timeout, via_s3=function_s3),
+                              request.timeout, via_s3=function_s3, snapstart=request.snapstart),
         api=ApiSpec(request.api, f"{name}-api", throttle_burst=request.throttle_burst,
                     throttle_rate=request.throttle_rate, url_auth=request.url_auth,
                     stage="$default" if request.api is ApiKind.HTTP else "prod"),
-        bucket=BucketSpec(bucket_name(account, region, name)) if (layer_s3 or function_s3) else None,
+        bucket=(BucketSpec(bucket_name(account, region, name))
+                if function_s3 or (layer is not None and layer.via_s3) else None),
     )
 
 
@@ -191,18 +229,49 @@ def endpoint_of(state: DeployState) -> str | None:
     return str(url["url"]) if url.get("url") else None
 
 
+# What a dry run that could not read AWS shows for facts only AWS knows.
+UNKNOWN_REGION = "${region}"
+UNKNOWN_ACCOUNT = "${account}"
+
+
 def deploy(request: DeployRequest, *, aws: AwsClient | None = None, dry_run: bool = False,
-           on_action: Callable[[Action], None] | None = None) -> DeployResult:
+           on_action: Callable[[Action], None] | None = None,
+           on_step: Callable[[str], None] | None = None) -> DeployResult:
+    """Check, read back, plan and (unless ``dry_run``) apply; ``on_step`` hears each phase as it starts."""
     root = request.root or Path.cwd()
+    step = on_step or (lambda message: None)
+    inputs = check_local(request, root)
     aws = aws or AwsClient(request.region, request.profile, request.endpoint_url)
-    stack = build_stack(request, aws, root)
+    offline: str | None = None
+    step(f"checking the AWS region and credentials (sts GetCallerIdentity at {aws.endpoint('sts')})")
+    try:
+        region = aws.check_region()
+        account = aws.check_credentials()
+    except DeployError as exc:
+        if not dry_run:
+            raise
+        offline = exc.message
+        region, account = aws.region or UNKNOWN_REGION, UNKNOWN_ACCOUNT
+    stack = build_stack(request, inputs, region, account, aws.partition)
     path = state_path(stack.name, root)
     writes_before = len(aws.writes)
     # the lock covers reading the state too: a plan made from a record another run is changing is wrong
     with contextlib.nullcontext() if dry_run else stack_lock(path):
         state = load_state(path)
-        _check_state(state, stack, path)
-        plan = plan_deploy(stack, state, read_back(aws, stack, state))
+        if offline is None:
+            _check_state(state, stack, path)
+            step(f"reading back what exists for {stack.name} in {region}")
+            try:
+                seen = read_back(aws, stack, state)
+            except DeployError as exc:
+                if not dry_run:
+                    raise
+                offline = exc.message
+        if offline is not None:
+            # nothing could be read: the plan is the one for an empty account, and says so
+            state, seen = None, Observed()
+        step(f"planning {stack.name}")
+        plan = plan_deploy(stack, state, seen)
         final = state or DeployState(stack.name, stack.region, stack.account, api=stack.api.kind.value)
         if dry_run:
             final.update({resource: None for resource in plan.forget})
@@ -217,7 +286,10 @@ def deploy(request: DeployRequest, *, aws: AwsClient | None = None, dry_run: boo
         name=stack.name, region=stack.region, account=stack.account, api=stack.api.kind.value, dry_run=dry_run,
         steps=tuple(Step.of(a) for a in plan.actions), notes=plan.notes,
         function_arn=final.get("function.arn"), layer_version_arn=final.get("layer.version_arn"),
-        endpoint=endpoint_of(final), state_file=str(path), write_calls=len(aws.writes) - writes_before)
+        endpoint=endpoint_of(final), state_file=str(path), write_calls=len(aws.writes) - writes_before,
+        snapstart=request.snapstart, version=final.get("version.number") if request.snapstart else None,
+        alias_arn=final.get("alias.arn") if request.snapstart else None,
+        compared_with_aws=offline is None, not_compared_reason=offline)
 
 
 def destroy(name: str, *, region: str | None = None, profile: str | None = None, endpoint_url: str | None = None,

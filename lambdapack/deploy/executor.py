@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from lambdapack.deploy.aws import NOT_FOUND_CODES, AwsCallError, AwsClient
+from lambdapack.deploy.aws import NOT_FOUND_CODES, SNAPSHOT_WAIT_LIMIT, AwsCallError, AwsClient
 from lambdapack.deploy.models import STACK_TAG, Action, Plan, Ref
 from lambdapack.deploy.state import DeployState, save_state
 from lambdapack.errors import DeployError
@@ -173,8 +173,38 @@ class Executor:
         return {}
 
     def _do_delete_function(self, p: dict[str, Any]) -> Changes:
+        # its published versions and aliases go with it
         self._tolerate_gone("lambda", "delete_function", **p)
-        return {"function": None}
+        return {"function": None, "version": None, "alias": None}
+
+    # -- SnapStart: published version and alias ------------------------------------------
+
+    def _do_publish_version(self, p: dict[str, Any]) -> Changes:
+        name = p["FunctionName"]
+        self.aws.wait("lambda", "function_updated_v2", FunctionName=name)
+        # CodeSha256: Lambda refuses to publish if $LATEST holds other code than the zip planned
+        got = self.aws.call("lambda", "publish_version", **p)
+        number, arn = str(got["Version"]), str(got["FunctionArn"])
+        versions = sorted({*(self.state.get("function.versions") or []), number}, key=int)
+        self.state.update({"function": {"versions": versions}, "version": {"number": number, "arn": arn}})
+        save_state(self.state_file, self.state)
+        # the version is Pending while SnapStart initialises the function and takes its snapshot
+        self.aws.wait("lambda", "function_active_v2", limit=SNAPSHOT_WAIT_LIMIT, FunctionName=name,
+                      Qualifier=number)
+        return {}
+
+    def _do_create_alias(self, p: dict[str, Any]) -> Changes:
+        got = self.aws.call("lambda", "create_alias", **p)
+        return {"alias": {"name": p["Name"], "arn": got["AliasArn"], "version": p["FunctionVersion"],
+                          "permissions": {}}}
+
+    def _do_update_alias(self, p: dict[str, Any]) -> Changes:
+        self.aws.call("lambda", "update_alias", **p)
+        return {"alias": {"version": p["FunctionVersion"]}}
+
+    def _do_delete_alias(self, p: dict[str, Any]) -> Changes:
+        self._tolerate_gone("lambda", "delete_alias", **p)
+        return {"alias": None, "version": None}
 
     # -- HTTP API ------------------------------------------------------------------------
 
@@ -241,6 +271,19 @@ class Executor:
         endpoint = (f"https://{api_id}.execute-api.{aws.region}.amazonaws.com/{p['stage']}")
         return {"api": {"complete": True, "stage": p["stage"], "endpoint": endpoint}}
 
+    def _do_update_rest_integration(self, p: dict[str, Any]) -> Changes:
+        aws = self.aws
+        api_id = p["restApiId"]
+        resources = aws.call("apigateway", "get_resources", restApiId=api_id, limit=500)["items"]
+        for resource in resources:
+            if resource["path"] in ("/", "/{proxy+}"):
+                # PutIntegration replaces the method's integration; a deployment makes the stage use it
+                aws.call("apigateway", "put_integration", restApiId=api_id, resourceId=resource["id"],
+                         httpMethod="ANY", type="AWS_PROXY", integrationHttpMethod="POST", uri=p["uri"])
+        aws.call("apigateway", "create_deployment", restApiId=api_id, stageName=p["stage"],
+                 description="lambdapack")
+        return {}
+
     def _do_delete_rest_api(self, p: dict[str, Any]) -> Changes:
         self._tolerate_gone("apigateway", "delete_rest_api", **p)
         return {"api": None}
@@ -249,7 +292,7 @@ class Executor:
 
     def _do_create_function_url(self, p: dict[str, Any]) -> Changes:
         got = self.aws.call("lambda", "create_function_url_config", **p)
-        return {"url": {"url": got["FunctionUrl"], "auth": p["AuthType"]}}
+        return {"url": {"url": got["FunctionUrl"], "auth": p["AuthType"], "qualifier": p.get("Qualifier")}}
 
     def _do_update_function_url(self, p: dict[str, Any]) -> Changes:
         self.aws.call("lambda", "update_function_url_config", **p)
@@ -261,12 +304,19 @@ class Executor:
 
     def _do_add_permission(self, p: dict[str, Any]) -> Changes:
         self.aws.call("lambda", "add_permission", **p)
+        if p.get("Qualifier"):
+            sids = dict(self.state.get("alias.permissions") or {})
+            sids[p["StatementId"]] = p.get("SourceArn", "")
+            return {"alias": {"permissions": sids}}
         sids = dict(self.state.resources.get("permissions", {}))
         sids[p["StatementId"]] = p.get("SourceArn", "")
         return {"permissions": sids}
 
     def _do_remove_permission(self, p: dict[str, Any]) -> Changes:
         self._tolerate_gone("lambda", "remove_permission", **p)
+        if p.get("Qualifier"):
+            kept = {k: v for k, v in (self.state.get("alias.permissions") or {}).items() if k != p["StatementId"]}
+            return {"alias": {"permissions": kept}} if "alias" in self.state.resources else {}
         sids = {k: v for k, v in self.state.resources.get("permissions", {}).items() if k != p["StatementId"]}
         self.state.replace("permissions", sids)
         return {}

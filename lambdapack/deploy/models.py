@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import enum
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,10 @@ DEFAULT_TIMEOUT = 30
 DEFAULT_THROTTLE_BURST = 50
 DEFAULT_THROTTLE_RATE = 20.0
 REST_STAGE = "prod"
+# The alias a SnapStart stack's API calls: SnapStart applies to published versions only,
+# never to $LATEST, so the front must name a version, through an alias that moves with each deploy.
+SNAPSTART_ALIAS = "live"
+VERSION_PREFIX = "lambdapack sha256:"
 
 
 class ApiKind(str, enum.Enum):
@@ -96,10 +101,16 @@ class FunctionSpec:
     timeout: int
     via_s3: bool
     handler: str = HANDLER
+    snapstart: bool = False
 
     @property
     def s3_key(self) -> str:
         return f"functions/{self.name}/{self.artifact.sha256}.zip"
+
+    @property
+    def alias(self) -> str | None:
+        """The alias the front calls, or ``None`` when it calls the function itself ($LATEST)."""
+        return SNAPSTART_ALIAS if self.snapstart else None
 
 
 @dataclass(frozen=True)
@@ -122,7 +133,7 @@ class Stack:
     account: str
     partition: str
     role: RoleSpec
-    layer: LayerSpec
+    layer: LayerSpec | None  # None: deploy --no-layer, the function runs on the stdlib alone
     function: FunctionSpec
     api: ApiSpec
     bucket: BucketSpec | None = None
@@ -130,6 +141,23 @@ class Stack:
     @property
     def tags(self) -> dict[str, str]:
         return {STACK_TAG: self.name}
+
+    @property
+    def version_description(self) -> str:
+        """What a published version of this stack's function carries in its description.
+
+        A hash of everything a version freezes (code, runtime, handler, memory, timeout,
+        architecture, the layer's content, the role, SnapStart): a rerun finds the version
+        that already holds exactly this and publishes nothing, the way layer versions are
+        found by their zip's hash. It does not depend on AWS reporting SnapStart back.
+        """
+        spec = self.function
+        frozen = {"code": spec.artifact.sha256, "runtime": spec.runtime, "handler": spec.handler,
+                  "memory": spec.memory, "timeout": spec.timeout, "arch": spec.arch,
+                  "layer": self.layer.artifact.sha256 if self.layer else None, "role": self.role.name,
+                  "snapstart": spec.snapstart}
+        digest = hashlib.sha256(json.dumps(frozen, sort_keys=True).encode()).hexdigest()
+        return f"{VERSION_PREFIX}{digest}"
 
     def api_source_arn(self, api_id: str) -> str:
         """The execute-api ARN that scopes the invoke permission to this one API."""

@@ -7,8 +7,9 @@ from typing import Any
 from urllib.parse import unquote
 
 from lambdapack.deploy.aws import AwsCallError, AwsClient
-from lambdapack.deploy.models import STACK_TAG, ApiKind, Stack
+from lambdapack.deploy.models import SNAPSTART_ALIAS, STACK_TAG, ApiKind, Stack
 from lambdapack.deploy.planner import (
+    AliasSeen,
     BucketSeen,
     FunctionSeen,
     HttpApiSeen,
@@ -16,6 +17,7 @@ from lambdapack.deploy.planner import (
     RestApiSeen,
     RoleSeen,
     UrlSeen,
+    VersionSeen,
 )
 from lambdapack.deploy.state import DeployState
 
@@ -64,6 +66,8 @@ def read_bucket(aws: AwsClient, name: str) -> tuple[BucketSeen | None, frozenset
 def read_layer(aws: AwsClient, stack: Stack) -> str | None:
     """The ARN of a published version holding exactly this zip for this runtime/arch, if any."""
     spec = stack.layer
+    if spec is None:
+        return None
     marker: str | None = None
     while True:
         listed = aws.call_or_none("lambda", "list_layer_versions", LayerName=spec.name,
@@ -88,7 +92,40 @@ def read_function(aws: AwsClient, stack: Stack) -> FunctionSeen | None:
         arn=cfg["FunctionArn"], code_sha256=cfg.get("CodeSha256", ""), runtime=cfg.get("Runtime", ""),
         handler=cfg.get("Handler", ""), memory=int(cfg.get("MemorySize", 0)), timeout=int(cfg.get("Timeout", 0)),
         layers=tuple(layer["Arn"] for layer in cfg.get("Layers", [])), role=cfg.get("Role", ""),
-        arch=(cfg.get("Architectures") or ["x86_64"])[0], ours=tags.get(STACK_TAG) == stack.name)
+        arch=(cfg.get("Architectures") or ["x86_64"])[0], ours=tags.get(STACK_TAG) == stack.name,
+        snapstart=(cfg.get("SnapStart") or {}).get("ApplyOn") == "PublishedVersions")
+
+
+def read_versions(aws: AwsClient, function_name: str) -> tuple[VersionSeen, ...]:
+    """The function's published versions ($LATEST is not one)."""
+    out: list[VersionSeen] = []
+    marker: str | None = None
+    while True:
+        page = aws.call("lambda", "list_versions_by_function", FunctionName=function_name,
+                        **({"Marker": marker} if marker else {}))
+        out.extend(VersionSeen(str(v["Version"]), v.get("Description", ""), v["FunctionArn"])
+                   for v in page.get("Versions", []) if v.get("Version") != "$LATEST")
+        marker = page.get("NextMarker")
+        if not marker:
+            return tuple(out)
+
+
+def read_alias(aws: AwsClient, function_name: str) -> AliasSeen | None:
+    got = aws.call_or_none("lambda", "get_alias", FunctionName=function_name, Name=SNAPSTART_ALIAS)
+    if got is None:
+        return None
+    return AliasSeen(str(got["Name"]), str(got["FunctionVersion"]), str(got["AliasArn"]))
+
+
+def read_rest_integration(aws: AwsClient, api_id: str) -> str | None:
+    """What the REST API's ``{proxy+}`` resource invokes (``None`` if it has no integration)."""
+    resources = aws.call("apigateway", "get_resources", restApiId=api_id, limit=500).get("items", [])
+    proxy = next((r for r in resources if r.get("path") == "/{proxy+}"), None)
+    if proxy is None:
+        return None
+    got = aws.call_or_none("apigateway", "get_integration", restApiId=api_id, resourceId=proxy["id"],
+                           httpMethod="ANY")
+    return str(got["uri"]) if got and got.get("uri") else None
 
 
 def read_http_api(aws: AwsClient, api_id: str) -> HttpApiSeen | None:
@@ -138,15 +175,41 @@ def find_tagged_rest_api(aws: AwsClient, stack: Stack) -> str | None:
             return None
 
 
-def read_permissions(aws: AwsClient, function_name: str) -> dict[str, str]:
-    got = aws.call_or_none("lambda", "get_policy", FunctionName=function_name)
-    if got is None:
-        return {}
-    out: dict[str, str] = {}
-    for statement in json.loads(got["Policy"]).get("Statement", []):
-        condition = statement.get("Condition", {}).get("ArnLike", {})
-        out[statement.get("Sid", "")] = condition.get("AWS:SourceArn", "")
-    return out
+def read_permissions(aws: AwsClient, function_name: str, alias: bool) -> tuple[dict[str, str], dict[str, str]]:
+    """Invoke permissions ``sid -> SourceArn`` on the function itself and on its alias.
+
+    A statement's ``Resource`` says which it belongs to (``...:function:NAME:live`` for the
+    alias), which holds whether the service keeps one policy per qualifier (AWS) or one for
+    all of them (moto).
+    """
+    own: dict[str, str] = {}
+    on_alias: dict[str, str] = {}
+    reads = [aws.call_or_none("lambda", "get_policy", FunctionName=function_name)]
+    if alias:
+        reads.append(aws.call_or_none("lambda", "get_policy", FunctionName=function_name,
+                                      Qualifier=SNAPSTART_ALIAS))
+    for got in reads:
+        for statement in json.loads(got["Policy"]).get("Statement", []) if got else []:
+            condition = statement.get("Condition", {}).get("ArnLike", {})
+            resource = str(statement.get("Resource", ""))
+            into = on_alias if resource.endswith(f":function:{function_name}:{SNAPSTART_ALIAS}") else own
+            into[statement.get("Sid", "")] = condition.get("AWS:SourceArn", "")
+    return own, on_alias
+
+
+def read_urls(aws: AwsClient, function_name: str, alias: bool) -> tuple[UrlSeen | None, UrlSeen | None]:
+    """The function's own URL and its alias's URL."""
+    def read(**qualifier: str) -> UrlSeen | None:
+        got = aws.call_or_none("lambda", "get_function_url_config", FunctionName=function_name, **qualifier)
+        return UrlSeen(got["FunctionUrl"], got["AuthType"]) if got is not None else None
+
+    own = read()
+    on_alias = read(Qualifier=SNAPSTART_ALIAS) if alias else None
+    if own is not None and on_alias is not None and own.url == on_alias.url:
+        # AWS gives each qualifier a URL of its own; one URL answering both reads is a
+        # service that ignores the qualifier (moto), and the read that named the alias wins
+        own = None
+    return own, on_alias
 
 
 def find_untracked_api(aws: AwsClient, stack: Stack) -> str | None:
@@ -179,13 +242,17 @@ def read_back(aws: AwsClient, stack: Stack, state: DeployState | None) -> Observ
     rest_api = None
     if rest_id and aws.call_or_none("apigateway", "get_rest_api", restApiId=rest_id) is not None:
         # only a REST API this state saw finished is complete; an adopted one is rebuilt
-        rest_api = RestApiSeen(rest_id, complete=bool(api.get("complete")) and rest_id == recorded_id)
-    url = None
-    if function is not None:
-        got = aws.call_or_none("lambda", "get_function_url_config", FunctionName=stack.function.name)
-        if got is not None:
-            url = UrlSeen(got["FunctionUrl"], got["AuthType"])
+        complete = bool(api.get("complete")) and rest_id == recorded_id
+        uri = read_rest_integration(aws, rest_id) if complete else None
+        rest_api = RestApiSeen(rest_id, complete=complete and uri is not None, integration_uri=uri)
+    if function is None:
+        return Observed(role=read_role(aws, stack), bucket=bucket, objects=objects,
+                        layer_version_arn=read_layer(aws, stack), http_api=http_api, rest_api=rest_api)
+    name = stack.function.name
+    alias = read_alias(aws, name)
+    url, alias_url = read_urls(aws, name, alias is not None)
+    permissions, alias_permissions = read_permissions(aws, name, alias is not None)
     return Observed(
         role=read_role(aws, stack), bucket=bucket, objects=objects, layer_version_arn=read_layer(aws, stack),
-        function=function, http_api=http_api, rest_api=rest_api, url=url,
-        permissions=read_permissions(aws, stack.function.name) if function is not None else {})
+        function=function, http_api=http_api, rest_api=rest_api, url=url, permissions=permissions,
+        versions=read_versions(aws, name), alias=alias, alias_url=alias_url, alias_permissions=alias_permissions)

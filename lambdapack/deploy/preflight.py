@@ -27,6 +27,8 @@ from lambdapack.model.manifest import SCHEMA as MODEL_SCHEMA
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
 MEMORY_RANGE = (128, 10240)
 TIMEOUT_RANGE = (1, 900)
+# Lambda SnapStart for Python runs on python3.12 and newer runtimes only (AWS documentation).
+SNAPSTART_MIN_PYTHON = (3, 12)
 
 
 def check_name(name: str) -> str:
@@ -115,14 +117,37 @@ def read_function(path: Path) -> FunctionInfo:
     return FunctionInfo(artifact=artifact, manifest=manifest)
 
 
+def check_snapstart(runtime: str) -> None:
+    """Refuse ``--snapstart`` on a runtime SnapStart does not support, before anything is changed."""
+    python = targets.get_runtime(runtime).python
+    if python < SNAPSTART_MIN_PYTHON:
+        oldest = "python{}.{}".format(*SNAPSTART_MIN_PYTHON)
+        raise DeployError(f"--snapstart needs {oldest} or newer; this function runs on {runtime}",
+                          hint=f"deploy without --snapstart, or rebuild the layer and the package for {oldest} "
+                               f"(lambdapack build-layer --runtime {oldest})")
+
+
 @dataclass(frozen=True)
 class Inputs:
     """The checked local inputs of a deploy."""
 
     runtime: str
     arch: str
-    layer: LayerInfo
+    layer: LayerInfo | None  # None: --no-layer
     function: FunctionInfo
+
+
+def check_function_only(function: FunctionInfo, runtime: str | None, arch: str | None) -> Inputs:
+    """The checks of a ``--no-layer`` deploy: a known runtime and arch, and the function alone within the limit."""
+    final_runtime = runtime or targets.DEFAULT_RUNTIME
+    final_arch = arch or targets.DEFAULT_ARCH
+    targets.get_runtime(final_runtime)
+    targets.machine_for(final_arch)
+    if function.artifact.unzipped > targets.UNZIPPED_LIMIT:
+        raise LayerError(f"the function unzips to {function.artifact.unzipped:,} bytes, "
+                         f"over Lambda's {targets.UNZIPPED_LIMIT:,}",
+                         hint="shrink the model (train --compress 3)")
+    return Inputs(runtime=final_runtime, arch=final_arch, layer=None, function=function)
 
 
 def check_inputs(layer: LayerInfo, function: FunctionInfo, runtime: str | None, arch: str | None) -> Inputs:
