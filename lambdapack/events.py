@@ -8,7 +8,10 @@
   ``invoke --event seed --pw 0.2`` asks about a different flower.
 
 The event is returned as the exact bytes to send plus the parsed value; a malformed event
-is a clear error naming the file, line and column, never a traceback.
+is a clear error naming the file, line and column, never a traceback. An event given as JSON
+text (file, stdin, inline) and not merged with feature flags is sent byte for byte, as
+Lambda's Invoke API passes a payload: re-encoding it would turn ``1e400`` into ``Infinity``,
+which the runtime client cannot unmarshal, and hide what the handler really receives.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import json
 import math
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,10 +40,11 @@ class EventError(LambdapackError):
 class Event:
     payload: Any
     source: str  # "seed", "stdin", "inline", a file path, or "features"
+    raw: bytes | None = field(default=None, repr=False)  # the JSON text as given, when sent unchanged
 
     @property
     def body(self) -> bytes:
-        return json.dumps(self.payload).encode()
+        return self.raw if self.raw is not None else json.dumps(self.payload).encode()
 
 
 def parse_feature(item: str) -> tuple[str, Any]:
@@ -71,24 +75,25 @@ def load_event(source: str | None = None, features: Mapping[str, Any] | Iterable
             raise EventError("no event given",
                              hint="pass --event FILE|-|seed, or features such as --sl 6.9 --sw 3.1 --pl 5.1 --pw 2.3")
         return Event(extra, "features")
-    payload, origin = _read(source, stdin)
+    payload, origin, text = _read(source, stdin)
     if extra:
         if not isinstance(payload, dict):
             raise EventError(f"feature flags need a JSON object event, and {origin} holds a "
                              f"{type(payload).__name__}",
                              hint="drop the feature flags or use an object event")
-        payload = {**payload, **extra}
-    return Event(payload, origin)
+        return Event({**payload, **extra}, origin)
+    return Event(payload, origin, text.encode() if text is not None else None)
 
 
-def _read(source: str, stdin: IO[str] | None) -> tuple[Any, str]:
+def _read(source: str, stdin: IO[str] | None) -> tuple[Any, str, str | None]:
+    """``(parsed event, where it came from, its JSON text or None for the built-in seed)``."""
     if source == "seed":
-        return dict(SEED_EVENT), "seed"
+        return dict(SEED_EVENT), "seed", None
     if source == "-":
         text = (stdin or sys.stdin).read()
-        return _parse(text, "standard input"), "stdin"
+        return _parse(text, "standard input"), "stdin", text
     if source.lstrip().startswith(("{", "[")):
-        return _parse(source, "--event"), "inline"
+        return _parse(source, "--event"), "inline", source
     path = Path(source)
     try:
         size = path.stat().st_size
@@ -106,7 +111,7 @@ def _read(source: str, stdin: IO[str] | None) -> tuple[Any, str]:
     except OSError as exc:
         raise EventError(f"cannot read event file {path}: {exc.strerror or exc}",
                          hint="check the path and its permissions") from None
-    return _parse(text, str(path)), str(path)
+    return _parse(text, str(path)), str(path), text
 
 
 def _parse(text: str, origin: str) -> Any:

@@ -30,9 +30,12 @@ from lambdapack.cli.main import json_option
 @click.option("--memory", "memory_mb", type=int, default=512, show_default=True, help="Memory size (MB).")
 @click.option("--python", type=click.Path(path_type=Path), metavar="PATH",
               help="Interpreter of the layer's Python version (default: PATH, then pyenv).")
+@click.option("--read-timeout", "read_timeout", type=click.FloatRange(0, min_open=True), default=10.0,
+              show_default=True, help="Seconds a client may take to send a request; then 408.")
 @json_option
 def serve_command(port: int, concurrency: int, payload_version: str, layers: tuple[Path, ...], function_zip: Path,
-                  handler: str, timeout_s: float, memory_mb: int, python: Path | None, as_json: bool) -> None:
+                  handler: str, timeout_s: float, memory_mb: int, python: Path | None, read_timeout: float,
+                  as_json: bool) -> None:
     """Serve the function over HTTP on 127.0.0.1, like API Gateway, until Ctrl-C.
 
     Every request becomes an HTTP API (payload 2.0) event, or a REST API proxy
@@ -62,7 +65,8 @@ def serve_command(port: int, concurrency: int, payload_version: str, layers: tup
     runtimes = "runtime" if concurrency == 1 else "runtimes"
     console.print(f"starting {concurrency} {runtimes} of {function_zip} (the first start imports your code)…")
     try:
-        with start_gateway(spec, port=port, concurrency=concurrency, payload_version=payload_version) as (_, info):
+        with start_gateway(spec, port=port, concurrency=concurrency, payload_version=payload_version,
+                           read_timeout=read_timeout) as (_, info):
             emit(info, as_json, _render, now=True)  # a caller waits for it while we serve
             try:
                 while not stop.wait(0.5):

@@ -14,6 +14,12 @@ Gateway maps it:
 Like the HTTP API, a body whose content type is not textual reaches the function base64
 encoded (``curl -d`` sends ``application/x-www-form-urlencoded``, which API Gateway encodes:
 a handler must cope, and the local front makes sure it does).
+
+The front itself answers, with API Gateway's JSON ``{"message": ...}`` shape and never
+http.server's HTML pages: a body declared as text that is not UTF-8 (400), a body over the
+invoke limit (413), too many or too long header lines (431), and a client that stops
+sending mid-request (408, after ``read_timeout`` seconds: a stalled client must not hold a
+connection thread forever).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from lambdapack.errors import EmulatorError, LambdapackError
 
 PAYLOAD_VERSIONS = ("2.0", "1.0")
 MAX_REQUEST_BYTES = 6 * 1024 * 1024  # the Lambda invoke limit is the tighter one
+DEFAULT_READ_TIMEOUT = 10.0  # seconds a request (headers and body) may take to arrive
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript",
                "application/yaml", "application/x-yaml")
 
@@ -86,6 +93,15 @@ class HttpRequest:
         return None
 
 
+class NotUtf8Error(ValueError):
+    """A body sent as text (by its content type) whose bytes are not UTF-8."""
+
+    def __init__(self, content_type: str | None, position: int) -> None:
+        declared = f"Content-Type {content_type}" if content_type else "no Content-Type"
+        super().__init__(f"the request body is not UTF-8 text (byte {position}; sent with {declared}); "
+                         "send UTF-8, or a binary Content-Type such as application/octet-stream")
+
+
 def _body_field(request: HttpRequest, *, encode_binary_types: bool) -> tuple[str | None, bool]:
     if not request.body:
         return None, False
@@ -93,8 +109,8 @@ def _body_field(request: HttpRequest, *, encode_binary_types: bool) -> tuple[str
         return base64.b64encode(request.body).decode(), True
     try:
         return request.body.decode("utf-8"), False
-    except UnicodeDecodeError:
-        return base64.b64encode(request.body).decode(), True
+    except UnicodeDecodeError as exc:
+        raise NotUtf8Error(request.header("content-type"), exc.start) from None
 
 
 def http_api_event(request: HttpRequest, now: float | None = None) -> dict[str, Any]:
@@ -268,30 +284,88 @@ class _GatewayHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # bounds every wait for the client, the request line of a kept-alive connection included
+        self.connection.settimeout(self.server.gateway.read_timeout)
 
     def log_message(self, format: str, *args: object) -> None:
         """Requests are logged once, with their outcome, in :meth:`_handle`."""
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (bad request line, 431, 414, 501...) as API Gateway's JSON."""
+        phrase = message or (self.responses.get(code, ("Error",))[0])
+        self.close_connection = True
+        if not hasattr(self, "command") or self.command is None:
+            self.command = ""  # a request line too broken to name a method still gets a body
+        self._send(_gateway_error(code, phrase))
+        self.server.gateway.log(f"{self.client_address[0]} {self.command or '-'} {getattr(self, 'path', '-')} "
+                                f"-> {code} ({phrase})\n")
+
+    def parse_request(self) -> bool:
+        self._deadline = time.monotonic() + self.server.gateway.read_timeout
+        try:
+            return super().parse_request()
+        except TimeoutError:  # headers stopped arriving
+            self.send_error(408, "Request Timeout")
+            return False
+
+    def _wait_budget(self) -> None:
+        """Shrink the socket timeout to what is left of this request's read deadline."""
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the request took longer than the read timeout")
+        self.connection.settimeout(remaining)
+
+    def _read_exact(self, length: int) -> bytes:
+        chunks: list[bytes] = []
+        while length > 0:
+            self._wait_budget()
+            chunk = self.rfile.read1(min(length, 1 << 16))
+            if not chunk:
+                raise ConnectionResetError("the client closed the connection mid-body")
+            chunks.append(chunk)
+            length -= len(chunk)
+        return b"".join(chunks)
+
+    def _read_body(self) -> bytes | None:
+        """The request body; None past the size limit. Raises ValueError, TimeoutError, OSError."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length < 0:
+            raise ValueError(length)
+        if length > MAX_REQUEST_BYTES:
+            return None
+        return self._read_exact(length) if length else b""
 
     def _handle(self) -> None:
         started = time.perf_counter()
         gateway = self.server.gateway
         try:
-            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-                body = self._read_chunked()
-            else:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if 0 < length <= MAX_REQUEST_BYTES else None if length else b""
+            body = self._read_body()
         except ValueError:  # a malformed length or chunk size
             self.close_connection = True
             self._send(_gateway_error(400, "Bad Request"))
             return
+        except TimeoutError:
+            self.close_connection = True
+            self._send(_gateway_error(408, "Request Timeout"))
+            gateway.log(f"{self.client_address[0]} {self.command} {self.path} -> 408 (no complete body within "
+                        f"{gateway.read_timeout:g} s)\n")
+            return
+        finally:
+            self.connection.settimeout(gateway.read_timeout)
         if body is None:
             self.close_connection = True
             self._send(_gateway_error(413, "Request Entity Too Large"))
             return
         request = HttpRequest(self.command, self.path, tuple(self.headers.items()), body,
                               source_ip=self.client_address[0], host=self.headers.get("Host") or "localhost")
-        event = http_api_event(request) if gateway.payload_version == "2.0" else rest_api_event(request)
+        try:
+            event = http_api_event(request) if gateway.payload_version == "2.0" else rest_api_event(request)
+        except NotUtf8Error as exc:
+            self._send(_gateway_error(400, f"Bad Request: {exc}"))
+            gateway.log(f"{self.client_address[0]} {self.command} {request.path} -> 400 (body not UTF-8)\n")
+            return
         try:
             result = gateway.pool.invoke(json.dumps(event).encode())
         except LambdapackError as exc:  # the runtime could not even start: keep serving, say why
@@ -309,15 +383,20 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         chunks: list[bytes] = []
         total = 0
         while True:
+            self._wait_budget()
             size = int(self.rfile.readline(1024).split(b";", 1)[0].strip() or b"0", 16)
+            if size < 0:
+                raise ValueError(size)
             if size == 0:
+                self._wait_budget()
                 while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
+                    self._wait_budget()  # trailers
                 return b"".join(chunks)
             total += size
             if total > MAX_REQUEST_BYTES:
                 return None
-            chunks.append(self.rfile.read(size))
+            chunks.append(self._read_exact(size))
+            self._wait_budget()
             self.rfile.readline(3)
 
     def _send(self, response: HttpResponse) -> None:
@@ -326,6 +405,8 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             if key.lower() not in ("content-length", "connection", "transfer-encoding"):
                 self.send_header(key, value)
         self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
@@ -355,15 +436,17 @@ class ServeInfo:
     runtime: str
     python: str
     init_errors: tuple[str, ...]
+    read_timeout: float = DEFAULT_READ_TIMEOUT
 
 
 class Gateway:
     """A running ``serve``: HTTP server thread + function pool (use as a context manager)."""
 
     def __init__(self, pool: FunctionPool | None, host: str, port: int, payload_version: str,
-                 log_sink: LogSink) -> None:
+                 log_sink: LogSink, read_timeout: float = DEFAULT_READ_TIMEOUT) -> None:
         self.pool: FunctionPool = pool  # type: ignore[assignment]  # set before start()
         self.payload_version = payload_version
+        self.read_timeout = read_timeout
         self._sink = log_sink
         self._lock = threading.Lock()
         self._closed = False
@@ -411,12 +494,16 @@ class Gateway:
 
 @contextlib.contextmanager
 def start_gateway(spec: FunctionSpec, *, port: int = 3000, concurrency: int = 1, payload_version: str = "2.0",
-                  host: str = "127.0.0.1", log_sink: LogSink | None = None) -> Iterator[tuple[Gateway, ServeInfo]]:
+                  host: str = "127.0.0.1", log_sink: LogSink | None = None,
+                  read_timeout: float = DEFAULT_READ_TIMEOUT) -> Iterator[tuple[Gateway, ServeInfo]]:
     """Serve ``spec`` on ``host:port`` until the context exits (``port=0`` picks a free one)."""
     if payload_version not in PAYLOAD_VERSIONS:
         raise EmulatorError(f"unknown payload format {payload_version!r}", hint="choose 2.0 (HTTP API) or 1.0 (REST)")
     if concurrency < 1:
         raise EmulatorError(f"--concurrency {concurrency} must be at least 1", hint="use 1 or more runtimes")
+    if not read_timeout > 0:
+        raise EmulatorError(f"--read-timeout {read_timeout:g} must be more than 0 seconds",
+                            hint=f"the default is {DEFAULT_READ_TIMEOUT:g}")
     sink_lock = threading.Lock()
     base_sink = log_sink or stderr_sink
 
@@ -425,7 +512,7 @@ def start_gateway(spec: FunctionSpec, *, port: int = 3000, concurrency: int = 1,
             base_sink(data)
 
     # bind first: a port in use should fail before any runtime starts
-    gateway = Gateway(None, host, port, payload_version, sink)
+    gateway = Gateway(None, host, port, payload_version, sink, read_timeout)
     try:
         with prepare(spec) as prepared:
             pool = FunctionPool([LocalFunction(prepared.config, sink) for _ in range(concurrency)])
@@ -435,7 +522,7 @@ def start_gateway(spec: FunctionSpec, *, port: int = 3000, concurrency: int = 1,
             gateway.start()
             info = ServeInfo(url=gateway.url, port=gateway.port, concurrency=concurrency,
                              payload_version=payload_version, runtime=prepared.config.runtime,
-                             python=prepared.python_full_version, init_errors=errors)
+                             python=prepared.python_full_version, init_errors=errors, read_timeout=read_timeout)
             try:
                 yield gateway, info
             finally:

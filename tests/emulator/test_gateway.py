@@ -7,6 +7,7 @@ import http.client
 import json
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,66 @@ def test_serve_options_are_checked(web_zip: Path, tiny: tuple[Path, Path]) -> No
     with pytest.raises(EmulatorError, match="payload format"), start_gateway(
             FunctionSpec(web_zip, (tiny[1],)), port=0, payload_version="3.0"):
         pass
+
+
+def _raw_exchange(url: str, data: bytes, *, wait: float = 30.0) -> tuple[int, dict[str, str], bytes, float]:
+    """Send raw bytes, read one response: (status, headers, body, seconds until it came)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=wait) as conn:
+        started = time.monotonic()
+        conn.sendall(data)
+        reply = http.client.HTTPResponse(conn)
+        reply.begin()
+        body = reply.read()
+        return reply.status, dict(reply.getheaders()), body, time.monotonic() - started
+
+
+def test_the_front_refuses_with_json_like_api_gateway(web_zip: Path, tiny: tuple[Path, Path], logs: Logs) -> None:
+    with start_gateway(FunctionSpec(web_zip, (tiny[1],)), port=0, log_sink=logs, read_timeout=0.5) as (_, info):
+        assert info.read_timeout == 0.5
+        # text that is not UTF-8: the front says so instead of handing the function a base64 puzzle
+        status, headers, body = post(info.url, "/predict", b'{"sl": "\xff\xfe"}', content_type="application/json")
+        assert status == 400 and headers["Content-Type"] == "application/json"
+        message = json.loads(body)["message"]
+        assert "not UTF-8" in message and "byte 8" in message and "application/json" in message
+        # a binary content type is not text: its bytes still reach the function, base64-encoded
+        status, _, body = post(info.url, "/predict", b"\x00\x01 raw", content_type="application/octet-stream")
+        assert status == 201 and json.loads(body)["body"] == "\x00\x01 raw"
+        # more header lines than http.server accepts (100): JSON, not http.server's HTML page
+        many = "".join(f"X-H{i}: {i}\r\n" for i in range(120))
+        status, headers, body, _ = _raw_exchange(info.url, f"GET /health HTTP/1.1\r\nHost: x\r\n{many}\r\n".encode())
+        assert status == 431 and headers["Content-Type"] == "application/json"
+        assert json.loads(body) == {"message": "Too many headers"}
+        long_line = b"GET /health HTTP/1.1\r\nX-Long: " + b"a" * 70000 + b"\r\n\r\n"
+        status, _, body, _ = _raw_exchange(info.url, long_line)
+        assert status == 431 and json.loads(body) == {"message": "Line too long"}
+        status, _, body, _ = _raw_exchange(info.url, b"GET /a b HTTP/1.1\r\n\r\n")
+        assert status == 400 and "message" in json.loads(body)
+        # a client that stops mid-body gets a 408 once the read timeout has passed, not a hung thread
+        stalled = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"sl\":"
+        status, headers, body, waited = _raw_exchange(info.url, stalled)
+        assert status == 408 and json.loads(body) == {"message": "Request Timeout"}
+        assert 0.4 <= waited < 5, waited
+        assert headers.get("Connection") == "close"
+        chunk_stall = b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"sl\""
+        status, _, _, waited = _raw_exchange(info.url, chunk_stall)
+        assert status == 408 and waited < 5
+        # and the front keeps serving
+        assert post(info.url, "/predict", b'{"sl":6.9}', content_type="application/json")[0] == 201
+    assert "-> 408" in logs.text and "-> 400 (body not UTF-8)" in logs.text and "-> 431" in logs.text
+
+
+def test_serve_read_timeout_must_be_positive(web_zip: Path, tiny: tuple[Path, Path]) -> None:
+    with pytest.raises(EmulatorError, match="--read-timeout"), start_gateway(
+            FunctionSpec(web_zip, (tiny[1],)), port=0, read_timeout=0):
+        pass
+
+
+def test_non_utf8_text_is_refused_by_both_payload_formats() -> None:
+    from lambdapack.emulator.gateway import NotUtf8Error
+
+    broken = HttpRequest("POST", "/predict", (("Content-Type", "text/plain"),), b"ok \xc3")
+    with pytest.raises(NotUtf8Error, match="byte 3"):
+        http_api_event(broken)
+    with pytest.raises(NotUtf8Error):
+        rest_api_event(broken)
