@@ -8,11 +8,14 @@ from typing import Any
 import click
 from rich.console import Console
 
-from lambdapack.cli.check_layer import render_checks
 from lambdapack.cli.main import json_option
-from lambdapack.layer.build import LayerOptions, LayerReport, build_layer
+from lambdapack.layer.build import PHASES, LayerOptions, LayerReport, build_layer
 from lambdapack.targets import ARCHES, DEFAULT_ARCH, DEFAULT_RUNTIME, DIRECT_UPLOAD_LIMIT, RUNTIMES, UNZIPPED_LIMIT
 from lambdapack.ui import console, emit, human_bytes, progress, warn
+
+
+def timings_line(report: LayerReport) -> str:
+    return "timings: " + ", ".join(f"{phase} {report.timings.get(phase, 0.0):.2f} s" for phase in PHASES)
 
 
 def render(report: LayerReport, out: Console) -> None:
@@ -33,8 +36,12 @@ def render(report: LayerReport, out: Console) -> None:
     out.print(f"  unzipped {human_bytes(report.unzipped_bytes)} in {report.file_count:,} files — limit "
               f"{human_bytes(UNZIPPED_LIMIT)}: {unzipped}; {pyc}; slimmed {human_bytes(report.slimmed_bytes)}")
     reused = ", reused from the layer cache" if report.cached else ""
-    out.print(f"  sha256 {report.sha256}  ({report.seconds:.1f} s{reused})")
+    pins = {"resolved": "", "stored": ", the stored resolution (no index request)"}.get(
+        report.resolution, f", pinned by {report.resolution}")
+    out.print(f"  sha256 {report.sha256}  ({report.seconds:.1f} s{reused}{pins})")
     if report.check is not None:
+        from lambdapack.cli.check_layer import render_checks
+
         render_checks(report.check, out, heading=False)
 
 
@@ -72,6 +79,19 @@ def render(report: LayerReport, out: Console) -> None:
               help="Accepted for pip compatibility: wheels only is always the rule.")
 @click.option("--implementation", hidden=True, type=click.Choice(["cp"]),
               help="Accepted for pip compatibility: Lambda runs CPython.")
+@click.option("--no-binary", "no_binary", hidden=True, type=click.Choice([":none:"]),
+              help="Accepted for pip compatibility (the guide's --no-binary=:none:): no package may be built "
+                   "from source.")
+@click.option("--upgrade", "-U", is_flag=True,
+              help="Resolve again instead of installing what these inputs resolved to last time.")
+@click.option("--upgrade-package", "-P", "upgrade_packages", multiple=True, metavar="NAME",
+              help="Resolve again, upgrading NAME and keeping every other stored version (repeatable).")
+@click.option("--project", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Build from a project: its uv.lock, pylock.toml, poetry.lock, or pyproject.toml.")
+@click.option("--group", "groups", multiple=True, metavar="GROUP",
+              help="With --project: include this dependency group (repeatable).")
+@click.option("--extra", "extras", multiple=True, metavar="EXTRA",
+              help="With --project: include this extra (repeatable).")
 @json_option
 def build_layer_command(requirements: tuple[str, ...], as_json: bool, compile_: bool | None, **kw: Any) -> None:
     """Build a Lambda layer: REQUIREMENT and WHEEL_PATH arguments [default: scikit-learn joblib].
@@ -84,6 +104,11 @@ def build_layer_command(requirements: tuple[str, ...], as_json: bool, compile_: 
       lambdapack build-layer --model build/model                 # pinned to the model
       lambdapack build-layer --python-version 38 --abi cp38 --platform manylinux1_x86_64 scikit-learn
       lambdapack build-layer --require-hashes -r requirements.lock   # from `lambdapack lock`
+      lambdapack build-layer --project .                         # uv.lock / pylock.toml / poetry.lock
+      lambdapack build-layer --upgrade-package numpy             # newer numpy, every other pin kept
+
+    A rebuild of unchanged inputs installs what they resolved to last time, from the cache,
+    without asking the index (--upgrade resolves again).
     """
     options = LayerOptions(requirements=requirements, requirement_files=tuple(kw["requirement_files"]),
                            find_links=tuple(kw["find_links"]), runtime=kw["runtime"], arch=kw["arch"],
@@ -91,7 +116,9 @@ def build_layer_command(requirements: tuple[str, ...], as_json: bool, compile_: 
                            abis=tuple(kw["abis"]), resolver=kw["resolver"], cache_dir=kw["cache_dir"],
                            out=kw["out"], slim=kw["slim"], keep_dist_info=kw["keep_dist_info"], compile=compile_,
                            python=kw["python"], check=kw["check"], model=kw["model"],
-                           require_hashes=kw["require_hashes"])
+                           require_hashes=kw["require_hashes"], upgrade=kw["upgrade"],
+                           upgrade_packages=tuple(kw["upgrade_packages"]), project=kw["project"],
+                           groups=tuple(kw["groups"]), extras=tuple(kw["extras"]))
     with progress(downloads=True) as bar:
         task = bar.add_task("resolving", total=None)
 
@@ -105,3 +132,4 @@ def build_layer_command(requirements: tuple[str, ...], as_json: bool, compile_: 
 
         report = build_layer(options, progress=on_progress, on_step=on_step)
     emit(report, as_json, render)
+    console.print(f"[dim]{timings_line(report)}[/]")

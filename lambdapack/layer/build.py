@@ -1,9 +1,12 @@
-"""build-layer: requirements → verified wheels → site-packages → slim → pyc → record → zip → check.
+"""build-layer: requirements → pinned wheels → site-packages → slim → pyc → record → zip → check.
 
 :func:`build_layer` is the library entry point; it takes :class:`LayerOptions` and returns a
-frozen :class:`LayerReport`. Everything happens in a temporary tree; the zip is written
-beside its destination and moved into place only once the layer passed check-layer, so
-a failed build leaves the previous artifact (or nothing).
+frozen :class:`LayerReport`. Lock first: what a set of inputs resolved to is stored in the
+cache (:class:`lambdapack.layer.cache.ResolutionCache`) and a rebuild of the same inputs
+installs exactly that from the wheel cache, without a network request; ``upgrade`` and
+``upgrade_packages`` resolve again. Everything happens in a temporary tree; the zip is
+written beside its destination and moved into place only once the layer passed
+check-layer, so a failed build leaves the previous artifact (or nothing).
 """
 
 from __future__ import annotations
@@ -12,38 +15,41 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from packaging.utils import canonicalize_name
 
 from lambdapack.archive import (
     ZipEntry,
     entries_from_dir,
     source_date_epoch,
     sweep_stale_partials,
-    unzipped_size,
     write_zip,
 )
 from lambdapack.errors import LayerError, ResolveError
 from lambdapack.interpreters import find_python, interpreter_version, require_python
-from lambdapack.layer.cache import LayerCache, cache_key
-from lambdapack.layer.check import MODEL_CHECK, Check, CheckReport, check_layer, require_ok
+from lambdapack.layer.cache import LayerCache, ResolutionCache, layer_key, resolution_key
 from lambdapack.layer.compile import compile_pycs
 from lambdapack.layer.record import RECORD_NAME, SCHEMA, record_bytes
 from lambdapack.layer.slim import host_strip_for, slim, strip_dist_info, strip_extensions
-from lambdapack.lock import require_hashes_inputs, verify_locked
 from lambdapack.targets import DIRECT_UPLOAD_LIMIT, RUNTIMES, UNZIPPED_LIMIT, Target
-from lambdapack.ui import to_jsonable
-from lambdapack.wheels import FetchedWheel, Inputs, default_cache_dir, fetch_wheels, install_wheels, split_inputs
-from lambdapack.wheels.fetch import ProgressFn
+from lambdapack.wheels import FetchedWheel, Inputs, default_cache_dir, split_inputs
+from lambdapack.wheels.fetch import MissingWheel, ProgressFn, download_pinned, resolve_pins
+
+if TYPE_CHECKING:
+    from lambdapack.layer.check import CheckReport
 
 DEFAULT_REQUIREMENTS = ("scikit-learn", "joblib")
 # every Lambda Python runtime today runs on glibc ≥ 2.26 (Amazon Linux 2)
 OLDEST_LAMBDA_GLIBC = (2, 26)
+# the build's phases, in order: LayerReport.timings has one entry each (0.0 when skipped)
+PHASES = ("resolve", "download", "install", "slim", "strip", "compile", "zip", "check")
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,11 @@ class LayerOptions:
     check: bool = True
     model: Path | None = None  # pin scikit-learn/numpy/scipy/joblib to this model's manifest
     require_hashes: bool = False  # -r must be a `lambdapack lock` file; every wheel must match its hash
+    upgrade: bool = False  # resolve again instead of reusing the stored resolution of these inputs
+    upgrade_packages: tuple[str, ...] = ()  # resolve again, keeping every other package's stored version
+    project: Path | None = None  # a project directory (uv.lock, pylock.toml, poetry.lock or pyproject.toml)
+    groups: tuple[str, ...] = ()  # --project: dependency groups to include
+    extras: tuple[str, ...] = ()  # --project: extras to include
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,29 @@ class LayerReport:
     seconds: float
     check: CheckReport | None = field(default=None)
     cached: bool = False  # the zip came from the layer cache (same inputs as an earlier build)
+    # where the pins came from: "resolved" (the resolver ran), "stored" (this cache's resolution
+    # of the same inputs, no index request), or the project lock file's name ("uv.lock", …)
+    resolution: str = "resolved"
+    lambda_runtimes: tuple[str, ...] = ()  # the Lambda runtimes that can load this layer
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (PHASES)
+
+
+class _Clock:
+    """Seconds spent per build phase."""
+
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(PHASES, 0.0)
+
+    @contextlib.contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] += time.perf_counter() - start
+
+    def rounded(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in self.seconds.items()}
 
 
 def target_for(options: LayerOptions) -> Target:
@@ -114,6 +148,23 @@ def target_for(options: LayerOptions) -> Target:
                                   "or use --runtime/--arch instead")
         return Target.from_tags(options.python_version or "3.12", options.platforms, options.abis)
     return Target.for_runtime(options.runtime, options.arch)
+
+
+def lambda_runtimes_for(target: Target) -> tuple[str, ...]:
+    """The Lambda runtimes that can load a layer built for ``target``."""
+    if target.runtime is not None:
+        return (target.runtime,)
+    return tuple(name for name, rt in RUNTIMES.items() if rt.python == target.python)
+
+
+def no_runtime_warning(target: Target, requirements: list[str]) -> str | None:
+    """A warning when no Lambda runtime runs the target's Python (python3.8 and older are retired)."""
+    if lambda_runtimes_for(target):
+        return None
+    suggestion = " ".join(["lambdapack build-layer --runtime python3.12 --arch", target.arch, *requirements])
+    return (f"no Lambda runtime runs Python {target.python_version} (Lambda offers "
+            f"{', '.join(RUNTIMES)}): no function can use this layer; build for a current runtime "
+            f"instead: {suggestion}")
 
 
 def capped_tags_warning(target: Target) -> str | None:
@@ -143,17 +194,6 @@ def _top_levels(wheel: Path) -> set[str]:
     return {t for t in tops if not t.endswith(".data")}
 
 
-def _sizes_by_top(site_packages: Path) -> dict[str, int]:
-    sizes: dict[str, int] = {}
-    for entry in site_packages.iterdir():
-        if entry.is_file():
-            sizes[entry.name] = entry.stat().st_size
-        else:
-            sizes[entry.name] = sum(p.stat().st_size for p in entry.rglob("*") if p.is_file())
-    # a top-level module "foo.py" compiled to "__pycache__/foo.*.pyc" counts toward foo.py
-    return sizes
-
-
 def build_record(target: Target, wheels: list[FetchedWheel], resolver: str, options: LayerOptions,
                  compile_: bool, compiled_with: str | None) -> dict:
     return {
@@ -173,6 +213,17 @@ def build_record(target: Target, wheels: list[FetchedWheel], resolver: str, opti
     }
 
 
+def artifact_mode() -> int:
+    """The mode a new file gets under this process's umask (what ``open()`` would create)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    mask = os.umask(0o022)  # no /proc: read it the only portable way, and put it straight back
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def _stage(out: Path) -> Iterator[Path]:
     """A temporary zip path beside ``out``; removed unless the caller moved it into place."""
@@ -187,14 +238,103 @@ def _stage(out: Path) -> Iterator[Path]:
             os.unlink(tmp)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What is being built from what: the target, the inputs and how they are pinned."""
+
+    target: Target
+    resolver: str
+    inputs: Inputs
+    cache_dir: Path
+    out: Path
+    python: Path | None
+    compiled_with: str | None
+    project: object | None  # lambdapack.project.Project when --project is given
+
+
 def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
                 on_step: ProgressFn | None = None) -> LayerReport:
     """Build the layer zip described by ``options``; see the module docstring."""
     started = time.monotonic()
+    clock = _Clock()
     step = on_step or (lambda *_a: None)
-    target = target_for(options)
     warnings: list[str] = []
     notes: list[str] = []
+    plan = _plan(options, warnings, notes)
+    target = plan.target
+    lock = None
+    if options.require_hashes:
+        from lambdapack.lock import require_hashes_inputs, verify_locked
+
+        lock = require_hashes_inputs(plan.inputs, target)
+    wheels, resolution = _pinned_wheels(plan, options, clock, step, progress)
+    if lock is not None:
+        verify_locked(wheels, lock)
+
+    strip_tool = host_strip_for(target.machine) if options.slim else None
+    key = layer_key(target, [(w.name, w.version, w.filename, w.sha256) for w in wheels], {
+        "resolver": plan.resolver, "slim": options.slim, "keep_dist_info": options.keep_dist_info,
+        "compiled_with": plan.compiled_with, "strip": _tool_identity(strip_tool), "epoch": source_date_epoch(),
+    })
+    cache = LayerCache(plan.cache_dir)
+    hit = cache.get(key)
+    record = build_record(target, wheels, plan.resolver, options, plan.compiled_with is not None, plan.compiled_with)
+
+    with contextlib.ExitStack() as stack:
+        staged = stack.enter_context(_stage(plan.out))
+        root: Path | None = None
+        if hit is not None:
+            step("reusing the cached layer (same wheels, target and options)", 0, None)
+            with clock("zip"):
+                if not cache.copy_out(hit, staged):
+                    hit = None
+                    notes.append("the cached layer did not match its sha256 and was rebuilt")
+        if hit is not None:
+            meta = hit.meta
+        else:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lambdapack-layer-")))
+            try:
+                meta = _assemble(root, staged, plan, wheels, options, record, clock, step)
+            except OSError as exc:  # ENOSPC above all: ~200 MB unpacked plus the zip
+                raise LayerError(f"cannot assemble the layer: {exc.strerror or exc}",
+                                 hint=f"check free space and permissions in {root.parent} and {plan.out.parent}"
+                                 ) from None
+        check = None
+        if options.check:
+            step("checking the layer", 0, None)
+            with clock("check"):
+                check = _checked(cache, key, staged, plan.out, target, options, root, record)
+            from lambdapack.layer.check import require_ok
+
+            require_ok(check)
+        if hit is None:
+            cache.put(key, staged, meta)
+        # the same mode whether the bytes came from the cache or were just written: what the
+        # user's umask gives any new file (the staging file itself is private, 0600)
+        os.chmod(staged, artifact_mode())
+        try:
+            os.replace(staged, plan.out)
+        except OSError as exc:
+            raise LayerError(f"cannot write {plan.out}: {exc.strerror or exc}",
+                             hint="check the output directory's permissions and free space") from None
+
+    notes.extend(meta["notes"])
+    return LayerReport(
+        path=plan.out, sha256=meta["sha256"], runtime=target.runtime, arch=target.arch,
+        python_version=target.python_version, abi=target.abi, glibc=target.glibc_version, platforms=target.platforms,
+        resolver=plan.resolver, packages=tuple(PackageReport(**p) for p in meta["packages"]),
+        zip_bytes=meta["zip_bytes"], unzipped_bytes=meta["unzipped_bytes"], file_count=meta["file_count"],
+        fits_direct_upload=meta["zip_bytes"] <= DIRECT_UPLOAD_LIMIT,
+        fits_unzipped_limit=meta["unzipped_bytes"] <= UNZIPPED_LIMIT,
+        compiled_with=plan.compiled_with, slimmed_bytes=meta["slimmed_bytes"], stripped_files=meta["stripped_files"],
+        dropped_files=tuple(meta["dropped_files"]), warnings=tuple(warnings), notes=tuple(notes),
+        seconds=round(time.monotonic() - started, 2), check=check, cached=hit is not None, resolution=resolution,
+        lambda_runtimes=lambda_runtimes_for(target), timings=clock.rounded())
+
+
+def _plan(options: LayerOptions, warnings: list[str], notes: list[str]) -> _Plan:
+    """The target, inputs, interpreter and paths of a build, checked before any network traffic."""
+    target = target_for(options)
     if (capped := capped_tags_warning(target)) is not None:
         warnings.append(capped)
     resolver = options.resolver or ("uv" if target.runtime is not None else "pip")
@@ -203,92 +343,78 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
                      "wheels tagged between the two are not considered (--resolver pip lists every tag)")
 
     # resolve the compiler before any download: a bad --python is a usage error, not a late surprise
-    compile_ = options.compile is not False
     python = None
-    if compile_:
+    if options.compile is not False:
         python = require_python(target.python, options.python) if options.python else find_python(target.python)
         if python is None:
-            compile_ = False
             warnings.append(f"no CPython {target.python_version} found (PATH, pyenv): layer built without .pyc "
                             f"files, so cold starts compile every module; pass --python PATH to fix")
+    compiled_with = _full_version(python, target) if python is not None else None
 
+    project = None
     requirements, wheel_paths = split_inputs(list(options.requirements))
-    if not requirements and not wheel_paths and not options.requirement_files:
+    if options.project is not None:
+        from lambdapack.project import read_project
+
+        project = read_project(options.project, groups=options.groups, extras=options.extras)
+        if requirements or wheel_paths or options.requirement_files:
+            raise ResolveError("--project takes its requirements from the project only",
+                               hint="add them to the project (and lock it again), or build without --project")
+        requirements = list(project.requirements)
+    elif not requirements and not wheel_paths and not options.requirement_files:
         requirements = list(DEFAULT_REQUIREMENTS)
     if options.model is not None:
         requirements += model_pins(options.model, target)
+    if (retired := no_runtime_warning(target, requirements)) is not None:
+        warnings.append(retired)
     inputs = Inputs(tuple(requirements), tuple(options.requirement_files), tuple(wheel_paths),
                     tuple(options.find_links))
     cache_dir = Path(options.cache_dir) if options.cache_dir else default_cache_dir()
     out = Path(options.out) if options.out else Path("dist") / f"layer-{target.label}.zip"
+    return _Plan(target, resolver, inputs, cache_dir, out, python, compiled_with, project)
 
-    lock = require_hashes_inputs(inputs, target) if options.require_hashes else None
 
-    step(f"resolving for {target.label} with {resolver}", 0, None)
-    try:
-        wheels = fetch_wheels(inputs, target, resolver=resolver, cache_dir=cache_dir, progress=progress)
-    except ResolveError as exc:
-        if options.model is None:
-            raise
-        from lambdapack.model.ties import explain_resolve_failure
+def _pinned_wheels(plan: _Plan, options: LayerOptions, clock: _Clock, step: ProgressFn,
+                   progress: ProgressFn | None) -> tuple[list[FetchedWheel], str]:
+    """The verified wheel files to install, and where their pins came from (LayerReport.resolution).
 
-        raise explain_resolve_failure(exc, options.model, target) from None
-    if lock is not None:
-        verify_locked(wheels, lock)
-
-    compiled_with = _full_version(python, target) if compile_ and python is not None else None
-    strip_tool = host_strip_for(target.machine) if options.slim else None
-    key = cache_key({
-        "target": [target.runtime, target.arch, list(target.python), list(target.glibc), list(target.platforms),
-                   list(target.abis)],
-        "wheels": [[w.name, w.version, w.filename, w.sha256] for w in wheels],
-        "resolver": resolver, "slim": options.slim, "keep_dist_info": options.keep_dist_info,
-        "compiled_with": [str(python), compiled_with] if compiled_with else None,
-        "strip": _tool_identity(strip_tool), "epoch": source_date_epoch(),
-    })
-    cache = LayerCache(cache_dir)
-    hit = cache.get(key)
-
-    with contextlib.ExitStack() as stack:
-        staged = stack.enter_context(_stage(out))
-        root: Path | None = None
-        if hit is not None:
-            step("reusing the cached layer (same wheels, target and options)", 0, None)
-            shutil.copyfile(hit.zip_path, staged)
-            meta = hit.meta
-        else:
-            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lambdapack-layer-")))
-            try:
-                meta = _assemble(root, staged, target, wheels, resolver, options, python, compiled_with, step)
-            except OSError as exc:  # ENOSPC above all: ~200 MB unpacked plus the zip
-                raise LayerError(f"cannot assemble the layer: {exc.strerror or exc}",
-                                 hint=f"check free space and permissions in {root.parent} and {out.parent}"
-                                 ) from None
-        record = build_record(target, wheels, resolver, options, compiled_with is not None, compiled_with)
-        check = None
-        if options.check:
-            step("checking the layer", 0, None)
-            check = _checked(cache, key, staged, out, target, options, root, record)
-            require_ok(check)
-        if hit is None:
-            cache.put(key, staged, meta)
+    Lock first: a stored resolution of the same inputs is installed as it is, from the wheel
+    cache (a wheel missing there is fetched from its recorded URL: still no resolve).
+    """
+    target = plan.target
+    project = plan.project
+    locked = project is not None and project.locked  # type: ignore[attr-defined]
+    extra = {"project": project.fingerprint} if project is not None else None  # type: ignore[attr-defined]
+    key = resolution_key(plan.inputs, target, plan.resolver, extra)
+    resolutions = ResolutionCache(plan.cache_dir)
+    stored = None if options.upgrade else resolutions.get(key)
+    upgrade = tuple(canonicalize_name(n) for n in options.upgrade_packages)
+    if stored is not None and not upgrade:
+        step(f"installing the stored resolution for {target.label} (no index request)", 0, None)
         try:
-            os.replace(staged, out)
-        except OSError as exc:
-            raise LayerError(f"cannot write {out}: {exc.strerror or exc}",
-                             hint="check the output directory's permissions and free space") from None
+            with clock("download"):
+                return download_pinned(stored, target, plan.cache_dir, progress), "stored"
+        except MissingWheel as exc:
+            step(f"{exc.message}: resolving again", 0, None)
 
-    notes.extend(meta["notes"])
-    return LayerReport(
-        path=out, sha256=meta["sha256"], runtime=target.runtime, arch=target.arch,
-        python_version=target.python_version, abi=target.abi, glibc=target.glibc_version, platforms=target.platforms,
-        resolver=resolver, packages=tuple(PackageReport(**p) for p in meta["packages"]),
-        zip_bytes=meta["zip_bytes"], unzipped_bytes=meta["unzipped_bytes"], file_count=meta["file_count"],
-        fits_direct_upload=meta["zip_bytes"] <= DIRECT_UPLOAD_LIMIT,
-        fits_unzipped_limit=meta["unzipped_bytes"] <= UNZIPPED_LIMIT,
-        compiled_with=compiled_with, slimmed_bytes=meta["slimmed_bytes"], stripped_files=meta["stripped_files"],
-        dropped_files=tuple(meta["dropped_files"]), warnings=tuple(warnings), notes=tuple(notes),
-        seconds=round(time.monotonic() - started, 2), check=check, cached=hit is not None)
+    step(f"resolving for {target.label} with {project.kind if locked else plan.resolver}", 0, None)  # type: ignore[union-attr]
+    with clock("resolve"):
+        try:
+            if locked:
+                pins = project.pins_for(target, plan.cache_dir, progress)  # type: ignore[union-attr]
+            else:
+                pins = resolve_pins(plan.inputs, target, resolver=plan.resolver, cache_dir=plan.cache_dir,
+                                    progress=progress, preferences=stored or (), upgrade=upgrade)
+        except ResolveError as exc:
+            if options.model is None:
+                raise
+            from lambdapack.model.ties import explain_resolve_failure
+
+            raise explain_resolve_failure(exc, options.model, target) from None
+    with clock("download"):
+        wheels = download_pinned(pins, target, plan.cache_dir, progress)
+    resolutions.put(key, [w.pin() for w in wheels], {"target": target.label, "resolver": plan.resolver})
+    return wheels, project.kind if locked else "resolved"  # type: ignore[union-attr]
 
 
 def _full_version(python: Path, target: Target) -> str:
@@ -306,22 +432,30 @@ def _tool_identity(tool: str | None) -> list | None:
     return [str(Path(tool).resolve()), stat.st_size, stat.st_mtime_ns]
 
 
-def _assemble(root: Path, staged: Path, target: Target, wheels: list[FetchedWheel], resolver: str,
-              options: LayerOptions, python: Path | None, compiled_with: str | None, step: ProgressFn) -> dict:
+def _assemble(root: Path, staged: Path, plan: _Plan, wheels: list[FetchedWheel], options: LayerOptions,
+              record: dict, clock: _Clock, step: ProgressFn) -> dict:
     """Install, slim, compile and zip the layer into ``staged``; return the cacheable facts."""
+    target = plan.target
     notes: list[str] = []
     site_packages = root / target.site_packages
+    from lambdapack.wheels.install import install_wheels
+
     step(f"installing {len(wheels)} wheels", 0, None)
-    installed = install_wheels(wheels, site_packages)
-    tops = {w.name: _top_levels(w.path) for w in wheels}
+    with clock("install"):
+        installed = install_wheels(wheels, site_packages)
+        tops = {w.name: _top_levels(w.path) for w in wheels}
     slimmed = 0
-    if not options.keep_dist_info:
-        slimmed += strip_dist_info(site_packages).bytes_removed
     stripped_files = 0
+    with clock("slim"):
+        if options.slim:
+            step("slimming", 0, None)
+            slimmed_result = slim(site_packages, drop_dist_info=not options.keep_dist_info)
+            slimmed += slimmed_result.bytes_removed
+        elif not options.keep_dist_info:
+            slimmed += strip_dist_info(site_packages).bytes_removed
     if options.slim:
-        step("slimming", 0, None)
-        slimmed += slim(site_packages).bytes_removed
-        stripped = strip_extensions(site_packages, target.machine)
+        with clock("strip"):
+            stripped = strip_extensions(site_packages, target.machine, slimmed_result.extensions)
         slimmed += stripped.bytes_saved
         stripped_files = stripped.stripped
         if stripped.skipped_reason:
@@ -329,29 +463,42 @@ def _assemble(root: Path, staged: Path, target: Target, wheels: list[FetchedWhee
         if stripped.refused:
             notes.append(f"{stripped.refused} extension modules left as shipped: stripping them would break "
                          "their loading (patchelf-rewritten layout)")
-    if compiled_with is not None and python is not None:
-        step(f"compiling .pyc with CPython {compiled_with}", 0, None)
-        compile_pycs(site_packages, python, f"/opt/{target.site_packages}", compiled_with)
-    record = build_record(target, wheels, resolver, options, compiled_with is not None, compiled_with)
+    if plan.compiled_with is not None and plan.python is not None:
+        step(f"compiling .pyc with CPython {plan.compiled_with}", 0, None)
+        with clock("compile"):
+            compile_pycs(site_packages, plan.python, f"/opt/{target.site_packages}", plan.compiled_with)
     serialized = record_bytes(record)
     (root / RECORD_NAME).write_bytes(serialized)
-    sizes = _sizes_by_top(site_packages)
+    step("writing the zip", 0, None)
+    with clock("zip"):
+        entries: list[ZipEntry] = entries_from_dir(root / "python", prefix="python")
+        entries.append(ZipEntry(RECORD_NAME, serialized))
+        digest = write_zip(staged, entries)
+        with zipfile.ZipFile(staged) as zf:
+            infos = zf.infolist()
+    # sizes from the zip's own directory: no second walk over the tree
+    sizes: dict[str, int] = {}
+    prefix = target.site_packages + "/"
+    for info in infos:
+        if info.filename.startswith(prefix):
+            top = info.filename[len(prefix):].split("/", 1)[0]
+            if top == "__pycache__":  # a top-level module's pyc counts toward its .py
+                top = info.filename.rsplit("/", 1)[1].split(".", 1)[0] + ".py"
+            sizes[top] = sizes.get(top, 0) + info.file_size
     packages = [{"name": w.name, "version": w.version, "wheel": w.filename, "sha256": w.sha256,
                  "bytes": sum(sizes.get(t, 0) for t in tops[w.name])} for w in wheels]
-    step("writing the zip", 0, None)
-    entries: list[ZipEntry] = entries_from_dir(root / "python", prefix="python")
-    entries.append(ZipEntry(RECORD_NAME, serialized))
-    digest = write_zip(staged, entries)
-    with zipfile.ZipFile(staged) as zf:
-        unzipped, file_count = unzipped_size(zf), len(zf.infolist())
-    return {"sha256": digest, "zip_bytes": staged.stat().st_size, "unzipped_bytes": unzipped,
-            "file_count": file_count, "packages": packages, "slimmed_bytes": slimmed,
+    return {"sha256": digest, "zip_bytes": staged.stat().st_size, "unzipped_bytes": sum(i.file_size for i in infos),
+            "file_count": len(infos), "packages": packages, "slimmed_bytes": slimmed,
             "stripped_files": stripped_files, "dropped_files": list(installed.dropped), "notes": notes}
 
 
 def _checked(cache: LayerCache, key: str, staged: Path, out: Path, target: Target, options: LayerOptions,
              root: Path | None, record: dict) -> CheckReport:
     """check-layer on the staged zip; the verdict of an identical zip under the same interpreter is reused."""
+    # imported here: a rebuild that reuses a verdict never needs pyelftools
+    from lambdapack.layer.check import MODEL_CHECK, Check, CheckReport, check_layer
+    from lambdapack.ui import to_jsonable
+
     interpreter = find_python(target.python, options.python)
     checker = hashlib.sha256(json.dumps([str(interpreter), _full_version(interpreter, target) if interpreter
                                          else None]).encode()).hexdigest()[:16]

@@ -14,12 +14,10 @@ import os
 import platform
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-
-from lambdapack.layer.elf import loadable, read_elf
 
 # numpy 2.2 imports these from its test package at import time (measured)
 KEEP_FROM_TESTS = frozenset({"numpy/_core/tests/__init__.py", "numpy/_core/tests/_natype.py"})
@@ -32,6 +30,8 @@ DROP_SUFFIXES = frozenset({".pyi", ".pyx", ".pxd", ".pxi", ".c", ".cc", ".cpp", 
 class SlimResult:
     files_removed: int
     bytes_removed: int
+    # the extension modules strip_extensions may strip, found on the same walk (sorted)
+    extensions: tuple[Path, ...] = ()
 
 
 def _size(path: Path) -> int:
@@ -67,21 +67,37 @@ def _is_kept(rel: PurePosixPath) -> bool:
     return rel.as_posix() in KEEP_FROM_TESTS
 
 
-def slim(site_packages: Path) -> SlimResult:
-    """Apply the measured-safe deletion rules to ``site_packages``."""
+def _dropped_dir(name: str, rel: PurePosixPath, drop_dist_info: bool) -> bool:
+    if name == "__pycache__":
+        return True
+    if drop_dist_info and len(rel.parts) == 1 and name.endswith(".dist-info"):
+        return True
+    return name in TEST_DIRS and len(rel.parts) > 1 and not any(
+        k.startswith(rel.as_posix() + "/") for k in KEEP_FROM_TESTS)
+
+
+def _is_extension(name: str) -> bool:
+    return name.endswith(".so") or ".so." in name
+
+
+def slim(site_packages: Path, *, drop_dist_info: bool = False) -> SlimResult:
+    """Apply the measured-safe deletion rules to ``site_packages`` in one walk.
+
+    ``drop_dist_info`` also removes the top-level ``*.dist-info`` directories. The walk
+    also lists the extension modules left (outside ``*.libs``) for :func:`strip_extensions`.
+    """
     files = size = 0
+    extensions: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(site_packages, topdown=True):
         here = Path(dirpath)
         rel_dir = PurePosixPath(here.relative_to(site_packages).as_posix())
         for name in list(dirnames):
-            child = here / name
-            rel = rel_dir / name
-            if name == "__pycache__" or (name in TEST_DIRS and len(rel.parts) > 1 and not any(
-                    k.startswith(rel.as_posix() + "/") for k in KEEP_FROM_TESTS)):
-                f, s = _remove_tree(child)
+            if _dropped_dir(name, rel_dir / name, drop_dist_info):
+                f, s = _remove_tree(here / name)
                 files += f
                 size += s
                 dirnames.remove(name)
+        in_libs = any(part.endswith(".libs") for part in rel_dir.parts)
         in_tests = any(part in TEST_DIRS for part in rel_dir.parts[1:])
         for name in filenames:
             rel = rel_dir / name
@@ -90,7 +106,9 @@ def slim(site_packages: Path) -> SlimResult:
                 size += _size(path)
                 files += 1
                 path.unlink()
-    return SlimResult(files, size)
+            elif not in_libs and _is_extension(name) and not path.is_symlink():
+                extensions.append(path)
+    return SlimResult(files, size, tuple(sorted(extensions)))
 
 
 @dataclass(frozen=True)
@@ -118,18 +136,22 @@ def extension_modules(site_packages: Path) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(site_packages):
         dirnames[:] = sorted(d for d in dirnames if not d.endswith(".libs"))
         for name in sorted(filenames):
-            if name.endswith(".so") or ".so." in name:
+            if _is_extension(name):
                 path = Path(dirpath) / name
                 if not path.is_symlink():
                     yield path
 
 
-def strip_extensions(site_packages: Path, machine: str) -> StripResult:
+def strip_extensions(site_packages: Path, machine: str, modules: Sequence[Path] | None = None) -> StripResult:
+    """``strip --strip-unneeded`` the extension modules of ``machine`` (``modules``: as listed by
+    :func:`slim`, else found here), each in its own process, as many at once as there are cores."""
+    from lambdapack.layer.elf import loadable, read_elf  # pyelftools: only when there is something to strip
+
     strip = host_strip_for(machine)
     if strip is None:
         return StripResult(0, 0, f"no GNU strip for {machine} on this machine (install binutils-{machine}-linux-gnu)")
     candidates = []
-    for path in extension_modules(site_packages):
+    for path in (extension_modules(site_packages) if modules is None else modules):
         info = read_elf(path)
         if info is not None and info.machine == machine:
             candidates.append(path)

@@ -22,13 +22,25 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from platformdirs import user_cache_dir
 
 from lambdapack.errors import WheelError
 from lambdapack.targets import Target
 from lambdapack.wheels.fetch import RESOLVERS, FetchedWheel, Inputs, ProgressFn, fetch_wheels, split_inputs
-from lambdapack.wheels.install import InstallResult, install_wheels
+
+if TYPE_CHECKING:
+    from lambdapack.wheels.install import InstallResult
+
+
+def __getattr__(name: str) -> Any:
+    # pypa/installer is imported on first use: a rebuild from the layer cache never installs
+    if name in ("InstallResult", "install_wheels"):
+        from lambdapack.wheels import install
+
+        return getattr(install, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "RESOLVERS",
@@ -79,6 +91,8 @@ def install_requirements(requirements: Sequence[str], target: Target, dest: Path
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    from lambdapack.wheels.install import install_wheels
+
     try:
         result = install_wheels(wheels, staging)
         old = None

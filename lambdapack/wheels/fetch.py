@@ -24,9 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -63,6 +61,30 @@ class FetchedWheel:
     path: Path
     # True when the bytes matched a sha256 the index published: RECORD need not be re-hashed
     index_verified: bool = False
+    url: str | None = None  # where the index serves it (None: a local file or a pip download)
+
+    def pin(self) -> PinnedWheel:
+        """What a stored resolution keeps of this wheel to fetch it again without resolving."""
+        return PinnedWheel(self.name, self.version, self.filename, self.sha256, self.size, self.url,
+                           None if self.url else str(self.path), self.index_verified)
+
+
+@dataclass(frozen=True)
+class PinnedWheel:
+    """One wheel a resolution chose: enough to fetch it again without asking the resolver.
+
+    ``url`` is where the index serves it (None for a local file or a pip download, which the
+    content-addressed store holds); ``path`` is a local wheel file named by the user.
+    """
+
+    name: str  # canonical
+    version: str
+    filename: str
+    sha256: str | None
+    size: int | None = None
+    url: str | None = None
+    path: str | None = None
+    index_verified: bool = False  # the sha256 is the index's own (uv's lock), not one we computed
 
 
 @dataclass(frozen=True)
@@ -133,6 +155,9 @@ def _download(url: str, sha256: str, filename: str, cache_dir: Path, progress: P
         if progress:
             progress(filename, size or dest.stat().st_size, size)
         return dest
+    import urllib.error  # http.client and friends: only a download needs them
+    import urllib.request
+
     with _locked(cache_dir, sha256):
         if dest.is_file():  # another build fetched it while we waited
             return dest
@@ -214,11 +239,26 @@ def _pick_wheel(entry: dict, target: Target) -> dict:
     return {**ranked[0][2], "filename": ranked[0][1]}
 
 
-def fetch_with_uv(inputs: Inputs, target: Target, cache_dir: Path, progress: ProgressFn | None = None
-                  ) -> list[FetchedWheel]:
+def _uv_lock_text(pins: Sequence[PinnedWheel]) -> str:
+    """A minimal pylock.toml naming ``pins``: uv reads an existing output file as its preferences."""
+    lines = ['lock-version = "1.0"', 'created-by = "lambdapack"', ""]
+    for pin in sorted(pins, key=lambda p: p.name):
+        lines += ["[[packages]]", f'name = "{pin.name}"', f'version = "{pin.version}"', ""]
+    return "\n".join(lines)
+
+
+def resolve_with_uv(inputs: Inputs, target: Target, cache_dir: Path, progress: ProgressFn | None = None, *,
+                    preferences: Sequence[PinnedWheel] = (), upgrade: Sequence[str] = ()) -> list[PinnedWheel]:
+    """uv's choice of one wheel per package for ``target``; nothing is downloaded here.
+
+    ``preferences`` (an earlier resolution) are kept unless ``upgrade`` names the package:
+    uv treats an existing output file as the versions to prefer (``--upgrade-package``).
+    """
     with tempfile.TemporaryDirectory(prefix="lambdapack-uv-") as tmp:
         workdir = Path(tmp)
         lock = workdir / "pylock.toml"
+        if preferences:
+            lock.write_text(_uv_lock_text(preferences), encoding="utf-8")
         cmd = [uv_binary(), "pip", "compile", "--format", "pylock.toml", "--no-header",
                "--python-platform", target.uv_platform, "--python-version", target.python_version,
                "--only-binary", ":all:", "--no-python-downloads", "--cache-dir", str(cache_dir / "uv"),
@@ -226,6 +266,8 @@ def fetch_with_uv(inputs: Inputs, target: Target, cache_dir: Path, progress: Pro
                *(str(f) for f in inputs.requirement_files)]
         for link in inputs.find_links:
             cmd += ["--find-links", str(link)]
+        for name in upgrade:
+            cmd += ["--upgrade-package", name]
         if progress:
             progress("resolving with uv", 0, None)
         code, output = _run(cmd)
@@ -237,31 +279,69 @@ def fetch_with_uv(inputs: Inputs, target: Target, cache_dir: Path, progress: Pro
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ResolveError(f"uv wrote an unreadable lock file ({exc})",
                                hint="retry with --resolver pip and report this") from None
+    return [_pin_from_lock_entry(entry, _pick_wheel(entry, target), target) for entry in packages]
 
-    chosen = [(entry, _pick_wheel(entry, target)) for entry in packages]
 
-    def fetch(item: tuple[dict, dict]) -> FetchedWheel:
-        _entry, wheel = item
-        expected = (wheel.get("hashes") or {}).get("sha256")
-        url = wheel.get("url")
-        if url and not url.startswith("file:"):
-            if not expected:
-                raise WheelError(f"{wheel['filename']}: the index gives no sha256",
+def _pin_from_lock_entry(entry: dict, wheel: dict, target: Target) -> PinnedWheel:
+    name = require_compatible(wheel["filename"], target)
+    expected = (wheel.get("hashes") or {}).get("sha256")
+    url = wheel.get("url")
+    if url and not url.startswith("file:"):
+        if not expected:
+            raise WheelError(f"{wheel['filename']}: the index gives no sha256",
+                             hint="use an index that publishes hashes (PyPI does), or --resolver pip")
+        return PinnedWheel(name.name, name.version, wheel["filename"], expected, wheel.get("size"), url,
+                           index_verified=True)
+    from urllib.request import url2pathname
+
+    local = Path(url2pathname(urllib.parse.urlparse(url).path)) if url else Path(wheel["path"])
+    return PinnedWheel(name.name, name.version, wheel["filename"], expected, wheel.get("size"), path=str(local))
+
+
+class MissingWheel(ResolveError):
+    """A pinned wheel is neither in the cache, nor at a URL, nor at its local path any more."""
+
+
+def download_pinned(pins: Sequence[PinnedWheel], target: Target, cache_dir: Path,
+                    progress: ProgressFn | None = None) -> list[FetchedWheel]:
+    """The wheel files of ``pins``: from the content-addressed cache, else downloaded and verified.
+
+    A pin whose bytes the cache already holds costs no network request at all; that is what
+    makes a rebuild from a stored resolution work offline.
+    """
+    def fetch(pin: PinnedWheel) -> FetchedWheel:
+        require_compatible(pin.filename, target)
+        stored = _store_path(cache_dir, pin.sha256, pin.filename) if pin.sha256 else None
+        if stored is not None and stored.is_file():
+            if progress:
+                progress(pin.filename, pin.size or stored.stat().st_size, pin.size)
+            path, digest, verified = stored, pin.sha256, pin.index_verified
+        elif pin.url:
+            if not pin.sha256:
+                raise WheelError(f"{pin.filename}: no sha256 to verify the download against",
                                  hint="use an index that publishes hashes (PyPI does), or --resolver pip")
-            path = _download(url, expected, wheel["filename"], cache_dir, progress, wheel.get("size"))
-            digest = expected
-            verified = True
-        else:
-            local = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path)) if url else Path(wheel["path"])
-            path, digest = _local_wheel(local, expected)
+            path = _download(pin.url, pin.sha256, pin.filename, cache_dir, progress, pin.size)
+            digest, verified = pin.sha256, pin.index_verified
+        elif pin.path and Path(pin.path).is_file():
+            path, digest = _local_wheel(Path(pin.path), pin.sha256)
             verified = False
             if progress:
-                progress(wheel["filename"], path.stat().st_size, None)
-        name = require_compatible(wheel["filename"], target)
-        return FetchedWheel(name.name, name.version, wheel["filename"], digest, path.stat().st_size, path, verified)
+                progress(pin.filename, path.stat().st_size, None)
+        else:
+            raise MissingWheel(f"{pin.filename} is no longer in the wheel cache",
+                               hint="resolve again (--upgrade), or restore the cache directory")
+        assert digest is not None
+        return FetchedWheel(pin.name, pin.version, pin.filename, digest, path.stat().st_size, path, verified,
+                            url=pin.url)
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return sorted(pool.map(fetch, chosen), key=lambda w: w.name)
+    # downloads are network-bound: a few at once hides each one's latency
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return sorted(pool.map(fetch, pins), key=lambda w: w.name)
+
+
+def fetch_with_uv(inputs: Inputs, target: Target, cache_dir: Path, progress: ProgressFn | None = None
+                  ) -> list[FetchedWheel]:
+    return download_pinned(resolve_with_uv(inputs, target, cache_dir, progress), target, cache_dir, progress)
 
 
 # ---------------------------------------------------------------- pip backend
@@ -279,15 +359,25 @@ def pip_target_args(target: Target) -> list[str]:
 _COLLECTING = re.compile(r"^Collecting (\S+)")
 
 
-def fetch_with_pip(inputs: Inputs, target: Target, cache_dir: Path, progress: ProgressFn | None = None
-                   ) -> list[FetchedWheel]:
+def resolve_with_pip(inputs: Inputs, target: Target, cache_dir: Path, progress: ProgressFn | None = None, *,
+                     preferences: Sequence[PinnedWheel] = (), upgrade: Sequence[str] = ()) -> list[PinnedWheel]:
+    """pip's choice for ``target``; pip downloads as it resolves, so the wheels land in the store here.
+
+    pip has no notion of preferred versions: an earlier resolution's versions become
+    constraints, except for the packages in ``upgrade``.
+    """
     staging_root = cache_dir / "tmp"
     staging_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="pip-", dir=staging_root) as tmp:
-        download_dir = Path(tmp)
+        download_dir = Path(tmp) / "wheels"
         cmd = [sys.executable, "-m", "pip", "download", "--no-input", "--progress-bar", "off",
                "--disable-pip-version-check", "-d", str(download_dir), "--cache-dir", str(cache_dir / "pip"),
                *pip_target_args(target)]
+        kept = [p for p in preferences if p.name not in set(upgrade)]
+        if kept:
+            constraints = Path(tmp) / "constraints.txt"
+            constraints.write_text("".join(f"{p.name}=={p.version}\n" for p in kept), encoding="utf-8")
+            cmd += ["-c", str(constraints)]
         for link in inputs.find_links:
             cmd += ["--find-links", str(link)]
         for req_file in inputs.requirement_files:
@@ -305,7 +395,7 @@ def fetch_with_pip(inputs: Inputs, target: Target, cache_dir: Path, progress: Pr
         if code != 0:
             from lambdapack.wheels.diagnose import resolve_failure
             raise resolve_failure(output, target, "pip", inputs)
-        fetched: list[FetchedWheel] = []
+        pins: list[PinnedWheel] = []
         for path in sorted(download_dir.iterdir()):
             name = require_compatible(path.name, target)  # refuses sdists and foreign wheels
             digest = sha256_file(path)
@@ -314,15 +404,19 @@ def fetch_with_pip(inputs: Inputs, target: Target, cache_dir: Path, progress: Pr
                 if not dest.is_file():
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     os.replace(path, dest)
-            if progress:
-                progress(path.name, dest.stat().st_size, None)
-            fetched.append(FetchedWheel(name.name, name.version, path.name, digest, dest.stat().st_size, dest))
-    return sorted(fetched, key=lambda w: w.name)
+            pins.append(PinnedWheel(name.name, name.version, path.name, digest, dest.stat().st_size))
+    return sorted(pins, key=lambda p: p.name)
 
 
-def fetch_wheels(inputs: Inputs, target: Target, *, resolver: str = "uv", cache_dir: Path,
-                 progress: ProgressFn | None = None) -> list[FetchedWheel]:
-    """Resolve ``inputs`` for ``target`` with ``resolver`` and return verified wheel files."""
+def fetch_with_pip(inputs: Inputs, target: Target, cache_dir: Path, progress: ProgressFn | None = None
+                   ) -> list[FetchedWheel]:
+    return download_pinned(resolve_with_pip(inputs, target, cache_dir, progress), target, cache_dir, progress)
+
+
+def resolve_pins(inputs: Inputs, target: Target, *, resolver: str = "uv", cache_dir: Path,
+                 progress: ProgressFn | None = None, preferences: Sequence[PinnedWheel] = (),
+                 upgrade: Sequence[str] = ()) -> list[PinnedWheel]:
+    """Resolve ``inputs`` for ``target`` with ``resolver``: one pinned wheel per package."""
     if resolver not in RESOLVERS:
         raise ResolveError(f"unknown resolver {resolver!r}", hint="choose uv or pip")
     for path in inputs.wheel_paths:
@@ -331,8 +425,15 @@ def fetch_wheels(inputs: Inputs, target: Target, *, resolver: str = "uv", cache_
         raise ResolveError("uv cannot resolve for a hand-written tag set (--platform/--abi)",
                            hint="use --resolver pip with --platform, or --runtime/--arch with uv")
     cache_dir.mkdir(parents=True, exist_ok=True)
-    backend = fetch_with_uv if resolver == "uv" else fetch_with_pip
-    wheels = backend(inputs, target, cache_dir, progress)
-    if not wheels:
+    backend = resolve_with_uv if resolver == "uv" else resolve_with_pip
+    pins = backend(inputs, target, cache_dir, progress, preferences=preferences, upgrade=upgrade)
+    if not pins:
         raise ResolveError("nothing to install", hint="name at least one requirement or wheel")
-    return wheels
+    return pins
+
+
+def fetch_wheels(inputs: Inputs, target: Target, *, resolver: str = "uv", cache_dir: Path,
+                 progress: ProgressFn | None = None) -> list[FetchedWheel]:
+    """Resolve ``inputs`` for ``target`` with ``resolver`` and return verified wheel files."""
+    pins = resolve_pins(inputs, target, resolver=resolver, cache_dir=cache_dir, progress=progress)
+    return download_pinned(pins, target, cache_dir, progress)

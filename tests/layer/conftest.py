@@ -56,6 +56,12 @@ def write_wheel(directory: Path, name: str, version: str = "1.0", files: dict[st
 
 
 @pytest.fixture
+def write_wheel_to() -> Callable[..., Path]:
+    """:func:`write_wheel` itself: ``write_wheel_to(directory, name, version, files, tag)``."""
+    return write_wheel
+
+
+@pytest.fixture
 def wheel_factory(tmp_path: Path) -> Callable[..., Path]:
     out = tmp_path / "wheels"
     out.mkdir()
