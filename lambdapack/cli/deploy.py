@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from lambdapack.cli.main import json_option
 from lambdapack.ui import console, emit, warn
@@ -33,6 +34,11 @@ def _progress() -> Callable[[Action], None]:
     return lambda action: console.print(_line(action), soft_wrap=True)
 
 
+def _phase(message: str) -> None:
+    # each phase before the actions (credentials, read-back) says what it waits on
+    console.print(f"[dim]… {escape(message)}[/]", soft_wrap=True, highlight=False)
+
+
 def aws_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
         click.option("--region", default=None, help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / profile)."),
@@ -46,6 +52,9 @@ def aws_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _render_deploy(result: DeployResult, out: Console) -> None:
     where = f"{result.region}, account {result.account}"
+    if not result.compared_with_aws:
+        out.print(f"[yellow]not compared with AWS[/] ({result.not_compared_reason}): "
+                  "the plan below is for an account where nothing exists yet", soft_wrap=True)
     if result.dry_run:
         if not result.steps:
             out.print(f"[bold]{result.name}[/] ({where}) is up to date: the plan is empty")
@@ -63,6 +72,8 @@ def _render_deploy(result: DeployResult, out: Console) -> None:
         warn(note)
     if result.function_arn:
         out.print(f"  function  {result.function_arn}")
+    if result.alias_arn:
+        out.print(f"  alias     {result.alias_arn} (version {result.version}, SnapStart)")
     if result.endpoint:
         suffix = "/predict" if result.api in ("http", "rest") else ""
         out.print(f"  endpoint  {result.endpoint.rstrip('/')}{suffix}")
@@ -89,13 +100,20 @@ def _render_deploy(result: DeployResult, out: Console) -> None:
               help="Auth type of the function URL (--api url).")
 @click.option("--throttle-burst", type=int, default=50, show_default=True, help="API burst limit.")
 @click.option("--throttle-rate", type=float, default=20.0, show_default=True, help="API steady rate limit (req/s).")
+@click.option("--snapstart", is_flag=True,
+              help="SnapStart (python3.12+): publish a version, point the alias 'live' and the API at it. "
+                   "A deploy without it moves the API back to the function and removes the alias.")
+@click.option("--no-layer", "no_layer", is_flag=True,
+              help="Deploy the function alone, without the scikit-learn layer (its function.json must say "
+                   "it needs none: a model the stdlib predictor serves).")
 @aws_options
-@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing (without AWS access: as if nothing "
+                                              "existed).")
 @json_option
 def deploy(name: str, layer: Path | None, function: Path | None, model: Path | None, runtime: str | None,
            arch: str | None, memory: int, timeout: int, api: str, url_auth: str, throttle_burst: int,
-           throttle_rate: float, region: str | None, profile: str | None, endpoint_url: str | None,
-           dry_run: bool, as_json: bool) -> None:
+           throttle_rate: float, snapstart: bool, no_layer: bool, region: str | None, profile: str | None,
+           endpoint_url: str | None, dry_run: bool, as_json: bool) -> None:
     """Deploy layer + function + API to AWS Lambda: plan, then apply; reruns change only what changed.
 
     Checks everything it can before any write (credentials, region, name, runtime/arch of the
@@ -105,6 +123,8 @@ def deploy(name: str, layer: Path | None, function: Path | None, model: Path | N
     Examples:
       lambdapack deploy --name iris --dry-run
       lambdapack deploy --name iris
+      lambdapack deploy --name iris --snapstart
+      lambdapack deploy --name iris --no-layer --api url
       lambdapack deploy --name iris --model build/model --api url --region eu-west-1
       AWS_ENDPOINT_URL=http://127.0.0.1:5000 lambdapack deploy --name iris --json
     """
@@ -115,8 +135,9 @@ def deploy(name: str, layer: Path | None, function: Path | None, model: Path | N
     request = DeployRequest(name=name, layer=layer, function=function, model=model, runtime=runtime, arch=arch,
                             memory=memory, timeout=timeout, api=ApiKind(api), url_auth=url_auth,
                             throttle_burst=throttle_burst, throttle_rate=throttle_rate, region=region,
-                            profile=profile, endpoint_url=endpoint_url)
-    emit(run_deploy(request, dry_run=dry_run, on_action=None if dry_run else _progress()), as_json, _render_deploy)
+                            profile=profile, endpoint_url=endpoint_url, snapstart=snapstart, no_layer=no_layer)
+    emit(run_deploy(request, dry_run=dry_run, on_action=None if dry_run else _progress(), on_step=_phase),
+         as_json, _render_deploy)
 
 
 def _render_destroy(result: DestroyResult, out: Console) -> None:
@@ -168,7 +189,7 @@ def export() -> None:
 
 def _render_sam(result: SamExport, out: Console) -> None:
     out.print(f"[bold green]wrote[/] {result.path}: {', '.join(result.resources)} "
-              f"({result.runtime}, {result.arch})")
+              f"({result.runtime}, {result.arch}{', SnapStart, alias live' if result.snapstart else ''})")
     out.print(f"  next: sam deploy --template-file {result.path} --guided")
 
 
@@ -185,21 +206,24 @@ def _render_sam(result: SamExport, out: Console) -> None:
               help="Architecture (default: the layer's).")
 @click.option("--memory", type=int, default=512, show_default=True, help="Memory in MB.")
 @click.option("--timeout", type=int, default=30, show_default=True, help="Timeout in seconds.")
+@click.option("--snapstart", is_flag=True,
+              help="SnapStart on published versions, with AutoPublishAlias live (python3.12+).")
 @json_option
 def export_sam(name: str, out: Path, layer: Path | None, function: Path, runtime: str | None, arch: str | None,
-               memory: int, timeout: int, as_json: bool) -> None:
+               memory: int, timeout: int, snapstart: bool, as_json: bool) -> None:
     """Write a SAM/CloudFormation template (layer, function, HTTP API) for the same stack as `deploy`.
 
     \b
     Examples:
       lambdapack export sam
       lambdapack export sam --name iris --out infra/template.yaml --memory 1024
+      lambdapack export sam --name iris --snapstart
     """
     from lambdapack.deploy.deployer import default_layer_path
     from lambdapack.deploy.sam import export_sam as run_export
 
     emit(run_export(name, out, layer or default_layer_path(runtime, arch), function, runtime=runtime, arch=arch,
-                    memory=memory, timeout=timeout), as_json, _render_sam)
+                    memory=memory, timeout=timeout, snapstart=snapstart), as_json, _render_sam)
 
 
 def remote_invoke_options(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambdapack.deploy.aws import AwsClient
+from lambdapack.deploy.aws import INVOKE_TIMEOUTS, AwsClient
 from lambdapack.deploy.preflight import check_name
 from lambdapack.deploy.state import DeployState, load_state, state_path
 from lambdapack.errors import DeployError
@@ -55,10 +55,14 @@ def invoke_lambda(name: str, event: Any, *, logs: bool = False, region: str | No
     """Invoke the stack's function synchronously through the Lambda API."""
     state = _state_for(name, root)
     function = (state.get("function.name") if state else None) or name
-    aws = aws or AwsClient(region or (state.region if state else None), profile, endpoint_url)
+    # a SnapStart stack serves from its alias; invoking $LATEST would skip the snapshot
+    alias = state.get("alias.name") if state else None
+    aws = aws or AwsClient(region or (state.region if state else None), profile, endpoint_url,
+                           timeouts=INVOKE_TIMEOUTS)
     aws.check_region()
     got = aws.call("lambda", "invoke", FunctionName=function, InvocationType="RequestResponse",
-                   LogType="Tail", Payload=json.dumps(event).encode("utf-8"))
+                   LogType="Tail", Payload=json.dumps(event).encode("utf-8"),
+                   **({"Qualifier": alias} if alias else {}))
     payload = _decode(got["Payload"].read())
     log_text = None
     if logs and got.get("LogResult"):

@@ -16,7 +16,13 @@ from pathlib import Path
 from lambdapack import __version__
 from lambdapack.archive import atomic_write_bytes
 from lambdapack.deploy import preflight
-from lambdapack.deploy.models import DEFAULT_MEMORY, DEFAULT_THROTTLE_BURST, DEFAULT_THROTTLE_RATE, DEFAULT_TIMEOUT
+from lambdapack.deploy.models import (
+    DEFAULT_MEMORY,
+    DEFAULT_THROTTLE_BURST,
+    DEFAULT_THROTTLE_RATE,
+    DEFAULT_TIMEOUT,
+    SNAPSTART_ALIAS,
+)
 from lambdapack.errors import DeployError
 from lambdapack.templates import template_bytes
 
@@ -33,6 +39,7 @@ class SamExport:
     layer: Path
     function: Path
     resources: tuple[str, ...]
+    snapstart: bool = False
 
 
 def _yaml_string(value: str) -> str:
@@ -48,10 +55,24 @@ def render(template: str, values: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
 
 
+# Function properties and an output for --snapstart: SnapStart applies to published versions
+# only, and AutoPublishAlias makes SAM publish one per change and route the API events to the alias.
+_SNAPSTART_PROPERTIES = f"""\
+      SnapStart:
+        ApplyOn: PublishedVersions
+      AutoPublishAlias: {SNAPSTART_ALIAS}
+"""
+_ALIAS_OUTPUT = """\
+  AliasArn:
+    Description: What the API invokes (the alias of the latest published version)
+    Value: !Ref PredictFunction.Alias
+"""
+
+
 def export_sam(name: str, out: Path, layer: Path, function: Path, *, runtime: str | None = None,
                arch: str | None = None, memory: int = DEFAULT_MEMORY, timeout: int = DEFAULT_TIMEOUT,
                throttle_burst: int = DEFAULT_THROTTLE_BURST,
-               throttle_rate: float = DEFAULT_THROTTLE_RATE) -> SamExport:
+               throttle_rate: float = DEFAULT_THROTTLE_RATE, snapstart: bool = False) -> SamExport:
     preflight.check_name(name)
     preflight.check_limits(memory, timeout)
     out = Path(out)
@@ -60,6 +81,8 @@ def export_sam(name: str, out: Path, layer: Path, function: Path, *, runtime: st
     layer_info = preflight.read_layer(Path(layer))
     function_info = preflight.read_function(Path(function))
     inputs = preflight.check_inputs(layer_info, function_info, runtime, arch)
+    if snapstart:
+        preflight.check_snapstart(inputs.runtime)
     base = out.resolve().parent
     # CodeUri/ContentUri are resolved relative to the template by `sam build`/`sam package`
     values = {
@@ -76,6 +99,8 @@ def export_sam(name: str, out: Path, layer: Path, function: Path, *, runtime: st
         "timeout": str(timeout),
         "throttle_burst": str(throttle_burst),
         "throttle_rate": f"{throttle_rate:g}",
+        "snapstart": _SNAPSTART_PROPERTIES if snapstart else "",
+        "alias_output": _ALIAS_OUTPUT if snapstart else "",
     }
     text = render(template_bytes(TEMPLATE).decode("utf-8"), values)
     try:
@@ -84,4 +109,5 @@ def export_sam(name: str, out: Path, layer: Path, function: Path, *, runtime: st
         raise DeployError(f"cannot write {out}: {exc.strerror}",
                           hint="check the directory and its permissions") from None
     return SamExport(path=out, name=name, runtime=inputs.runtime, arch=inputs.arch, layer=Path(layer),
-                     function=Path(function), resources=("DependenciesLayer", "PredictFunction", "HttpApi"))
+                     function=Path(function), resources=("DependenciesLayer", "PredictFunction", "HttpApi"),
+                     snapstart=snapstart)

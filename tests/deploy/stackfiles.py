@@ -85,3 +85,45 @@ def moto_server_running() -> Iterator[str]:
         yield url
     finally:
         server.stop()
+
+
+class Sent:
+    """What lambdapack sends: botocore ``before-parameter-build`` hooks on the real clients.
+
+    moto accepts some parameters without keeping them (SnapStart reads back as off): the
+    request parameters are the evidence of what lambdapack asked AWS for. Upload bytes are
+    left out of the record.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, object]]] = []
+
+    def attach(self, client: object) -> Sent:
+        client.meta.events.register("before-parameter-build", self._record)  # type: ignore[attr-defined]
+        return self
+
+    def _record(self, params: dict[str, object], model: object, **_: object) -> None:
+        kept = {k: v for k, v in params.items() if k not in ("ZipFile", "Code", "Content", "Body")}
+        self.calls.append((model.name, json.loads(json.dumps(kept, default=str))))  # type: ignore[attr-defined]
+
+    def of(self, operation: str) -> list[dict[str, object]]:
+        return [params for name, params in self.calls if name == operation]
+
+    def operations(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+
+def write_function_with_manifest(path: Path, *, needs_layer: bool, runtime: str | None = "python3.12",
+                                 handler: str = "v1") -> Path:
+    """A function zip with a hand-written ``function.json`` (what ``lambdapack package`` writes)."""
+    from lambdapack.archive import ZipEntry, write_zip
+    from lambdapack.function.manifest import FunctionManifest
+
+    manifest = FunctionManifest(
+        serving="joblib" if needs_layer else "predictor",
+        reason="the estimator needs scikit-learn" if needs_layer else "a forest the stdlib predictor evaluates",
+        needs_layer=needs_layer, runtime=runtime, predictor=None)
+    handler_code = f"# {handler}\ndef lambda_handler(event, context):\n    return event\n".encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_zip(path, [ZipEntry("lambda_function.py", handler_code), ZipEntry("function.json", manifest.to_bytes())])
+    return path
