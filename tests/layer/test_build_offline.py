@@ -114,13 +114,34 @@ def test_guide_form_with_local_wheels_uses_pip_and_warns(offline: Path, wheel_fa
                                                          run_cli: Callable) -> None:
     wheel = wheel_factory("tinydemo", files={"tinydemo/__init__.py": b""})
     result = run_cli("build-layer", "--python-version", "38", "--abi", "cp38", "--platform", "manylinux1_x86_64",
-                     "--find-links", str(wheel.parent), "tinydemo", "--no-compile", "--json")
+                     "--only-binary=:all:", "--no-binary=:none:", "--find-links", str(wheel.parent), "tinydemo",
+                     "--no-compile", "--json")
     assert result.exit_code == 0, result.stderr
     doc = result.json()
     assert doc["resolver"] == "pip" and doc["runtime"] is None and doc["python_version"] == "3.8"
     assert doc["path"] == "dist/layer-python3.8-x86_64.zip"
     assert any("caps wheels at glibc 2.5" in w for w in doc["warnings"])
+    assert doc["lambda_runtimes"] == []
+    assert any(w.startswith("no Lambda runtime runs Python 3.8") and "--runtime python3.12" in w
+               for w in doc["warnings"])
     assert "python/lib/python3.8/site-packages/tinydemo/__init__.py" in zipfile.ZipFile(doc["path"]).namelist()
+
+
+def test_a_hand_written_tag_set_for_a_current_python_names_its_runtime(
+        offline: Path, wheel_factory: Callable[..., Path], run_cli: Callable) -> None:
+    wheel = wheel_factory("tinydemo", files={"tinydemo/__init__.py": b""})
+    result = run_cli("build-layer", "--python-version", "3.12", "--platform", "manylinux2014_x86_64", str(wheel),
+                     "--no-compile", "--no-check", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = result.json()
+    assert doc["lambda_runtimes"] == ["python3.12"]
+    assert not any("no Lambda runtime" in w for w in doc["warnings"])
+
+
+@pytest.mark.parametrize("value", ["scikit-learn", ":all:"])
+def test_no_binary_accepts_only_none(offline: Path, run_cli: Callable, value: str) -> None:
+    result = run_cli("build-layer", f"--no-binary={value}", "tinydemo")
+    assert result.exit_code == 2 and "--no-binary" in result.stderr
 
 
 def test_check_layer_refuses_a_hostile_archive(tmp_path: Path, run_cli: Callable) -> None:

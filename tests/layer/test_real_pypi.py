@@ -103,21 +103,30 @@ def test_arm64_layers_contain_only_aarch64_elf(real_layer: Callable[..., Path], 
     assert {c["name"]: c["status"] for c in result.json()["checks"]}["elf"] == "pass"
 
 
+# the guide's `pip download` line, word for word after the command name
+GUIDE_ARGV = ("--python-version", "38", "--abi", "cp38", "--platform", "manylinux1_x86_64", "--only-binary=:all:",
+              "--no-binary=:none:", "scikit-learn")
+
+
 def test_the_guides_command_line_works(tmp_path: Path, layer_download_cache: Path, run_cli: Callable,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    result = run_cli("build-layer", "--python-version", "38", "--abi", "cp38", "--platform", "manylinux1_x86_64",
-                     "scikit-learn", "--cache-dir", str(layer_download_cache), "--json")
+    result = run_cli("build-layer", *GUIDE_ARGV, "--cache-dir", str(layer_download_cache), "--json")
     assert result.exit_code == 0, result.stderr
     doc = result.json()
     assert doc["resolver"] == "pip" and doc["python_version"] == "3.8" and doc["platforms"] == ["manylinux1_x86_64"]
     assert any("caps wheels at glibc 2.5" in w for w in doc["warnings"])
-    assert "caps wheels" in result.stderr or "warning" in result.stderr or doc["warnings"]
+    # python3.8 is no Lambda runtime any more: said at build time, with what to run instead
+    assert doc["lambda_runtimes"] == []
+    retired = next(w for w in doc["warnings"] if "no Lambda runtime runs Python 3.8" in w)
+    assert "lambdapack build-layer --runtime python3.12 --arch x86_64 scikit-learn" in retired
     assert (tmp_path / "dist/layer-python3.8-x86_64.zip").is_file()
     checks = _checks(doc)
     assert checks["elf"]["status"] == "pass"
     expected = "pass" if find_python((3, 8)) else "skip"
     assert checks["import"]["status"] == expected
+    human = run_cli("build-layer", *GUIDE_ARGV, "--cache-dir", str(layer_download_cache))
+    assert human.exit_code == 0 and "warning: no Lambda runtime runs Python 3.8" in " ".join(human.stderr.split())
 
 
 @pytest.mark.parametrize(("runtime", "arch"), [("python3.12", "x86_64"), ("python3.11", "arm64")])
