@@ -94,12 +94,12 @@ def pick_runtime(explicit: str | None = None) -> tuple[str, Path]:
         if python is not None:
             return runtime, python
     if explicit:
-        raise InterpreterError(f"no Python {targets.get_runtime(explicit).python[1]} here for {explicit}",
-                               hint=f"install it (`pyenv install 3.{targets.get_runtime(explicit).python[1]}`) "
-                                    "or choose another --runtime")
+        version = targets.get_runtime(explicit).python
+        raise InterpreterError(f"no Python {version[1]} here for {explicit}",
+                               hint=interpreters.install_hint(version) + ", or choose another --runtime")
     raise InterpreterError(
-        "no CPython 3.10-3.13 found on PATH or in pyenv: the demo needs the runtime's own Python",
-        hint="install one (`pyenv install 3.12` or your OS package python3.12) and run the demo again")
+        "no CPython 3.10-3.13 found on PATH, in pyenv or among uv's Pythons: the demo needs the runtime's own Python",
+        hint=interpreters.install_hint((3, 12)) + ", then run the demo again")
 
 
 def _zip_sizes(path: Path) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""Finding a CPython of an exact minor version: ``--python``, PATH, then pyenv.
+"""Finding a CPython of an exact minor version: ``--python``, PATH, pyenv, then uv's managed Pythons.
 
 The layer compiler, the import check, ``train --layer`` and the emulator all need the
 interpreter Lambda would use; a different minor version hides exactly the bugs that bite
@@ -46,6 +46,51 @@ def _pyenv_candidates(version: tuple[int, int]) -> list[Path]:
     return [d / "bin" / f"python{version[0]}.{version[1]}" for d in found]
 
 
+def _uv_binary() -> str | None:
+    try:
+        from uv import find_uv_bin
+
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        return shutil.which("uv")
+
+
+@functools.lru_cache(maxsize=16)
+def _uv_managed(version: tuple[int, int], install_dir: str | None, path: str | None) -> Path | None:
+    """The CPython ``uv python install`` put in place for ``version``, if any (never downloads one).
+
+    ``--managed-python`` keeps uv to its own installs: PATH and pyenv were searched already,
+    and uv would stop at the first broken pyenv shim on PATH. ``install_dir`` and ``path``
+    are only the cache key (uv reads them from the environment).
+    """
+    uv = _uv_binary()
+    if uv is None:
+        return None
+    # uv also answers with an active virtual environment's python, even with --managed-python
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX")}
+    try:
+        done = subprocess.run([uv, "python", "find", "--managed-python", "--no-project", "--no-python-downloads",
+                               "--no-config", f"{version[0]}.{version[1]}"],
+                              capture_output=True, text=True, timeout=30, check=False, env=env)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = Path(done.stdout.strip()) if done.returncode == 0 and done.stdout.strip() else None
+    if found is None or (found.parent.parent / "pyvenv.cfg").exists():
+        return None
+    return found
+
+
+def _uv_candidates(version: tuple[int, int]) -> list[Path]:
+    found = _uv_managed(version, os.environ.get("UV_PYTHON_INSTALL_DIR"), os.environ.get("PATH"))
+    return [found] if found is not None else []
+
+
+def install_hint(version: tuple[int, int]) -> str:
+    """How to get a CPython of ``version`` (uv's standalone builds install in seconds, no root)."""
+    wanted = f"{version[0]}.{version[1]}"
+    return f"install one with `uv python install {wanted}` (or `pyenv install {wanted}`), or pass --python PATH"
+
+
 def find_python(version: tuple[int, int], explicit: str | os.PathLike[str] | None = None) -> Path | None:
     """A CPython executable of exactly ``version`` (major, minor), or None.
 
@@ -64,12 +109,19 @@ def find_python(version: tuple[int, int], explicit: str | os.PathLike[str] | Non
         candidates.append(Path(on_path))
     candidates.extend(_pyenv_candidates(version))
     for candidate in candidates:
-        if not candidate.exists():
-            continue
-        info = interpreter_version(str(candidate))
-        if info and info[0][:2] == version and info[1] == "cpython":
+        if _is_cpython(candidate, version):
+            return candidate
+    for candidate in _uv_candidates(version):  # last: it costs a uv process
+        if _is_cpython(candidate, version):
             return candidate
     return None
+
+
+def _is_cpython(candidate: Path, version: tuple[int, int]) -> bool:
+    if not candidate.exists():
+        return False
+    info = interpreter_version(str(candidate))
+    return bool(info and info[0][:2] == version and info[1] == "cpython")
 
 
 def require_python(version: tuple[int, int], explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -83,6 +135,6 @@ def require_python(version: tuple[int, int], explicit: str | os.PathLike[str] | 
             hint=f"pass the path of a python{wanted} executable",
         )
     raise InterpreterError(
-        f"no CPython {wanted} interpreter found (looked on PATH and in pyenv)",
-        hint=f"install one (`pyenv install {wanted}` or your OS package) or pass --python PATH",
+        f"no CPython {wanted} interpreter found (looked on PATH, in pyenv and in uv's managed Pythons)",
+        hint=install_hint(version),
     )

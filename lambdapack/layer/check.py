@@ -36,7 +36,7 @@ from pathlib import Path
 from lambdapack import compat
 from lambdapack.archive import open_zip, safe_extract, unzipped_size, validate_members
 from lambdapack.errors import ArchiveError, LayerError
-from lambdapack.interpreters import find_python, interpreter_version
+from lambdapack.interpreters import find_python, install_hint, interpreter_version
 from lambdapack.layer.elf import ElfInfo, read_elf, undefined_symbols
 from lambdapack.layer.loader import SYSTEM, Linkage, link_layer
 from lambdapack.layer.policy import ManylinuxPolicy, is_loader, policy_for
@@ -344,8 +344,10 @@ def check_imports(root: Path, target: Target, python: str | None) -> Check:
     interpreter = find_python(target.python, python)
     if interpreter is None:
         wanted = f"python{target.python_version}"
-        why = f"--python {python} is not CPython {target.python_version}" if python else f"no {wanted} found"
-        return Check("import", SKIP, f"not run: {why} (pass --python PATH)")
+        if python:
+            return Check("import", SKIP, f"not run: --python {python} is not CPython {target.python_version} "
+                         "(pass the path of one)")
+        return Check("import", SKIP, f"not run: no {wanted} found; {install_hint(target.python)}")
     root = root.resolve()  # the test runs in an empty temporary directory
     modules = top_level_modules(root, target)
     if not modules:
