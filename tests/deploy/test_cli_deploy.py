@@ -140,15 +140,91 @@ def test_export_sam_passes_cfn_lint(artifacts, in_tmp: Path, run_cli) -> None:
     template = (in_tmp / "infra" / "template.yaml").read_text()
     assert 'CodeUri: "../dist/function.zip"' in template
     assert "MemorySize: 1024" in template and "{{" not in template
-    # a deliberately broken copy proves the linter is live; the exported one must be clean
+    assert "      SnapStart:" not in template and "      AutoPublishAlias:" not in template
+
+    snap = run_cli("export", "sam", "--name", "iris", "--out", "infra/snapstart.yaml", "--snapstart", "--json")
+    assert snap.exit_code == 0, snap.stderr
+    assert snap.json()["snapstart"] is True
+    snap_template = (in_tmp / "infra" / "snapstart.yaml").read_text()
+    function = snap_template[snap_template.index("  PredictFunction:"):snap_template.index("      Events:")]
+    assert "      SnapStart:\n        ApplyOn: PublishedVersions\n      AutoPublishAlias: live\n" in function
+    assert "Value: !Ref PredictFunction.Alias" in snap_template
+
+    # a deliberately broken copy proves the linter is live; the exported ones must be clean
     broken = in_tmp / "infra" / "broken.yaml"
     broken.write_text(template.replace("MemorySize: 1024", "MemorySize: 99999"))
+    broken_snap = in_tmp / "infra" / "broken-snapstart.yaml"
+    broken_snap.write_text(snap_template.replace("ApplyOn: PublishedVersions", "ApplyOn: Always"))
     cfn_lint = shutil.which("cfn-lint", path=str(Path(sys.executable).parent)) or "cfn-lint"
-    done = subprocess.run([cfn_lint, "--format", "parseable", "infra/template.yaml", "infra/broken.yaml"],
+    done = subprocess.run([cfn_lint, "--format", "parseable", "infra/template.yaml", "infra/snapstart.yaml",
+                           "infra/broken.yaml", "infra/broken-snapstart.yaml"],
                           capture_output=True, text=True, check=False, timeout=300)
     assert done.returncode != 0
     problems = [line for line in done.stdout.splitlines() if line.strip()]
-    assert problems and all(line.startswith("infra/broken.yaml:") for line in problems), done.stdout
+    flagged = {line.split(":", 1)[0] for line in problems}
+    assert flagged == {"infra/broken.yaml", "infra/broken-snapstart.yaml"}, done.stdout
+
+
+def test_export_sam_snapstart_is_refused_on_python_3_11(in_tmp: Path, run_cli) -> None:
+    from stackfiles import write_function, write_layer
+
+    write_layer(in_tmp / "dist" / "layer-python3.11-x86_64.zip", runtime="python3.11")
+    write_function(in_tmp / "dist" / "function.zip")
+    out = run_cli("export", "sam", "--runtime", "python3.11", "--snapstart")
+    assert out.exit_code == 1
+    assert "error: --snapstart needs python3.12 or newer; this function runs on python3.11" in out.stderr
+    assert "hint: " in out.stderr
+    assert not (in_tmp / "template.yaml").exists()
+
+
+def test_dry_run_with_snapstart_shows_the_publish_and_the_alias(moto: str, name: str, artifacts, in_tmp: Path,
+                                                                run_cli) -> None:
+    artifacts()
+    out = run_cli("deploy", "--name", name, "--snapstart", "--dry-run", "--json")
+    assert out.exit_code == 0, out.stderr
+    doc = out.json()
+    assert [s["op"] for s in doc["steps"]] == [
+        "create_role", "attach_role_policy", "publish_layer_version", "create_function", "publish_version",
+        "create_alias", "create_http_api", "create_integration", "create_route", "create_route", "create_route",
+        "create_stage", "add_permission"]
+    assert doc["snapstart"] is True and doc["compared_with_aws"] is True and doc["write_calls"] == 0
+    human = run_cli("deploy", "--name", name, "--snapstart", "--dry-run")
+    assert "SnapStart)" in human.stderr  # on the create_function line
+    assert "+ version    publish a version of" in human.stderr
+    assert "+ alias      alias live → version ${version.number}" in human.stderr
+    assert f"allow API Gateway to invoke {name}:live from" in human.stderr
+    with pytest.raises(lam().exceptions.ResourceNotFoundException):
+        lam().get_function(FunctionName=name)
+
+
+def test_snapstart_on_python_3_11_is_refused_through_the_cli(moto: str, name: str, in_tmp: Path, run_cli) -> None:
+    from stackfiles import write_function, write_layer
+
+    write_layer(in_tmp / "dist" / "layer-python3.11-x86_64.zip", runtime="python3.11")
+    write_function(in_tmp / "dist" / "function.zip")
+    out = run_cli("deploy", "--name", name, "--runtime", "python3.11", "--snapstart")
+    assert out.exit_code == 1
+    assert out.stderr.splitlines()[-2:] == [
+        "error: --snapstart needs python3.12 or newer; this function runs on python3.11",
+        "hint: deploy without --snapstart, or rebuild the layer and the package for python3.12 "
+        "(lambdapack build-layer --runtime python3.12)"]
+    assert not (in_tmp / ".lambdapack" / f"{name}.json").exists()
+    with pytest.raises(lam().exceptions.ResourceNotFoundException):
+        lam().get_function(FunctionName=name)
+    roles = boto3.client("iam", region_name=REGION).list_roles()["Roles"]
+    assert f"lambdapack-{name}-role" not in [r["RoleName"] for r in roles]
+
+
+def test_deploy_prints_a_progress_line_per_phase(moto: str, name: str, artifacts, in_tmp: Path, run_cli) -> None:
+    artifacts()
+    out = run_cli("deploy", "--name", name, "--api", "none", "--json")
+    assert out.exit_code == 0, out.stderr
+    lines = out.stderr.splitlines()
+    assert lines[0] == f"… checking the AWS region and credentials (sts GetCallerIdentity at {moto})"
+    assert lines[1] == f"… reading back what exists for {name} in {REGION}"
+    assert lines[2] == f"… planning {name}"
+    assert lines[3].startswith("  + role       IAM role")
+    assert out.json()["write_calls"] == 4
 
 
 def test_export_sam_refuses_what_deploy_would_refuse(in_tmp: Path, run_cli) -> None:
