@@ -7,10 +7,9 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from lambdapack.cli.main import json_option
+from lambdapack.cli.main import arch_option, json_option, python_option, runtime_option
 from lambdapack.errors import LayerError
 from lambdapack.layer.check import CheckReport, check_layer
-from lambdapack.targets import ARCHES, RUNTIMES
 from lambdapack.ui import emit
 
 _MARK = {"pass": "[green]✓ pass[/]", "warn": "[yellow]! warn[/]", "fail": "[red]✗ fail[/]", "skip": "[dim]- skip[/]"}
@@ -34,17 +33,23 @@ def render_checks(report: CheckReport, out: Console, heading: bool = True) -> No
 
 @click.command("check-layer")
 @click.argument("layer", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--runtime", type=click.Choice(list(RUNTIMES)), help="Runtime [default: from the build record].")
-@click.option("--arch", type=click.Choice(list(ARCHES)), help="Architecture [default: from the build record].")
-@click.option("--python", "python", help="Interpreter for the import test (the runtime's minor version).")
-@click.option("--model", type=click.Path(exists=True, file_okay=False, path_type=Path),
+@runtime_option("from the build record")
+@arch_option("from the build record")
+@python_option("for the import test")
+@click.option("--model", type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="DIR",
               help="Also check that this model directory's library versions match the layer.")
 @json_option
-def check_layer_command(layer: Path, runtime: str | None, arch: str | None, python: str | None,
+def check_layer_command(layer: Path, runtime: str | None, arch: str | None, python: Path | None,
                         model: Path | None, as_json: bool) -> None:
-    """Check a layer zip: layout, archive safety, size limits, ELF arch/glibc, imports.
+    """Check a layer zip against the Lambda runtime it is for.
 
-    Exits 1 when any check fails, naming each offender.
+    Archive safety, layout, size limits; every ELF file's machine and the
+    symbol versions it needs (GLIBC_, GLIBCXX_, CXXABI_, GCC_ ...) within the
+    runtime's manylinux policy (manylinux_2_26 for python3.10/3.11,
+    manylinux_2_34 for python3.12+); every needed library either allowed by
+    that policy or shipped in the layer; extension modules named for the
+    runtime's CPython; and an import of every top-level package by that
+    CPython. Exits 1 when any check fails, naming each offender.
 
     \b
     Examples:
@@ -53,7 +58,7 @@ def check_layer_command(layer: Path, runtime: str | None, arch: str | None, pyth
       lambdapack check-layer layer.zip --python ~/.pyenv/versions/3.12.1/bin/python3.12
       lambdapack check-layer dist/layer-python3.12-x86_64.zip --model build/model
     """
-    report = check_layer(layer, runtime=runtime, arch=arch, python=python, model=model)
+    report = check_layer(layer, runtime=runtime, arch=arch, python=str(python) if python else None, model=model)
     emit(report, as_json, render_checks)
     if not report.ok:
         names = [c.name for c in report.failures()]

@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -180,6 +181,29 @@ def cli() -> None:
 
 def main() -> None:
     cli(prog_name="lambdapack")
+
+
+def runtime_option(default: str) -> Any:
+    """``--runtime RUNTIME``: one of Lambda's Python runtimes (completes in the shell)."""
+    from lambdapack.targets import RUNTIMES
+
+    return click.option("--runtime", type=click.Choice(list(RUNTIMES)), metavar="RUNTIME",
+                        help=f"Lambda runtime: {', '.join(RUNTIMES)} [default: {default}].")
+
+
+def arch_option(default: str) -> Any:
+    """``--arch ARCH``: x86_64 or arm64."""
+    from lambdapack.targets import ARCHES
+
+    return click.option("--arch", type=click.Choice(list(ARCHES)), metavar="ARCH",
+                        help=f"Lambda architecture: {', '.join(ARCHES)} [default: {default}].")
+
+
+def python_option(purpose: str) -> Any:
+    """``--python PATH``: the interpreter of the runtime's minor version, for ``purpose``."""
+    return click.option("--python", "python", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
+                        help=f"CPython of the runtime's minor version, {purpose} "
+                             "[default: found on PATH, in pyenv or among uv's Pythons].")
 
 
 def _remember_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
