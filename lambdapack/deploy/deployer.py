@@ -229,9 +229,10 @@ def endpoint_of(state: DeployState) -> str | None:
     return str(url["url"]) if url.get("url") else None
 
 
-# What a dry run that could not read AWS shows for facts only AWS knows.
-UNKNOWN_REGION = "${region}"
-UNKNOWN_ACCOUNT = "${account}"
+# What a dry run that could not read AWS shows for facts only AWS knows (no braces: the
+# plan's references are str.format templates).
+UNKNOWN_REGION = "<region>"
+UNKNOWN_ACCOUNT = "<account>"
 
 
 def deploy(request: DeployRequest, *, aws: AwsClient | None = None, dry_run: bool = False,
