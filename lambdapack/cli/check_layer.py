@@ -64,6 +64,12 @@ def check_layer_command(layer: Path, runtime: str | None, arch: str | None, pyth
         names = [c.name for c in report.failures()]
         hint = ("fix the offenders listed above, e.g. rebuild with `lambdapack build-layer` "
                 "for the right --runtime/--arch")
+        if set(names) & {"elf", "libs"} and report.arch and report.glibc:
+            machine = "aarch64" if report.arch == "arm64" else report.arch
+            plat = f"manylinux_{report.glibc.replace('.', '_')}_{machine}"
+            hint = (f"the layer holds binaries built for a newer system than {plat}: pin a release with a {plat} "
+                    f"(or older) wheel, or rebuild it on such a system; `auditwheel repair --plat {plat}` "
+                    "vendors the libraries it links but does not ship")
         if names == ["model"]:
             hint = (f"rebuild the layer pinned to the model (`lambdapack build-layer --model {model}`), "
                     f"or retrain the model with the layer's libraries (`lambdapack train --layer {layer}`)")

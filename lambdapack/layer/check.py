@@ -216,6 +216,10 @@ def _newest_needed(infos: dict[Path, ElfInfo], policy: ManylinuxPolicy) -> str:
     return ", ".join(newest[f] for f in sorted(newest)) or "none"
 
 
+def _count(n: int, singular: str, plural: str | None = None) -> str:
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
+
+
 def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.partition("_")[2].split("."))
 
@@ -238,9 +242,9 @@ def check_elf(root: Path, target: Target, infos: dict[Path, ElfInfo], linkage: L
         if wrong_machine:
             parts.append(f"{len(wrong_machine)} not built for {target.machine}")
         if too_new:
-            parts.append(f"{len(too_new)} symbol versions newer than {label} has")
+            parts.append(f"{_count(len(too_new), 'symbol version')} newer than {label} has")
         if forbidden:
-            parts.append(f"{len(forbidden)} uses of symbols {policy.name} forbids")
+            parts.append(f"{_count(len(forbidden), 'use')} of symbols {policy.name} forbids")
         return Check("elf", FAIL, f"{len(infos)} ELF files: " + ", ".join(parts),
                      tuple((wrong_machine + too_new + forbidden)[:_MAX_OFFENDERS]))
     return Check("elf", PASS, f"{len(infos)} ELF files, all {target.machine}; every symbol version within "
@@ -259,7 +263,8 @@ def check_libraries(root: Path, target: Target, infos: dict[Path, ElfInfo], link
                        f"{policy.name} allows nor found in the layer (searched: {searched})")
     shipped = sum(1 for where in linkage.resolved.values() if where != SYSTEM)
     if missing:
-        return Check("libs", FAIL, f"{len(missing)} needed libraries the runtime lacks and the layer does not ship",
+        return Check("libs", FAIL, f"{_count(len(missing), 'needed library', 'needed libraries')} the runtime "
+                     "lacks and the layer does not ship",
                      tuple(missing[:_MAX_OFFENDERS]))
     return Check("libs", PASS, f"every needed library found: {shipped} links into the layer, the rest in "
                  f"{policy.name}'s system libraries")
