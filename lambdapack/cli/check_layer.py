@@ -64,7 +64,9 @@ def check_layer_command(layer: Path, runtime: str | None, arch: str | None, pyth
         names = [c.name for c in report.failures()]
         hint = ("fix the offenders listed above, e.g. rebuild with `lambdapack build-layer` "
                 "for the right --runtime/--arch")
-        if set(names) & {"elf", "libs"} and report.arch and report.glibc:
+        built_for_another_target = {"layout", "abi"} & set(names) or any(
+            "not built for" in c.detail for c in report.failures())
+        if set(names) & {"elf", "libs"} and not built_for_another_target:
             machine = "aarch64" if report.arch == "arm64" else report.arch
             plat = f"manylinux_{report.glibc.replace('.', '_')}_{machine}"
             hint = (f"the layer holds binaries built for a newer system than {plat}: pin a release with a {plat} "

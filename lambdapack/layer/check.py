@@ -254,6 +254,9 @@ def check_elf(root: Path, target: Target, infos: dict[Path, ElfInfo], linkage: L
 def check_libraries(root: Path, target: Target, infos: dict[Path, ElfInfo], linkage: Linkage) -> Check:
     """Every DT_NEEDED library: one the runtime has (the policy's whitelist) or one the layer ships."""
     policy = policy_for(target.glibc, target.machine)
+    if infos and not any(info.machine == target.machine for info in infos.values()):
+        return Check("libs", SKIP, f"not run: no ELF file here is built for {target.machine} (the elf check "
+                     "names them)")
     missing = []
     for (obj, name), gap in sorted(linkage.missing.items(), key=lambda item: (item[0][0].as_posix(), item[0][1])):
         if infos.get(obj) is not None and infos[obj].machine != target.machine:
