@@ -23,12 +23,14 @@ from lambdapack.deploy.models import (
 )
 from lambdapack.deploy.planner import (
     API_PERMISSION_SID,
+    AliasSeen,
     FunctionSeen,
     HttpApiSeen,
     Observed,
     RestApiSeen,
     RoleSeen,
     UrlSeen,
+    VersionSeen,
     plan_deploy,
 )
 from lambdapack.deploy.state import DeployState
@@ -248,3 +250,142 @@ def test_records_of_resources_removed_outside_lambdapack_are_forgotten() -> None
         "api": {"kind": "http", "id": "abc123"}, "function": {"name": "iris"}}), seen)
     assert kept.forget == ()
     assert kept.record["permissions"] == {API_PERMISSION_SID: stack.api_source_arn("abc123")}
+
+
+def snap_stack(api: ApiKind = ApiKind.HTTP, **kw: object) -> Stack:
+    stack = make_stack(api, **kw)  # type: ignore[arg-type]
+    return replace(stack, function=replace(stack.function, snapstart=True))
+
+
+def snap_converged(stack: Stack) -> Observed:
+    """What AWS reports after a complete SnapStart deploy of ``stack`` (version 1 behind the alias)."""
+    seen = converged(stack)
+    alias_arn = f"{FUNCTION_ARN}:live"
+    assert seen.http_api is not None and seen.function is not None
+    return replace(
+        seen, function=replace(seen.function, snapstart=True),
+        versions=(VersionSeen("1", stack.version_description, f"{FUNCTION_ARN}:1"),),
+        alias=AliasSeen("live", "1", alias_arn), http_api=replace(seen.http_api, integration_uri=alias_arn),
+        permissions={}, alias_permissions={API_PERMISSION_SID: stack.api_source_arn("abc123")})
+
+
+def test_snapstart_fresh_plan_publishes_then_points_the_alias_and_the_api_at_it() -> None:
+    stack = snap_stack()
+    plan = plan_deploy(stack, None, Observed())
+    assert ops(plan.actions) == [
+        "create_role", "attach_role_policy", "publish_layer_version", "create_function", "publish_version",
+        "create_alias", "create_http_api", "create_integration", "create_route", "create_route", "create_route",
+        "create_stage", "add_permission"]
+    by_op = {a.op: a for a in plan.actions}
+    assert by_op["create_function"].params["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert by_op["publish_version"].params["Description"] == stack.version_description
+    assert by_op["create_alias"].params["FunctionVersion"] == Ref("version.number")
+    assert by_op["create_integration"].params["IntegrationUri"] == Ref("function.arn", "{}:live")
+    assert by_op["add_permission"].params["Qualifier"] == "live"
+    assert "SnapStart" not in plan_deploy(make_stack(), None, Observed()).actions[3].params
+
+
+def test_snapstart_converged_plans_nothing_even_when_aws_reports_snapstart_off() -> None:
+    stack = snap_stack()
+    seen = snap_converged(stack)
+    assert plan_deploy(stack, None, seen).actions == ()
+    assert seen.function is not None
+    # moto's answer: SnapStart off on $LATEST; the version is what matters, and it holds this stack
+    quiet = replace(seen, function=replace(seen.function, snapstart=False))
+    plan = plan_deploy(stack, None, quiet)
+    assert plan.actions == ()
+    assert plan.record["version"] == {"number": "1", "arn": f"{FUNCTION_ARN}:1"}
+    assert plan.record["alias"]["permissions"] == {API_PERMISSION_SID: stack.api_source_arn("abc123")}
+
+
+def test_the_version_hash_covers_what_a_version_freezes() -> None:
+    stack = snap_stack()
+    changed = [snap_stack(function_sha="c" * 64), snap_stack(layer_sha="d" * 64), snap_stack(memory=1024),
+               replace(stack, function=replace(stack.function, runtime="python3.13")),
+               replace(stack, function=replace(stack.function, timeout=60)),
+               replace(stack, function=replace(stack.function, arch="arm64")),
+               replace(stack, layer=None)]
+    descriptions = {s.version_description for s in changed}
+    assert len(descriptions) == len(changed) and stack.version_description not in descriptions
+    # the front is not frozen into a version: changing it publishes nothing
+    assert snap_stack(ApiKind.REST).version_description == stack.version_description
+
+
+def test_snapstart_new_code_updates_publishes_and_moves_the_alias() -> None:
+    seen = snap_converged(snap_stack())
+    plan = plan_deploy(snap_stack(function_sha="c" * 64), None, seen)
+    assert ops(plan.actions) == ["update_function_code", "publish_version", "update_alias"]
+    assert plan.actions[2].params["FunctionVersion"] == Ref("version.number")
+    assert seen.function is not None
+    off_in_aws = replace(seen, function=replace(seen.function, snapstart=False))
+    plan = plan_deploy(snap_stack(function_sha="c" * 64), None, off_in_aws)
+    # $LATEST reports SnapStart off: it is set again before the version is published from it
+    assert ops(plan.actions) == ["update_function_code", "update_function_configuration", "publish_version",
+                                 "update_alias"]
+    assert plan.actions[1].params["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+
+
+def test_snapstart_reuses_a_version_that_already_holds_the_wanted_stack() -> None:
+    stack = snap_stack()
+    older = snap_stack(memory=1024)
+    seen = replace(snap_converged(older), versions=(
+        VersionSeen("1", stack.version_description, f"{FUNCTION_ARN}:1"),
+        VersionSeen("2", older.version_description, f"{FUNCTION_ARN}:2")), alias=AliasSeen("live", "2", "a"))
+    plan = plan_deploy(stack, None, seen)
+    assert ops(plan.actions) == ["update_function_configuration", "update_alias"]
+    assert plan.actions[1].params["FunctionVersion"] == "1"
+
+
+def test_turning_snapstart_off_keeps_the_api_answering_while_it_moves() -> None:
+    seen = snap_converged(snap_stack())
+    plan = plan_deploy(make_stack(), None, seen)
+    assert ops(plan.actions) == ["update_function_configuration", "add_permission", "update_integration",
+                                 "remove_permission", "delete_alias"]
+    configure, add, update, remove, delete = plan.actions
+    assert configure.params["SnapStart"] == {"ApplyOn": "None"}  # AWS reported it on: the next version won't be
+    assert "Qualifier" not in add.params
+    assert update.params["IntegrationUri"] == FUNCTION_ARN
+    assert remove.params == {"FunctionName": "iris", "StatementId": API_PERMISSION_SID, "Qualifier": "live"}
+    assert delete.params == {"FunctionName": "iris", "Name": "live"}
+    assert "version" not in plan.record
+
+
+def test_turning_snapstart_off_on_a_function_url_moves_to_the_function_url() -> None:
+    stack = snap_stack(ApiKind.URL)
+    url = UrlSeen("https://alias.lambda-url.us-east-1.on.aws/", "NONE")
+    seen = replace(snap_converged(stack), http_api=None, alias_url=url,
+                   alias_permissions={"lambdapack-url": "", "lambdapack-url-invoke": ""})
+    assert plan_deploy(stack, None, seen).actions == ()
+    plan = plan_deploy(make_stack(ApiKind.URL), None, seen)
+    assert ops(plan.actions) == ["update_function_configuration", "delete_function_url", "create_function_url",
+                                 "add_permission", "add_permission", "remove_permission", "remove_permission",
+                                 "delete_alias"]
+    assert plan.actions[1].params == {"FunctionName": "iris", "Qualifier": "live"}
+    assert "Qualifier" not in plan.actions[2].params
+
+
+def test_no_layer_plans_no_layer_and_an_empty_layer_list() -> None:
+    stack = replace(make_stack(), layer=None)
+    plan = plan_deploy(stack, None, Observed())
+    assert "publish_layer_version" not in ops(plan.actions)
+    create = next(a for a in plan.actions if a.op == "create_function")
+    assert create.params["Layers"] == []
+    seen = converged(make_stack())
+    dropped = plan_deploy(stack, None, seen)
+    assert ops(dropped.actions) == ["update_function_configuration"]
+    assert dropped.actions[0].params["Layers"] == []
+
+
+def test_destroy_plan_of_a_snapstart_stack() -> None:
+    state = DeployState("iris", "us-east-1", ACCOUNT, resources={
+        "role": {"name": "lambdapack-iris-role", "arn": ROLE_ARN},
+        "function": {"name": "iris", "arn": FUNCTION_ARN, "versions": ["1", "2"]},
+        "alias": {"name": "live", "arn": f"{FUNCTION_ARN}:live", "version": "2",
+                  "permissions": {"lambdapack-url": "", "lambdapack-url-invoke": ""}},
+        "url": {"url": "https://x/", "auth": "NONE", "qualifier": "live"},
+    })
+    plan = plan_destroy(state)
+    assert ops(plan.actions) == ["remove_permission", "remove_permission", "delete_function_url", "delete_alias",
+                                 "delete_function", "delete_role"]
+    assert {a.params.get("Qualifier") for a in plan.actions[:3]} == {"live"}
+    assert plan.actions[4].summary == "function iris (and its published versions 1, 2)"
