@@ -37,7 +37,7 @@ from lambdapack import compat
 from lambdapack.archive import open_zip, safe_extract, unzipped_size, validate_members
 from lambdapack.errors import ArchiveError, LayerError
 from lambdapack.interpreters import find_python, install_hint, interpreter_version
-from lambdapack.layer.elf import ElfInfo, read_elf, undefined_symbols
+from lambdapack.layer.elf import ElfInfo, demangle, read_elf, symbols_by_version, undefined_symbols
 from lambdapack.layer.loader import SYSTEM, Linkage, link_layer
 from lambdapack.layer.policy import ManylinuxPolicy, is_loader, policy_for
 from lambdapack.layer.record import RECORD_NAME, read_record_lenient
@@ -173,6 +173,8 @@ def _version_offenders(obj: Path, info: ElfInfo, root: Path, linkage: Linkage, i
                        policy: ManylinuxPolicy, label: str) -> list[str]:
     rel = obj.relative_to(root).as_posix()
     out = []
+    too_new = {n.version for n in info.version_needs if not policy.allows(n.version)}
+    users = symbols_by_version(obj, too_new) if too_new else {}
     for need in info.version_needs:
         where = linkage.resolved.get((obj, need.library))
         if where is not None and where != SYSTEM:  # a library the layer ships answers for its versions
@@ -189,8 +191,17 @@ def _version_offenders(obj: Path, info: ElfInfo, root: Path, linkage: Linkage, i
         has = f"has up to {newest}" if newest else f"has no versioned {need.family} symbols"
         if newest and not _NUMBERED_VERSION.match(need.version.partition("_")[2]):
             has = f"offers no {need.version} (up to {newest})"
-        out.append(f"{rel}: needs {need.version} ({need.library}); {label} {has}")
+        out.append(f"{rel}: needs {need.version} ({need.library}{_used_by(users.get(need.version, ()))}); "
+                   f"{label} {has}")
     return out
+
+
+def _used_by(symbols: tuple[str, ...], shown: int = 3) -> str:
+    if not symbols:
+        return ""
+    names = demangle(list(symbols[:shown]))
+    more = f" and {len(symbols) - shown} more" if len(symbols) > shown else ""
+    return " for " + ", ".join(names) + more
 
 
 def _blacklist_offenders(obj: Path, info: ElfInfo, root: Path, linkage: Linkage,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,7 @@ from pathlib import Path
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection, DynamicSegment
 from elftools.elf.elffile import ELFFile
-from elftools.elf.gnuversions import GNUVerDefSection, GNUVerNeedSection
+from elftools.elf.gnuversions import GNUVerDefSection, GNUVerNeedSection, GNUVerSymSection
 from elftools.elf.sections import SymbolTableSection
 
 ELF_MAGIC = b"\x7fELF"
@@ -137,6 +139,52 @@ def read_elf(path: Path) -> ElfInfo | None:
         soname=tags["DT_SONAME"][0] if tags["DT_SONAME"] else None,
         version_needs=tuple(dict.fromkeys(needs)), version_defs=frozenset(defs), glibc_full=newest_full,
     )
+
+
+def symbols_by_version(path: Path, versions: set[str]) -> dict[str, tuple[str, ...]]:
+    """The imported symbols of ``path`` bound to each of ``versions`` (``GLIBCXX_3.4.30`` -> the functions).
+
+    Only for offenders: it walks ``.dynsym`` and ``.gnu.version``, which :func:`read_elf` avoids.
+    """
+    found: dict[str, list[str]] = {}
+    try:
+        with open(path, "rb") as fh:
+            elf = ELFFile(fh)
+            names: dict[int, str] = {}
+            versym = None
+            for section in elf.iter_sections():
+                if isinstance(section, GNUVerNeedSection):
+                    for _needed, aux_iter in section.iter_versions():
+                        names.update({aux["vna_other"]: aux.name for aux in aux_iter})
+                elif isinstance(section, GNUVerSymSection):
+                    versym = section
+            table = elf.get_section_by_name(".dynsym")
+            if versym is None or not isinstance(table, SymbolTableSection):
+                return {}
+            for index, symbol in enumerate(table.iter_symbols()):
+                if not symbol.name or symbol["st_shndx"] != "SHN_UNDEF":
+                    continue
+                ndx = versym.get_symbol(index)["ndx"]
+                version = names.get(ndx & 0x7FFF) if isinstance(ndx, int) else None  # bit 15: hidden
+                if version in versions:
+                    found.setdefault(version, []).append(symbol.name)
+    except (ELFError, OSError, ValueError, KeyError, AttributeError):
+        return {}
+    return {version: tuple(sorted(symbols)) for version, symbols in found.items()}
+
+
+def demangle(symbols: list[str]) -> list[str]:
+    """C++ symbol names as a reader knows them (``std::condition_variable::wait(...)``), via binutils' c++filt."""
+    tool = shutil.which("c++filt")
+    if tool is None or not symbols:
+        return symbols
+    try:
+        done = subprocess.run([tool], input="\n".join(symbols), capture_output=True, text=True, timeout=30,
+                              check=True)
+    except (OSError, subprocess.SubprocessError):
+        return symbols
+    lines = done.stdout.splitlines()
+    return lines if len(lines) == len(symbols) else symbols
 
 
 def undefined_symbols(path: Path) -> frozenset[str]:
