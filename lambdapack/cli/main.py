@@ -175,7 +175,12 @@ def cli() -> None:
     lambdapack invoke --name iris --event seed
     lambdapack destroy --name iris
 
-    Every command takes --json (one JSON document on stdout; logs go to stderr).
+    Every command takes --json: one JSON document on stdout, on failure too
+    ({"error": ..., "hint": ..., "exit_code": ...}); logs go to stderr.
+
+    \b
+    Shell completion (zsh_source or fish_source for zsh or fish):
+      eval "$(_LAMBDAPACK_COMPLETE=bash_source lambdapack)"
     """
 
 
