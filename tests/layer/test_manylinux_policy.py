@@ -247,3 +247,29 @@ def test_extension_modules_for_another_python_are_named(build: Callable[..., Pat
                             "_mac.cpython-312-darwin.so"}
     assert "built for CPython 3.11 on x86_64-linux-gnu" in by_file["_old.cpython-311-x86_64-linux-gnu.so"]
     assert "CPython 3.12t" in by_file["_ft.cpython-312t-x86_64-linux-gnu.so"]
+
+
+def test_the_layers_lib_directory_is_on_the_library_path(build: Callable[..., Path], tmp_path: Path) -> None:
+    """Lambda puts /opt/lib on LD_LIBRARY_PATH; a library there built for another machine is skipped."""
+    from lambdapack.archive import ZipEntry, write_zip
+
+    lib = build("libfoo.so.1", "int foo(void) { return 7; }\n", flags=("-Wl,-soname,libfoo.so.1",))
+    ext = build("_foo" + SUFFIX, _module("_foo", "int foo(void);\nstatic int work(void) { return foo(); }\n"),
+                flags=(f"-L{lib.parent}", "-l:libfoo.so.1"))
+
+    def layer(name: str, library: bytes) -> Path:
+        out = tmp_path / name
+        write_zip(out, [ZipEntry(f"{SP}/pkg/__init__.py", b""), ZipEntry(f"{SP}/pkg/_foo{SUFFIX}", ext.read_bytes()),
+                        ZipEntry("lib/libfoo.so.1", library)])
+        return out
+
+    found = check_layer(layer("lib.zip", lib.read_bytes()), runtime="python3.12", python="/nonexistent")
+    assert _check(found, "libs").status == "pass", found.checks
+    assert _check(found, "libs").detail.startswith("every needed library found: 1 links into the layer")
+    foreign = bytearray(lib.read_bytes())
+    foreign[18:20] = (183).to_bytes(2, "little")  # EM_AARCH64
+    wrong = check_layer(layer("wrong.zip", bytes(foreign)), runtime="python3.12", arch="x86_64",
+                        python="/nonexistent")
+    assert _check(wrong, "elf").offenders == ("lib/libfoo.so.1 (aarch64)",)
+    assert _check(wrong, "libs").offenders[0].startswith(f"{SP}/pkg/_foo{SUFFIX}: links libfoo.so.1, which is "
+                                                         "neither")
