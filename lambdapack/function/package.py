@@ -9,18 +9,32 @@ versions (compat.version_mismatches) or when function + layer exceed Lambda's un
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambdapack import archive, compat, targets
-from lambdapack.errors import PackageError, VersionMismatchError
+from lambdapack import archive, compat, interpreters, targets
+from lambdapack.errors import LambdapackError, PackageError, VersionMismatchError
+from lambdapack.function.manifest import FUNCTION_MANIFEST, FunctionManifest, PredictorFile
+from lambdapack.layer.compile import compile_pycs
 from lambdapack.layer.record import RECORD_NAME, read_record
 from lambdapack.model.manifest import MANIFEST_FILE, Manifest, load_manifest, verify_model_file
+from lambdapack.predictor.build import (
+    DEFAULT_MAX_ROWS,
+    FORMAT,
+    PREDICTOR_FILE,
+    PredictorBuild,
+    PredictorReport,
+    build_predictor,
+    joblib_path,
+)
 from lambdapack.templates import template_bytes
 
 HANDLER_FILE = "lambda_function.py"
 HANDLER = "lambda_function.lambda_handler"
+# shipped beside the handler: the machinery it imports, standard library only
+SUPPORT_FILES = ("lambdapack_serving.py", "lambdapack_predictor.py")
 DEFAULT_MODEL_DIR = Path("build/model")
 DEFAULT_OUT = Path("dist/function.zip")
 
@@ -53,11 +67,19 @@ class PackageReport:
     combined_unzipped_bytes: int  # function + layer (just the function without --layer)
     unzipped_limit: int
     direct_upload: bool  # small enough to upload as ZipFile, without S3
+    function: FunctionManifest  # what function.json says: serving path, reason, needs_layer
+    predictor: PredictorReport
+    pycs: FunctionPycs
 
 
 def package_function(model_dir: Path = DEFAULT_MODEL_DIR, out: Path = DEFAULT_OUT,
-                     layer: Path | None = None) -> PackageReport:
-    """Write the function zip for the model in ``model_dir`` to ``out``; nothing is written on failure."""
+                     layer: Path | None = None, *, predictor: bool = True, runtime: str | None = None,
+                     python: Path | None = None) -> PackageReport:
+    """Write the function zip for the model in ``model_dir`` to ``out``; nothing is written on failure.
+
+    With ``predictor`` (the default) a tree model the stdlib predictor covers is compiled and
+    proven exact first; ``predictor=False`` ships the estimator path only.
+    """
     model_dir = Path(model_dir)
     if model_dir.suffix == ".json" and model_dir.is_file():  # --model build/model/model.json
         model_dir = model_dir.parent
@@ -72,15 +94,25 @@ def package_function(model_dir: Path = DEFAULT_MODEL_DIR, out: Path = DEFAULT_OU
     if hashlib.sha256(model_bytes).hexdigest() != manifest.model.sha256:
         raise PackageError(f"{model_path} changed while it was being packaged",
                            hint="wait for whatever writes the model to finish, then package again")
-    handler = template_bytes(HANDLER_FILE)
+    checked = check_layer(Path(layer), manifest) if layer is not None else None
+    if runtime is not None and checked is not None and checked.runtime and checked.runtime != runtime:
+        raise PackageError(f"--runtime {runtime} disagrees with the layer, built for {checked.runtime}",
+                           hint=f"drop --runtime, or rebuild the layer with --runtime {runtime}")
+    compiled = (build_predictor(model_path, manifest, Path(layer) if layer is not None else None, python)
+                if predictor else joblib_path("packaged with --no-predictor"))
+    function = function_manifest_for(compiled, (checked.runtime if checked else None) or runtime)
 
-    entries = [
-        archive.ZipEntry(HANDLER_FILE, handler),
+    sources = {name: template_bytes(name) for name in (HANDLER_FILE, *SUPPORT_FILES)}
+    pycs, pyc_bytes = compiled_sources(sources, function.runtime or targets.DEFAULT_RUNTIME, python)
+    entries = [archive.ZipEntry(name, data) for name, data in {**sources, **pyc_bytes}.items()]
+    entries += [
         archive.ZipEntry(manifest.model.file, model_bytes),
         archive.ZipEntry(MANIFEST_FILE, manifest_bytes),
+        archive.ZipEntry(FUNCTION_MANIFEST, function.to_bytes()),
     ]
-    unzipped = len(handler) + len(model_bytes) + len(manifest_bytes)
-    checked = check_layer(Path(layer), manifest) if layer is not None else None
+    if compiled.data is not None:
+        entries.append(archive.ZipEntry(PREDICTOR_FILE, compiled.data))
+    unzipped = sum(len(e.source) for e in entries if isinstance(e.source, bytes))
     combined = unzipped + (checked.unzipped_bytes if checked else 0)
     if combined > targets.UNZIPPED_LIMIT:
         what = "function + layer" if checked else "the function"
@@ -109,7 +141,60 @@ def package_function(model_dir: Path = DEFAULT_MODEL_DIR, out: Path = DEFAULT_OU
         combined_unzipped_bytes=combined,
         unzipped_limit=targets.UNZIPPED_LIMIT,
         direct_upload=size <= targets.DIRECT_UPLOAD_LIMIT,
+        function=function,
+        predictor=compiled.report,
+        pycs=pycs,
     )
+
+
+@dataclass(frozen=True)
+class FunctionPycs:
+    """The handler's modules precompiled for the runtime, or why they ship as source only."""
+
+    python: str | None  # the compiling interpreter's version, e.g. "3.12.1"
+    reason: str
+    files: tuple[str, ...] = ()
+
+
+def compiled_sources(sources: dict[str, bytes], runtime: str,
+                     python: Path | None = None) -> tuple[FunctionPycs, dict[str, bytes]]:
+    """Unchecked-hash pycs of ``sources`` by the runtime's own Python minor, as ``__pycache__/`` entries.
+
+    /var/task is read-only on Lambda: without them every cold start compiles the handler's ~1,000
+    lines again (about 25 ms). A pyc is only valid for the minor version that wrote it, so without
+    that interpreter here the function ships as source, which still runs.
+    """
+    try:
+        version = targets.get_runtime(runtime).python
+        interpreter = interpreters.find_python(version, python)
+    except LambdapackError as exc:
+        return FunctionPycs(None, f"source only: {exc.message}"), {}
+    if interpreter is None:
+        wanted = f"{version[0]}.{version[1]}"
+        return FunctionPycs(None, f"source only: no CPython {wanted} here to compile for {runtime}"), {}
+    full = interpreters.interpreter_version(str(interpreter))
+    with tempfile.TemporaryDirectory(prefix="lambdapack-function-") as tmp:
+        root = Path(tmp)
+        for name, data in sources.items():
+            (root / name).write_bytes(data)
+        try:
+            compile_pycs(root, interpreter, "/var/task", ".".join(map(str, full[0])) if full else "?")
+        except LambdapackError as exc:
+            return FunctionPycs(None, f"source only: {exc.message}"), {}
+        files = {f"__pycache__/{p.name}": p.read_bytes() for p in sorted((root / "__pycache__").glob("*.pyc"))}
+    version_text = ".".join(map(str, full[0])) if full else None
+    return FunctionPycs(version_text, f"compiled for {runtime}", tuple(files)), files
+
+
+def function_manifest_for(compiled: PredictorBuild, runtime: str | None) -> FunctionManifest:
+    """What function.json says for a predictor build (or the joblib path) and a runtime."""
+    predictor = None
+    if compiled.data is not None:
+        predictor = PredictorFile(file=PREDICTOR_FILE, format=FORMAT, sha256=hashlib.sha256(compiled.data).hexdigest(),
+                                  bytes=len(compiled.data), kind=str(compiled.report.kind), max_rows=DEFAULT_MAX_ROWS)
+    report = compiled.report
+    return FunctionManifest(serving=report.serving, reason=report.reason, needs_layer=predictor is None,
+                            runtime=runtime, predictor=predictor, handler=HANDLER)
 
 
 def _read(path: Path) -> bytes:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import os
-import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from function_support import forget_handler_modules, import_handler, lay_out_task
 
 from lambdapack.model.train import train
-from lambdapack.templates import template_path
 
 _counter = itertools.count()
 
@@ -37,40 +35,29 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], Pa
 
 @pytest.fixture
 def load_handler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., ModuleType]]:
-    """``load_handler(model_dir, env={...})``: the handler template imported from a fresh task dir.
+    """``load_handler(model_dir, env={...}, predictor=True)``: the handler imported from a fresh task dir.
 
-    Each call copies the template and the model into its own directory and imports it under a
-    new module name, so every call runs the handler's init again, like a new Lambda sandbox.
+    Each call lays out a task directory as ``package`` would (handler, its two modules, the model,
+    and with ``predictor`` the compiled predictor and function.json) and imports it under a new
+    module name with fresh copies of the modules, so every call runs init again, like a new Lambda
+    sandbox. ``module.serving`` is the task's ``lambdapack_serving``.
     """
     names: list[str] = []
 
-    def load(model_dir: Path, env: dict[str, str] | None = None) -> ModuleType:
+    def load(model_dir: Path, env: dict[str, str] | None = None, predictor: bool = True) -> ModuleType:
         for key in [k for k in os.environ if k.startswith("LAMBDAPACK_")]:
             monkeypatch.delenv(key)
         for key, value in (env or {}).items():
             monkeypatch.setenv(key, value)
-        task = tmp_path / f"task{next(_counter)}"
-        task.mkdir()
-        shutil.copy(template_path("lambda_function.py"), task / "lambda_function.py")
-        for item in Path(model_dir).iterdir():
-            if item.is_file():
-                shutil.copy(item, task / item.name)
+        task = lay_out_task(model_dir, tmp_path / f"task{next(_counter)}", predictor)
         name = f"lambda_function_under_test_{next(_counter)}"
-        spec = importlib.util.spec_from_file_location(name, task / "lambda_function.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
         names.append(name)
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[name]
-            raise
-        return module
+        return import_handler(task, name)
 
     yield load
     for name in names:
         sys.modules.pop(name, None)
+    forget_handler_modules()
 
 
 @pytest.fixture

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import shutil
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import joblib
 from sklearn.model_selection import train_test_split
 
 from lambdapack.archive import sha256_file
+from lambdapack.errors import LambdapackError
+from lambdapack.function.package import SUPPORT_FILES, function_manifest_for
 from lambdapack.model.datasets import load_bundled
+from lambdapack.model.manifest import load_manifest, verify_model_file
+from lambdapack.predictor.build import PREDICTOR_FILE, PredictorBuild, build_predictor
+from lambdapack.templates import template_path
 
 EVENTS = Path(__file__).resolve().parents[2] / "examples" / "events"
 SEED = {"sl": 6.9, "sw": 3.1, "pl": 5.1, "pw": 2.3}
@@ -54,3 +63,67 @@ def event(name: str) -> dict:
 
 def body_of(response: dict) -> object:
     return json.loads(response["body"])
+
+
+_BUILDS: dict[tuple[str, str], PredictorBuild | None] = {}
+SERVING_MODULES = ("lambdapack_serving", "lambdapack_predictor")
+
+
+def function_files(model_dir: Path) -> dict[str, bytes]:
+    """``function.json`` and ``model.predictor`` as ``package`` writes them, for a model that verifies.
+
+    A model directory a test has tampered with gets neither: the handler then serves by joblib
+    and meets the tampering at init, as a function packaged before the predictor existed would.
+    """
+    try:
+        manifest = load_manifest(model_dir)
+        model_path = verify_model_file(model_dir, manifest)
+    except LambdapackError:
+        return {}
+    key = (str(model_dir), manifest.model.sha256)
+    if key not in _BUILDS:
+        _BUILDS[key] = build_predictor(model_path, manifest)
+    build = _BUILDS[key]
+    files = {"function.json": function_manifest_for(build, None).to_bytes()}
+    if build.data is not None:
+        files[PREDICTOR_FILE] = build.data
+    return files
+
+
+def lay_out_task(model_dir: Path, task: Path, predictor: bool = True) -> Path:
+    """A task directory as ``package`` lays it out: handler, its modules, the model and its predictor."""
+    task.mkdir(parents=True, exist_ok=True)
+    for template in ("lambda_function.py", *SUPPORT_FILES):
+        shutil.copy(template_path(template), task / template)
+    for item in Path(model_dir).iterdir():
+        if item.is_file():
+            shutil.copy(item, task / item.name)
+    if predictor and not (task / "function.json").exists():
+        for name, data in function_files(Path(model_dir)).items():
+            (task / name).write_bytes(data)
+    return task
+
+
+def import_handler(task: Path, name: str) -> ModuleType:
+    """Import ``task/lambda_function.py`` as ``name``, with fresh copies of the task's own modules."""
+    forget_handler_modules()
+    sys.path.insert(0, str(task))
+    spec = importlib.util.spec_from_file_location(name, task / "lambda_function.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    finally:
+        # the modules are imported now; a path left behind would serve the next task this one's files
+        if str(task) in sys.path:
+            sys.path.remove(str(task))
+    return module
+
+
+def forget_handler_modules() -> None:
+    for module_name in SERVING_MODULES:
+        sys.modules.pop(module_name, None)

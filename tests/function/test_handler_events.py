@@ -188,7 +188,7 @@ def test_health_reports_the_model(iris_handler: ModuleType, iris_model: Path) ->
     assert model["classes"] == manifest["classes"]
     assert [f["alias"] for f in model["features"]] == ["sl", "sw", "pl", "pw"]
     assert model["versions"] == manifest["versions"]
-    assert model["fast_path"] is True
+    assert model["serving"] == "predictor"
     assert model["layer"] is None
 
 
@@ -302,7 +302,7 @@ def test_a_bug_is_a_500_without_traceback_and_logged(iris_handler: ModuleType, m
     def broken(rows: list) -> tuple:
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(iris_handler._HANDLER.model, "predict", broken)
+    monkeypatch.setattr(iris_handler.MODEL, "predict", broken)
     capsys.readouterr()
     response = iris_handler.lambda_handler(_v2(SEED), None)
     assert response["statusCode"] == 500

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
 
+import joblib
 import numpy as np
 import pytest
-from function_support import SEED
+from function_support import SEED, import_handler, lay_out_task
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from lambdapack.templates import template_path
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -92,17 +89,15 @@ def v1_events(draw: st.DrawFn) -> dict:
 
 
 @pytest.fixture(scope="module")
+def estimator(iris_model: Path) -> object:
+    """The reference: the pickled estimator itself, loaded here and not through the handler."""
+    return joblib.load(iris_model / "model.joblib")
+
+
+@pytest.fixture(scope="module")
 def handler(iris_model: Path, tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
-    task = tmp_path_factory.mktemp("fuzz-task")
-    shutil.copy(template_path("lambda_function.py"), task / "lambda_function.py")
-    for item in iris_model.iterdir():
-        shutil.copy(item, task / item.name)
-    spec = importlib.util.spec_from_file_location("lambda_function_fuzzed", task / "lambda_function.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["lambda_function_fuzzed"] = module
-    spec.loader.exec_module(module)
-    yield module
+    task = lay_out_task(iris_model, tmp_path_factory.mktemp("fuzz-task"))
+    yield import_handler(task, "lambda_function_fuzzed")
     sys.modules.pop("lambda_function_fuzzed", None)
 
 
@@ -147,10 +142,11 @@ finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinit
 
 @FUZZ
 @given(st.lists(st.tuples(finite, finite, finite, finite), min_size=1, max_size=20))
-def test_any_finite_rows_get_sklearns_answer(handler: ModuleType, rows: list) -> None:
-    model = handler._HANDLER.model
+def test_any_finite_rows_get_sklearns_answer(handler: ModuleType, estimator: object, rows: list) -> None:
+    assert handler.MODEL.serving == "predictor"
     body = json.loads(handler.lambda_handler({"instances": [list(r) for r in rows]}, None)["body"])
     X = np.array(rows, dtype=np.float64)
-    labels = model.estimator.classes_.tolist()
-    assert body["predictions"] == [model.classes[labels.index(v)] for v in model.estimator.predict(X).tolist()]
-    assert [list(p.values()) for p in body["probabilities"]] == model.estimator.predict_proba(X).tolist()
+    labels = estimator.classes_.tolist()
+    names = handler.MODEL.classes
+    assert body["predictions"] == [names[labels.index(v)] for v in estimator.predict(X).tolist()]
+    assert [list(p.values()) for p in body["probabilities"]] == estimator.predict_proba(X).tolist()

@@ -78,12 +78,17 @@ def test_unknown_manifest_schema_fails_init(model_copy: Path, load_handler: Load
         load_handler(model_copy)
 
 
-def test_manifest_feature_count_must_match_the_model(model_copy: Path, load_handler: LoadHandler) -> None:
+@pytest.mark.parametrize(("predictor", "message"), [
+    (False, "lists 5 features but the model expects 4"),
+    (True, "the predictor takes 4 features for classification; model.json says 5"),
+])
+def test_manifest_feature_count_must_match_the_model(model_copy: Path, load_handler: LoadHandler, predictor: bool,
+                                                     message: str) -> None:
     manifest = json.loads((model_copy / "model.json").read_text())
     manifest["features"].append({"name": "extra", "alias": None})
     (model_copy / "model.json").write_text(json.dumps(manifest))
-    with pytest.raises(Exception, match="lists 5 features but the model expects 4"):
-        load_handler(model_copy)
+    with pytest.raises(Exception, match=message):
+        load_handler(model_copy, predictor=predictor)
 
 
 def test_matching_layer_record_is_accepted_and_reported(iris_model: Path, load_handler: LoadHandler,
@@ -119,10 +124,18 @@ def test_layer_for_another_python_fails_init_before_numpy(iris_model: Path, load
 
 def test_no_layer_record_warns_and_serves(iris_model: Path, load_handler: LoadHandler,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    module = load_handler(iris_model)
+    module = load_handler(iris_model, predictor=False)
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert any(line["level"] == "WARNING" and "not a lambdapack layer" in line["message"] for line in lines)
     assert module.lambda_handler(SEED, None)["statusCode"] == 200
+
+
+def test_the_predictor_needs_no_layer_and_does_not_warn(iris_model: Path, load_handler: LoadHandler,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    module = load_handler(iris_model)
+    assert module.MODEL.serving == "predictor"
+    assert "WARNING" not in capsys.readouterr().out
+    assert module.lambda_handler(SEED, None) == {"statusCode": 200, "body": "virginica"}
 
 
 def test_record_discovery_follows_the_sys_path_rules(tmp_path: Path, iris_handler: ModuleType) -> None:
@@ -130,7 +143,7 @@ def test_record_discovery_follows_the_sys_path_rules(tmp_path: Path, iris_handle
     _layer(tmp_path / "a", "python", record)
     _layer(tmp_path / "b", "python/lib/python3.12/site-packages", record)
     _layer(tmp_path / "c", "lib/python3.12/site-packages", record)  # not a layer layout
-    find = iris_handler.find_layer_record
+    find = iris_handler.serving.find_layer_record
     assert find([str(tmp_path / "a" / "python")]) == str(tmp_path / "a" / "lambdapack-layer.json")
     assert find([str(tmp_path / "a" / "python") + "/"]) == str(tmp_path / "a" / "lambdapack-layer.json")
     site = tmp_path / "b" / "python/lib/python3.12/site-packages"
@@ -156,29 +169,36 @@ CASES = [
 def test_template_version_rule_agrees_with_compat(iris_handler: ModuleType, model: dict, layer: dict) -> None:
     record = {"packages": [{"name": n, "version": v} for n, v in layer.items()]}
     ours = [(m.package, m.model, m.layer) for m in compat.version_mismatches(model, compat.layer_versions(record))]
-    theirs = iris_handler.version_mismatches(model, iris_handler.layer_versions(record))
+    theirs = iris_handler.serving.version_mismatches(model, iris_handler.serving.layer_versions(record))
     assert theirs == ours
 
 
 def test_template_pins_the_same_packages_as_compat(iris_handler: ModuleType) -> None:
-    assert tuple(iris_handler.PINNED_PACKAGES) == compat.PINNED_PACKAGES
+    assert tuple(iris_handler.serving.PINNED_PACKAGES) == compat.PINNED_PACKAGES
 
 
-def test_template_imports_only_the_standard_library_and_the_layer() -> None:
-    tree = ast.parse(template_path("lambda_function.py").read_text())
+def _imports(template: str) -> set[str]:
+    tree = ast.parse(template_path(template).read_text())
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imported |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
-    outside = imported - set(sys.stdlib_module_names) - {"__future__"}
-    assert outside == {"numpy", "joblib", "sklearn"}
+    return imported - set(sys.stdlib_module_names) - {"__future__"}
 
 
-def test_template_runs_on_the_oldest_lambda_python() -> None:
-    # python3.10 is the oldest runtime lambdapack targets: the handler must parse there
-    ast.parse(template_path("lambda_function.py").read_text(), feature_version=(3, 10))
+def test_templates_import_only_the_standard_library_and_the_layer() -> None:
+    assert _imports("lambda_function.py") == {"lambdapack_serving"}
+    # the layer's libraries only on the estimator path; SnapStart's hook module only under SnapStart
+    assert _imports("lambdapack_serving.py") == {"lambdapack_predictor", "numpy", "joblib", "snapshot_restore_py"}
+    assert _imports("lambdapack_predictor.py") == set()
+
+
+@pytest.mark.parametrize("template", ["lambda_function.py", "lambdapack_serving.py", "lambdapack_predictor.py"])
+def test_template_runs_on_the_oldest_lambda_python(template: str) -> None:
+    # python3.10 is the oldest runtime lambdapack targets: what ships must parse there
+    ast.parse(template_path(template).read_text(), feature_version=(3, 10))
 
 
 def test_running_other_versions_than_the_model_warns_but_serves(model_copy: Path, load_handler: LoadHandler,
@@ -195,8 +215,8 @@ def test_running_other_versions_than_the_model_warns_but_serves(model_copy: Path
 
 def test_matching_versions_do_not_warn(iris_model: Path, load_handler: LoadHandler,
                                       capsys: pytest.CaptureFixture[str]) -> None:
-    module = load_handler(iris_model)
-    assert module._HANDLER.model.running_versions["scikit-learn"]
+    module = load_handler(iris_model, predictor=False)
+    assert module.MODEL.serving == "joblib"
     out = capsys.readouterr().out
     assert '"model loaded"' in out  # the init log was captured
     assert "other library versions" not in out  # the fixture's model was trained with these very libraries

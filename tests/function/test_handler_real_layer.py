@@ -64,7 +64,7 @@ def test_model_trained_in_the_layer_serves_every_sample(layer312: tuple[Path, Pa
     assert responses.pop("seed-direct") == {"statusCode": 200, "body": "virginica"}
     health = json.loads(responses.pop("health")["body"])
     assert health["model"]["layer"]["runtime"] == "python3.12"
-    assert health["model"]["fast_path"] is True
+    assert health["model"]["serving"] == "predictor"
     assert health["model"]["python"].startswith("3.12.")
     for name, response in responses.items():
         assert response["statusCode"] == 200, name

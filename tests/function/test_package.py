@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import hashlib
 import json
 import shutil
 import sys
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from function_support import SEED
+from function_support import SEED, import_handler
 
 from lambdapack import archive, targets
 from lambdapack.errors import ModelError, PackageError, VersionMismatchError
@@ -43,19 +43,42 @@ def _versions(model_dir: Path) -> dict[str, str]:
     return json.loads((model_dir / "model.json").read_text())["versions"]
 
 
-def test_package_holds_handler_model_and_manifest(iris_model: Path, tmp_path: Path) -> None:
+SOURCES = ("lambda_function.py", "lambdapack_predictor.py", "lambdapack_serving.py")
+PACKAGED = ("function.json", *SOURCES[:1], *SOURCES[1:], "model.joblib", "model.json", "model.predictor")
+PYCS = tuple(f"__pycache__/{name[:-3]}.cpython-312.pyc" for name in SOURCES)
+
+
+def test_package_holds_handler_model_predictor_and_manifests(iris_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "dist" / "function.zip"
     report = package_function(iris_model, out)
     assert report.path == out and report.handler == HANDLER
-    assert report.files == ("lambda_function.py", "model.joblib", "model.json")
+    assert report.files == tuple(sorted((*PACKAGED, *PYCS)))
     with zipfile.ZipFile(out) as zf:
-        assert zf.read("lambda_function.py") == template_path("lambda_function.py").read_bytes()
+        for name in SOURCES:
+            assert zf.read(name) == template_path(name).read_bytes()
         assert zf.read("model.joblib") == (iris_model / "model.joblib").read_bytes()
         assert zf.read("model.json") == (iris_model / "model.json").read_bytes()
+        function = json.loads(zf.read("function.json"))
+        predictor = zf.read("model.predictor")
         assert sum(i.file_size for i in zf.infolist()) == report.unzipped_bytes
+    assert function["serving"] == "predictor" and function["needs_layer"] is False
+    assert function["predictor"]["sha256"] == hashlib.sha256(predictor).hexdigest()
+    assert function["predictor"]["bytes"] == len(predictor) == report.predictor.bytes
+    # the guide's forest: a predictor smaller than the pickle it replaces
+    assert len(predictor) <= 1.5 * (iris_model / "model.joblib").stat().st_size
+    assert report.predictor.verification["leaves"] > 0
+    assert report.predictor.verification["unreachable_leaves"] == 0
+    assert report.pycs.python is not None and report.pycs.python.startswith("3.12.")
     assert report.sha256 == archive.sha256_file(out)
     assert report.model_sha256 == json.loads((iris_model / "model.json").read_text())["model"]["sha256"]
     assert report.layer is None and report.direct_upload
+
+
+def test_no_predictor_packages_the_joblib_path(iris_model: Path, tmp_path: Path) -> None:
+    report = package_function(iris_model, tmp_path / "f.zip", predictor=False)
+    assert "model.predictor" not in report.files
+    assert report.function.serving == "joblib" and report.function.needs_layer
+    assert report.function.reason == "packaged with --no-predictor"
 
 
 def test_package_is_deterministic(iris_model: Path, tmp_path: Path) -> None:
@@ -69,11 +92,8 @@ def test_packaged_function_answers_the_guide(iris_model: Path, tmp_path: Path) -
     package_function(iris_model, tmp_path / "function.zip")
     task = tmp_path / "task"
     archive.safe_extract(tmp_path / "function.zip", task)
-    spec = importlib.util.spec_from_file_location("packaged_lambda_function", task / "lambda_function.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
     try:
-        spec.loader.exec_module(module)
+        module = import_handler(task, "packaged_lambda_function")
         assert module.lambda_handler(SEED, None) == {"statusCode": 200, "body": "virginica"}
     finally:
         sys.modules.pop("packaged_lambda_function", None)
@@ -149,7 +169,8 @@ def test_cli_package_json(run_cli: Callable, iris_model: Path, in_tmp: Path) -> 
     doc = result.json()
     assert doc["path"] == "dist/function.zip"
     assert doc["sha256"] == archive.sha256_file(in_tmp / "dist" / "function.zip")
-    assert doc["files"] == ["lambda_function.py", "model.joblib", "model.json"]
+    assert doc["files"] == sorted((*PACKAGED, *PYCS))
+    assert doc["function"]["serving"] == "predictor"
 
 
 def test_cli_package_human_output_and_layer(run_cli: Callable, iris_model: Path,  # type: ignore[type-arg]
