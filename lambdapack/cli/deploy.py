@@ -244,6 +244,8 @@ def _render_remote(result: Any, out: Console) -> None:
     payload = result.payload
     click.echo(payload if isinstance(payload, str) else json.dumps(payload))
     where = result.url if result.via == "http" else "the Lambda API"
+    if result.via == "lambda" and result.qualifier:
+        where += f" (alias {result.qualifier})"
     out.print(f"{result.name}: status {result.status_code} through {where}"
               + (f", function error {result.function_error}" if result.function_error else ""))
     if result.logs:

@@ -154,6 +154,9 @@ def check_local(request: DeployRequest, root: Path) -> preflight.Inputs:
     else:
         layer_path = request.layer or root / default_layer_path(request.runtime, request.arch)
         layer = preflight.read_layer(Path(layer_path))
+        if request.snapstart and (request.runtime or layer.runtime):
+            # the runtime decides before anything else does: no point packaging or comparing versions
+            preflight.check_snapstart(str(request.runtime or layer.runtime))
         function = preflight.read_function(Path(_function_zip(request, root)))
         inputs = preflight.check_inputs(layer, function, request.runtime, request.arch)
     if request.snapstart:

@@ -35,6 +35,7 @@ class RemoteInvokeResult:
     function_error: str | None = None
     logs: str | None = None
     url: str | None = None
+    qualifier: str | None = None  # the alias invoked (a SnapStart stack), else $LATEST
 
 
 def _decode(raw: bytes) -> Any:
@@ -68,7 +69,8 @@ def invoke_lambda(name: str, event: Any, *, logs: bool = False, region: str | No
     if logs and got.get("LogResult"):
         log_text = base64.b64decode(got["LogResult"]).decode("utf-8", "replace")
     return RemoteInvokeResult(name=name, via="lambda", status_code=int(got.get("StatusCode", 0)), payload=payload,
-                              function_error=got.get("FunctionError"), logs=log_text if logs else None)
+                              function_error=got.get("FunctionError"), logs=log_text if logs else None,
+                              qualifier=alias)
 
 
 def _request_for(event: Any) -> tuple[str, str, str, bytes | None]:

@@ -170,6 +170,12 @@ def read_back(name: str) -> dict[str, Any]:
     try:
         cfg = lam.get_function_configuration(FunctionName=name)
         out["function"] = (cfg["Runtime"], cfg["Handler"], len(cfg.get("Layers", [])))
+        # SnapStart: one published version, the alias on it (a lost publish must not make a second)
+        published = [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]]
+        if published != ["$LATEST"]:
+            out["versions"] = published
+        with contextlib.suppress(lam.exceptions.ResourceNotFoundException):
+            out["alias"] = lam.get_alias(FunctionName=name, Name="live")["FunctionVersion"]
         try:
             out["permissions"] = sorted(s["Sid"] for s in json.loads(lam.get_policy(FunctionName=name)["Policy"])
                                         ["Statement"])
@@ -184,7 +190,10 @@ def read_back(name: str) -> dict[str, Any]:
         v2 = _boto("apigatewayv2")
         out["http_apis"] = len(http)
         out["routes"] = sorted(r["RouteKey"] for r in v2.get_routes(ApiId=http[0]["ApiId"])["Items"])
-        out["integrations"] = len(v2.get_integrations(ApiId=http[0]["ApiId"])["Items"])
+        integrations = v2.get_integrations(ApiId=http[0]["ApiId"])["Items"]
+        out["integrations"] = len(integrations)
+        # what the API calls: the function (its name ends the ARN) or its alias ("live")
+        out["integration_targets"] = sorted(i["IntegrationUri"].rsplit(":", 1)[-1] for i in integrations)
         out["stages"] = sorted(s["StageName"] for s in v2.get_stages(ApiId=http[0]["ApiId"])["Items"])
     rest = [a for a in _boto("apigateway").get_rest_apis()["items"] if a["name"] == f"{name}-api"]
     if rest:
@@ -218,7 +227,7 @@ def _scan(texts: list[str], where: str) -> None:
 def _check_trial(run_cli: Callable[..., Any], work: Path, name: str, api: str, phase: str, mode: str, index: int,
                  faults: Faults, logs: LogCapture, layer: Path, function: Path, clean: dict[str, Any]) -> str | None:
     """One fault trial on a fresh stack name; returns the failing call's name."""
-    deploy_args = ("deploy", "--name", name, "--layer", str(layer), "--function", str(function), "--api", api)
+    deploy_args = _deploy_args(name, api, layer, function)
     destroy_args = ("destroy", "--name", name, "--yes")
     faults.fail_at, faults.mode, faults.failed = None, mode, None
     if phase == "destroy":
@@ -264,12 +273,21 @@ FULL = os.environ.get("LAMBDAPACK_FAULTS_FULL") == "1"
 MOTO_CANNOT = {("rest", "destroy", "lost", "apigateway:DeleteRestApi")}
 
 
+# The fronts tried: "snapstart" is the HTTP API in front of a SnapStart version's alias.
+FRONTS = ("http", "url", "rest", "snapstart")
+
+
+def _deploy_args(name: str, front: str, layer: Path, function: Path) -> tuple[str, ...]:
+    api, extra = ("http", ("--snapstart",)) if front == "snapstart" else (front, ())
+    return ("deploy", "--name", name, "--layer", str(layer), "--function", str(function), "--api", api, *extra)
+
+
 def _selected(api: str, phase: str, mode: str, call: str, covered: set[tuple[str, str, str]]) -> bool:
     if (api, phase, mode, call) in MOTO_CANNOT:
         return False
     if FULL:
         return True
-    if phase == "destroy" and api != "http":
+    if phase == "destroy" and api not in ("http", "snapstart"):
         return False
     key = (phase, mode, call)
     if key in covered:
@@ -286,13 +304,13 @@ def test_each_write_failing_in_turn_converges_and_destroys_cleanly(
     trials: list[Trial] = []
     problems: list[str] = []
     covered: set[tuple[str, str, str]] = set()
-    for api in ("http", "url", "rest"):
+    for api in FRONTS:
         # the reference: a clean deploy, its write calls and what it leaves in the account
         name = f"clean-{api}"
         work = tmp_path / name
         work.mkdir()
         monkeypatch.chdir(work)
-        deploy_args = ("deploy", "--name", name, "--layer", str(layer), "--function", str(function), "--api", api)
+        deploy_args = _deploy_args(name, api, layer, function)
         faults.writes.clear()
         assert run_cli(*deploy_args).exit_code == 0
         deploy_writes = list(faults.writes)
