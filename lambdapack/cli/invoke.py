@@ -51,6 +51,8 @@ def build_event(event: str | None, sl: float | None, sw: float | None, pl: float
 @click.option("--layer", "layers", multiple=True, type=click.Path(path_type=Path), metavar="LAYER.zip",
               help="Layer zip (repeatable, in order). Default: dist/layer-python3.12-x86_64.zip or the only "
                    "layer in dist/.")
+@click.option("--no-layer", "no_layer", is_flag=True,
+              help="Run without any layer: for a function served by its stdlib predictor (see `package`).")
 @click.option("--function", "function_zip", type=click.Path(path_type=Path), default=Path("dist/function.zip"),
               show_default=True, help="The function package.")
 @click.option("--handler", default="lambda_function.lambda_handler", show_default=True, help="MODULE.FUNCTION.")
@@ -67,8 +69,8 @@ def build_event(event: str | None, sl: float | None, sw: float | None, pl: float
               help="Function environment variable (repeatable).")
 @remote_invoke_options
 @json_option
-def invoke_command(local: bool, layers: tuple[Path, ...], function_zip: Path, handler: str, event: str | None,
-                   sl: float | None, sw: float | None, pl: float | None, pw: float | None,
+def invoke_command(local: bool, layers: tuple[Path, ...], no_layer: bool, function_zip: Path, handler: str,
+                   event: str | None, sl: float | None, sw: float | None, pl: float | None, pw: float | None,
                    features: tuple[str, ...], repeat: int, timeout_s: float, memory_mb: int, python: Path | None,
                    env_vars: tuple[str, ...], name: str | None, via_http: bool, logs: bool, region: str | None,
                    profile: str | None, endpoint_url: str | None, as_json: bool) -> None:
@@ -81,6 +83,7 @@ def invoke_command(local: bool, layers: tuple[Path, ...], function_zip: Path, ha
     Examples:
       lambdapack invoke --local --event seed
       lambdapack invoke --local --sl 6.9 --sw 3.1 --pl 5.1 --pw 2.3 --repeat 5
+      lambdapack invoke --local --no-layer --event seed
       lambdapack invoke --local --event examples/events/http-api-v2-post.json
       echo '{"instances": [[5.1, 3.5, 1.4, 0.2]]}' | lambdapack invoke --local --event -
       lambdapack invoke --local --layer dist/layer-python3.11-x86_64.zip --timeout 3 --memory 256
@@ -93,13 +96,13 @@ def invoke_command(local: bool, layers: tuple[Path, ...], function_zip: Path, ha
         return
     if not local:
         raise LambdapackError("give --local or --name", hint="--local runs the function here, in the emulator")
-    from lambdapack.emulator.session import FunctionSpec, invoke_local, layer_list
+    from lambdapack.emulator.session import FunctionSpec, function_layers, invoke_local
     from lambdapack.ui import emit
 
     the_event = build_event(event, sl, sw, pl, pw, features)
-    spec = FunctionSpec(function_zip=function_zip, layers=layer_list(layers), handler=handler,
-                        memory_mb=memory_mb, timeout_s=timeout_s, python=python,
-                        environment=_env(env_vars))
+    chosen, runtime = function_layers(function_zip, layers, no_layer)
+    spec = FunctionSpec(function_zip=function_zip, layers=chosen, handler=handler, memory_mb=memory_mb,
+                        timeout_s=timeout_s, python=python, runtime=runtime, environment=_env(env_vars))
     report = invoke_local(spec, the_event.body, repeat=repeat)
     emit(report, as_json, _render)
     if not report.ok:

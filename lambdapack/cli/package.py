@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 
 from lambdapack.cli.main import json_option
+from lambdapack.targets import RUNTIMES
 from lambdapack.ui import emit, human_bytes
 
 if TYPE_CHECKING:
@@ -31,6 +32,13 @@ def _render(report: PackageReport, console: Console) -> None:
             f" = {human_bytes(report.combined_unzipped_bytes)} of {human_bytes(report.unzipped_limit)}")
     else:
         say(f"  unzipped  {human_bytes(report.unzipped_bytes)} (--layer LAYER.zip checks versions and total size)")
+    predictor = report.predictor
+    if predictor.serving == "predictor":
+        say(f"  serving   stdlib predictor ({human_bytes(predictor.bytes or 0)}, no layer needed): {predictor.reason}")
+        say(f"  proven    with {predictor.proven_with}")
+    else:
+        say(f"  serving   the estimator from model.joblib (needs the scikit-learn layer): {predictor.reason}")
+    say(f"  pycs      {report.pycs.reason}")
 
 
 @click.command("package")
@@ -39,20 +47,36 @@ def _render(report: PackageReport, console: Console) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=Path("dist/function.zip"), show_default=True,
               help="Where to write the function zip.")
 @click.option("--layer", type=click.Path(path_type=Path), default=None,
-              help="The layer zip that will serve the model: refuse a version mismatch, check the total size.")
+              help="The layer zip that will serve the model: refuse a version mismatch, check the total size; "
+                   "prove the predictor with its libraries when this Python's differ from the model's.")
+@click.option("--runtime", type=click.Choice(RUNTIMES), default=None,
+              help="The runtime the function will run on (default: the layer's, else python3.12): its Python "
+                   "precompiles the handler.")
+@click.option("--no-predictor", "no_predictor", is_flag=True,
+              help="Serve by the estimator from model.joblib even when the stdlib predictor covers the model.")
+@click.option("--python", type=click.Path(path_type=Path), metavar="PATH",
+              help="Interpreter of the runtime's Python version (default: PATH, then pyenv).")
 @json_option
-def package(model_dir: Path, out: Path, layer: Path | None, as_json: bool) -> None:
+def package(model_dir: Path, out: Path, layer: Path | None, runtime: str | None, no_predictor: bool,
+            python: Path | None, as_json: bool) -> None:
     """Package the prediction handler with a trained model into a function zip.
 
-    The zip holds lambda_function.py (handler lambda_function.lambda_handler), model.joblib and
-    model.json; the same inputs give a byte-identical zip.
+    A tree model (decision trees, random forests, extra trees, gradient boosting, histogram
+    gradient boosting) is compiled into a stdlib predictor, proven identical to the estimator
+    before it ships: the function then starts in milliseconds and needs no layer. Other models
+    are served by the estimator from model.joblib with the layer's scikit-learn. The zip holds
+    lambda_function.py (handler lambda_function.lambda_handler), its two modules, model.joblib,
+    model.json, function.json and, for a tree model, model.predictor; the same inputs give a
+    byte-identical zip.
 
     \b
     Examples:
       lambdapack package
       lambdapack package --model build/model --out dist/function.zip
       lambdapack package --layer dist/layer-python3.12-x86_64.zip --json
+      lambdapack package --no-predictor
     """
     from lambdapack.function.package import package_function
 
-    emit(package_function(model_dir, out, layer), as_json, _render)
+    emit(package_function(model_dir, out, layer, predictor=not no_predictor, runtime=runtime, python=python),
+         as_json, _render)

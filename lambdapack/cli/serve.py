@@ -23,6 +23,8 @@ from lambdapack.cli.main import json_option
               help="Event format: 2.0 = HTTP API, 1.0 = REST API proxy.")
 @click.option("--layer", "layers", multiple=True, type=click.Path(path_type=Path), metavar="LAYER.zip",
               help="Layer zip (repeatable). Default: dist/layer-python3.12-x86_64.zip or the only layer in dist/.")
+@click.option("--no-layer", "no_layer", is_flag=True,
+              help="Run without any layer: for a function served by its stdlib predictor (see `package`).")
 @click.option("--function", "function_zip", type=click.Path(path_type=Path), default=Path("dist/function.zip"),
               show_default=True, help="The function package.")
 @click.option("--handler", default="lambda_function.lambda_handler", show_default=True, help="MODULE.FUNCTION.")
@@ -33,7 +35,8 @@ from lambdapack.cli.main import json_option
 @click.option("--read-timeout", "read_timeout", type=click.FloatRange(0, min_open=True), default=10.0,
               show_default=True, help="Seconds a client may take to send a request; then 408.")
 @json_option
-def serve_command(port: int, concurrency: int, payload_version: str, layers: tuple[Path, ...], function_zip: Path,
+def serve_command(port: int, concurrency: int, payload_version: str, layers: tuple[Path, ...], no_layer: bool,
+                  function_zip: Path,
                   handler: str, timeout_s: float, memory_mb: int, python: Path | None, read_timeout: float,
                   as_json: bool) -> None:
     """Serve the function over HTTP on 127.0.0.1, like API Gateway, until Ctrl-C.
@@ -49,13 +52,15 @@ def serve_command(port: int, concurrency: int, payload_version: str, layers: tup
       curl -X POST localhost:3000/predict -d '{"sl":6.9,"sw":3.1,"pl":5.1,"pw":2.3}'
       curl 'localhost:3000/predict?sl=6.9&sw=3.1&pl=5.1&pw=2.3'
       lambdapack serve --port 8080 --concurrency 4 --payload 1.0
+      lambdapack serve --no-layer
     """
     from lambdapack.emulator.gateway import start_gateway
-    from lambdapack.emulator.session import FunctionSpec, layer_list
+    from lambdapack.emulator.session import FunctionSpec, function_layers
     from lambdapack.ui import console, emit
 
-    spec = FunctionSpec(function_zip=function_zip, layers=layer_list(layers), handler=handler,
-                        memory_mb=memory_mb, timeout_s=timeout_s, python=python)
+    chosen, runtime = function_layers(function_zip, layers, no_layer)
+    spec = FunctionSpec(function_zip=function_zip, layers=chosen, handler=handler, memory_mb=memory_mb,
+                        timeout_s=timeout_s, python=python, runtime=runtime)
     stop = threading.Event()
 
     def on_term(signum: int, frame: FrameType | None) -> None:

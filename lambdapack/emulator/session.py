@@ -206,3 +206,21 @@ def invoke_local(spec: FunctionSpec, event: bytes, repeat: int = 1,
 
 def layer_list(layers: Sequence[Path] | None) -> tuple[Path, ...]:
     return tuple(Path(p) for p in layers) if layers else (default_layer(),)
+
+
+def function_layers(function_zip: Path, layers: Sequence[Path] | None,
+                    no_layer: bool = False) -> tuple[tuple[Path, ...], str | None]:
+    """The layers a local run unpacks, and the runtime when no layer says which (``--no-layer``).
+
+    A function that ``package`` compiled into the stdlib predictor runs with no layer at all, as
+    it may on Lambda; one that needs scikit-learn is refused with the reason before anything starts.
+    """
+    if not no_layer:
+        return layer_list(layers), None
+    if layers:
+        raise EmulatorError("--no-layer and --layer contradict each other", hint="give one or the other")
+    from lambdapack.function.manifest import read_function_manifest, require_layer_free
+
+    manifest = read_function_manifest(Path(function_zip))
+    require_layer_free(manifest, Path(function_zip))
+    return (), manifest.runtime or DEFAULT_RUNTIME
