@@ -40,7 +40,7 @@ from lambdapack.layer.record import RECORD_NAME, SCHEMA, record_bytes
 from lambdapack.layer.slim import host_strip_for, slim, strip_dist_info, strip_extensions
 from lambdapack.targets import DIRECT_UPLOAD_LIMIT, RUNTIMES, UNZIPPED_LIMIT, Target
 from lambdapack.wheels import FetchedWheel, Inputs, default_cache_dir, split_inputs
-from lambdapack.wheels.fetch import MissingWheel, ProgressFn, download_pinned, resolve_pins
+from lambdapack.wheels.fetch import HashMismatch, MissingWheel, ProgressFn, download_pinned, resolve_pins
 
 if TYPE_CHECKING:
     from lambdapack.layer.check import CheckReport
@@ -397,10 +397,15 @@ def _pinned_wheels(plan: _Plan, options: LayerOptions, clock: _Clock, step: Prog
         except MissingWheel as exc:
             step(f"{exc.message}: resolving again", 0, None)
 
-    step(f"resolving for {target.label} with {project.kind if locked else plan.resolver}", 0, None)  # type: ignore[union-attr]
+    source = project.kind if locked else plan.resolver  # type: ignore[union-attr]
+    step(f"resolving for {target.label} with {source}", 0, None)
     with clock("resolve"):
         try:
             if locked:
+                if upgrade:
+                    raise ResolveError(f"--upgrade-package: the versions come from {source}",
+                                       hint="upgrade in the project (e.g. `uv lock --upgrade-package NAME`), "
+                                            "then build again")
                 pins = project.pins_for(target, plan.cache_dir, progress)  # type: ignore[union-attr]
             else:
                 pins = resolve_pins(plan.inputs, target, resolver=plan.resolver, cache_dir=plan.cache_dir,
@@ -412,9 +417,17 @@ def _pinned_wheels(plan: _Plan, options: LayerOptions, clock: _Clock, step: Prog
 
             raise explain_resolve_failure(exc, options.model, target) from None
     with clock("download"):
-        wheels = download_pinned(pins, target, plan.cache_dir, progress)
-    resolutions.put(key, [w.pin() for w in wheels], {"target": target.label, "resolver": plan.resolver})
-    return wheels, project.kind if locked else "resolved"  # type: ignore[union-attr]
+        try:
+            wheels = download_pinned(pins, target, plan.cache_dir, progress)
+        except HashMismatch as exc:
+            if not locked:
+                raise
+            raise ResolveError(f"{source} pins {exc.filename} with sha256 {exc.expected[:16]}…, but the index "
+                               f"serves {exc.got[:16]}…",
+                               hint="the lock is stale or the file was replaced: lock the project again, and "
+                                    "only once you trust the new file") from None
+    resolutions.put(key, [w.pin() for w in wheels], {"target": target.label, "resolver": source})
+    return wheels, source if locked else "resolved"
 
 
 def _full_version(python: Path, target: Target) -> str:

@@ -172,14 +172,21 @@ def _download(url: str, sha256: str, filename: str, cache_dir: Path, progress: P
                         if progress:
                             progress(filename, len(chunk), size)
                 if digest.hexdigest() != sha256:
-                    raise WheelError(f"{filename}: sha256 mismatch (index says {sha256[:12]}…, "
-                                     f"got {digest.hexdigest()[:12]}…)",
-                                     hint="the download was corrupted or tampered with; retry the build")
+                    raise HashMismatch(filename, sha256, digest.hexdigest())
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
             raise ResolveError(f"cannot download {filename}: {reason}",
                                hint="check your network connection, proxy and index settings") from None
     return dest
+
+
+class HashMismatch(WheelError):
+    """A downloaded file's sha256 is not the one its resolution (or lock) recorded."""
+
+    def __init__(self, filename: str, expected: str, got: str) -> None:
+        super().__init__(f"{filename}: sha256 mismatch (expected {expected[:12]}…, got {got[:12]}…)",
+                         hint="the download was corrupted or tampered with; retry the build")
+        self.filename, self.expected, self.got = filename, expected, got
 
 
 def _local_wheel(path: Path, expected: str | None) -> tuple[Path, str]:
@@ -296,6 +303,49 @@ def _pin_from_lock_entry(entry: dict, wheel: dict, target: Target) -> PinnedWhee
 
     local = Path(url2pathname(urllib.parse.urlparse(url).path)) if url else Path(wheel["path"])
     return PinnedWheel(name.name, name.version, wheel["filename"], expected, wheel.get("size"), path=str(local))
+
+
+def locate_wheels(pins: Sequence[PinnedWheel], target: Target, cache_dir: Path, *,
+                  lock_name: str = "the lock") -> list[PinnedWheel]:
+    """Fill in where the index serves each pin's exact file (matched by sha256).
+
+    For locks that record names and hashes but no URLs (poetry.lock): uv lists the files
+    of each ``name==version`` without resolving dependencies. A hash the index does not
+    serve means the lock is stale, or the index changed under it.
+    """
+    missing = [p for p in pins if p.url is None and p.path is None]
+    with tempfile.TemporaryDirectory(prefix="lambdapack-uv-") as tmp:
+        workdir = Path(tmp)
+        lock = workdir / "pylock.toml"
+        pinned = Inputs(tuple(f"{p.name}=={p.version}" for p in missing))
+        cmd = [uv_binary(), "pip", "compile", "--format", "pylock.toml", "--no-header", "--no-deps",
+               "--python-platform", target.uv_platform, "--python-version", target.python_version,
+               "--only-binary", ":all:", "--no-python-downloads", "--cache-dir", str(cache_dir / "uv"),
+               "-o", str(lock), str(_requirements_file(workdir, pinned))]
+        code, output = _run(cmd)
+        if code != 0:
+            from lambdapack.wheels.diagnose import resolve_failure
+            raise resolve_failure(output, target, "uv", pinned)
+        packages = tomllib.loads(lock.read_text(encoding="utf-8")).get("packages", [])
+    served: dict[str, dict] = {}
+    for entry in packages:
+        for wheel in entry.get("wheels") or []:
+            digest = (wheel.get("hashes") or {}).get("sha256")
+            if digest:
+                served[digest.lower()] = wheel
+    out: list[PinnedWheel] = []
+    for pin in pins:
+        if pin in missing:
+            wheel = served.get((pin.sha256 or "").lower())
+            if wheel is None or not wheel.get("url"):
+                raise ResolveError(f"{lock_name} pins {pin.filename} with sha256 {(pin.sha256 or '')[:16]}…, "
+                                   "which the index does not serve",
+                                   hint="the lock is stale or the index changed: lock the project again, and "
+                                        "only build from it once you trust the new files")
+            pin = PinnedWheel(pin.name, pin.version, pin.filename, pin.sha256, wheel.get("size"), wheel["url"],
+                              index_verified=True)
+        out.append(pin)
+    return out
 
 
 class MissingWheel(ResolveError):
