@@ -173,8 +173,7 @@ def _version_offenders(obj: Path, info: ElfInfo, root: Path, linkage: Linkage, i
                        policy: ManylinuxPolicy, label: str) -> list[str]:
     rel = obj.relative_to(root).as_posix()
     out = []
-    too_new = {n.version for n in info.version_needs if not policy.allows(n.version)}
-    users = symbols_by_version(obj, too_new) if too_new else {}
+    users: dict[str, tuple[str, ...]] | None = None  # read only for a file that offends
     for need in info.version_needs:
         where = linkage.resolved.get((obj, need.library))
         if where is not None and where != SYSTEM:  # a library the layer ships answers for its versions
@@ -191,6 +190,8 @@ def _version_offenders(obj: Path, info: ElfInfo, root: Path, linkage: Linkage, i
         has = f"has up to {newest}" if newest else f"has no versioned {need.family} symbols"
         if newest and not _NUMBERED_VERSION.match(need.version.partition("_")[2]):
             has = f"offers no {need.version} (up to {newest})"
+        if users is None:
+            users = symbols_by_version(obj, {n.version for n in info.version_needs if not policy.allows(n.version)})
         out.append(f"{rel}: needs {need.version} ({need.library}{_used_by(users.get(need.version, ()))}); "
                    f"{label} {has}")
     return out
