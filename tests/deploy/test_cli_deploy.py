@@ -165,6 +165,44 @@ def test_export_sam_passes_cfn_lint(artifacts, in_tmp: Path, run_cli) -> None:
     assert flagged == {"infra/broken.yaml", "infra/broken-snapstart.yaml"}, done.stdout
 
 
+def sam_transform(template: Path, monkeypatch: pytest.MonkeyPatch) -> dict:  # type: ignore[type-arg]
+    """The CloudFormation SAM's own translator makes of ``template`` (after ``sam package`` put the zips on S3)."""
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)  # the translator fills in the pseudo parameters
+    document = yaml_parse(template.read_text())
+    document["Resources"]["PredictFunction"]["Properties"]["CodeUri"] = "s3://bucket/function.zip"
+    document["Resources"]["DependenciesLayer"]["Properties"]["ContentUri"] = "s3://bucket/layer.zip"
+    return dict(transform(document, {}, NoManagedPolicies()))
+
+
+def test_sam_routes_the_api_to_the_snapstart_alias(artifacts, in_tmp: Path, run_cli,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    artifacts()
+    assert run_cli("export", "sam", "--name", "iris", "--snapstart").exit_code == 0
+    resources = sam_transform(in_tmp / "template.yaml", monkeypatch)["Resources"]
+    (alias_id,) = [k for k, v in resources.items() if v["Type"] == "AWS::Lambda::Alias"]
+    assert resources[alias_id]["Properties"]["Name"] == "live"
+    assert resources["PredictFunction"]["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    paths = resources["HttpApi"]["Properties"]["Body"]["paths"]
+    for path, method in (("/predict", "post"), ("/predict", "get"), ("/health", "get")):
+        uri = paths[path][method]["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+        assert f"/functions/${{{alias_id}}}/invocations" in uri
+    permissions = [v["Properties"] for v in resources.values() if v["Type"] == "AWS::Lambda::Permission"]
+    assert len(permissions) == 3 and all(p["FunctionName"] == {"Ref": alias_id} for p in permissions)
+
+    assert run_cli("export", "sam", "--name", "iris").exit_code == 0
+    plain = sam_transform(in_tmp / "template.yaml", monkeypatch)["Resources"]
+    assert not [k for k, v in plain.items() if v["Type"] == "AWS::Lambda::Alias"]
+    uri = plain["HttpApi"]["Properties"]["Body"]["paths"]["/predict"]["post"]["x-amazon-apigateway-integration"]
+    assert "${PredictFunction.Arn}" in uri["uri"]["Fn::Sub"]
+
+
 def test_export_sam_snapstart_is_refused_on_python_3_11(in_tmp: Path, run_cli) -> None:
     from stackfiles import write_function, write_layer
 
