@@ -46,8 +46,7 @@ def _run(python: Path, function_zip: Path, layer_root: Path, tmp: Path) -> dict:
 @pytest.fixture(scope="module")
 def layer312(real_layer: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     python = find_python((3, 12))
-    if python is None:
-        pytest.skip("no Python 3.12 here")
+    assert python is not None, "a CPython 3.12 is needed to run a python3.12 layer (pyenv install 3.12)"
     layer = real_layer(runtime="python3.12", arch="x86_64", compile=False)
     root = tmp_path_factory.mktemp("opt")
     safe_extract(layer, root)
@@ -84,3 +83,30 @@ def test_host_model_in_a_layer_with_other_versions_fails_init_before_numpy(
     assert result["init_error"] == "ModelInitError"
     assert "lambdapack build-layer --model" in result["message"]
     assert result["numpy_imported"] is False
+
+
+def test_a_model_from_another_scikit_learn_is_proven_in_the_layers_python(
+        real_layer: Callable[..., Path], tmp_path: Path) -> None:
+    """python3.11 layers carry scikit-learn 1.7.x, not the host's: the proof runs in the layer itself."""
+    python = find_python((3, 11))
+    assert python is not None, "a CPython 3.11 is needed to run a python3.11 layer"
+    layer = real_layer(runtime="python3.11", arch="x86_64", compile=False)
+    model = tmp_path / "model"
+    train(out=model, layer=layer)
+    without = package_function(model, tmp_path / "plain.zip")
+    assert without.function.serving == "joblib"
+    assert "give --layer to prove the predictor" in without.function.reason
+    report = package_function(model, tmp_path / "function.zip", layer=layer)
+    trained_with = json.loads((model / "model.json").read_text())["versions"]["scikit-learn"]
+    assert report.function.serving == "predictor" and not report.function.needs_layer
+    assert report.predictor.proven_with == f"the layer's Python 3.11, scikit-learn {trained_with}"
+    assert report.predictor.verification["sklearn"] == trained_with
+    assert report.function.runtime == "python3.11" and report.pycs.files[0].endswith(".cpython-311.pyc")
+    task = tmp_path / "task"
+    safe_extract(tmp_path / "function.zip", task)
+    script = ("import json, sys; sys.path[:] = [sys.argv[1]] + [p for p in sys.path if 'site-packages' not in p]; "
+              "import lambda_function as f; print(json.dumps(f.lambda_handler(json.loads(sys.argv[2]), None)))")
+    done = subprocess.run([str(python), "-I", "-S", "-c", script, str(task),
+                           json.dumps({"sl": 6.9, "sw": 3.1, "pl": 5.1, "pw": 2.3})],
+                          capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"statusCode": 200, "body": "virginica"}
