@@ -112,3 +112,26 @@ def test_the_default_retry_loop_gives_up_when_the_computed_deadline_says(silent_
     with pytest.raises(DeployError, match=r"^sts GetCallerIdentity: no answer .* 2 attempts, 40 s\)$"):
         aws.check_credentials()
     assert now[0] == DEFAULT_TIMEOUTS.worst_case() < 60
+
+
+def test_retries_of_a_busy_answer_stop_at_the_busy_deadline(silent_endpoint: str) -> None:
+    from botocore.awsrequest import AWSResponse
+
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    aws = AwsClient(region="us-east-1", endpoint_url=silent_endpoint, sleep=sleep, clock=lambda: now[0],
+                    timeouts=Timeouts(busy=10.0))
+
+    def throttled(**_: object) -> tuple[AWSResponse, dict[str, object]]:
+        body = {"Error": {"Code": "TooManyRequestsException", "Message": "slow down"},
+                "ResponseMetadata": {"HTTPStatusCode": 429}}
+        return AWSResponse(silent_endpoint, 429, {}, None), body
+
+    aws.client("lambda").meta.events.register("before-call.lambda.GetFunction", throttled)
+    with pytest.raises(DeployError, match="TooManyRequestsException"):
+        aws.call("lambda", "get_function", FunctionName="iris")
+    # 0.5 + 1 + 2 + 4 s of back-off; the next 8 s would pass the 10 s deadline
+    assert now[0] == 7.5 and len(aws.calls) == 5
