@@ -37,7 +37,37 @@ def test_every_http_sample_predicts_virginica_with_probabilities(iris_handler: M
 
 
 def test_every_sample_file_is_covered() -> None:
-    assert {p.stem for p in EVENTS.glob("*.json")} == {"seed-direct", *HTTP_SAMPLES}
+    assert {p.stem for p in EVENTS.glob("*.json")} == {"seed-direct", *HTTP_SAMPLES, *ALB_SAMPLES}
+
+
+ALB_SAMPLES = ["alb-post", "alb-multi-value-get"]
+
+
+@pytest.mark.parametrize("name", ALB_SAMPLES)
+def test_alb_gets_what_an_alb_requires(iris_handler: ModuleType, name: str) -> None:
+    """statusCode, statusDescription, isBase64Encoded, and headers in the shape the request used: else a 502."""
+    response = iris_handler.lambda_handler(event(name), None)
+    multi = name == "alb-multi-value-get"
+    assert set(response) == {"statusCode", "statusDescription", "isBase64Encoded", "body",
+                             "multiValueHeaders" if multi else "headers"}
+    assert (response["statusCode"], response["statusDescription"], response["isBase64Encoded"]) == (
+        200, "200 OK", False)
+    content_type = response["multiValueHeaders"]["Content-Type"] if multi else response["headers"]["Content-Type"]
+    assert content_type == (["application/json"] if multi else "application/json")
+    assert body_of(response)["prediction"] == "virginica"
+
+
+def test_alb_rejections_carry_their_status_line(iris_handler: ModuleType) -> None:
+    bad = copy.deepcopy(event("alb-multi-value-get"))
+    bad["multiValueQueryStringParameters"]["sl"] = ["wide"]
+    response = iris_handler.lambda_handler(bad, None)
+    assert (response["statusCode"], response["statusDescription"]) == (400, "400 Bad Request")
+    assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
+    assert body_of(response)["field"] == "sl"
+    wrong = dict(copy.deepcopy(event("alb-post")), httpMethod="DELETE")
+    response = iris_handler.lambda_handler(wrong, None)
+    assert (response["statusCode"], response["statusDescription"]) == (405, "405 Method Not Allowed")
+    assert response["headers"]["Allow"] == "GET, POST"
 
 
 def _v2(body: object = None, method: str = "POST", path: str = "/predict", **extra: object) -> dict:
