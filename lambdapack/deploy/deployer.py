@@ -246,15 +246,12 @@ def deploy(request: DeployRequest, *, aws: AwsClient | None = None, dry_run: boo
     step = on_step or (lambda message: None)
     inputs = check_local(request, root)
     aws = aws or AwsClient(request.region, request.profile, request.endpoint_url)
-    offline: str | None = None
     step(f"checking the AWS region and credentials (sts GetCallerIdentity at {aws.endpoint('sts')})")
+    offline: str | None = None
     try:
-        region = aws.check_region()
-        account = aws.check_credentials()
+        region, account = aws.check_region(), aws.check_credentials()
     except DeployError as exc:
-        if not dry_run:
-            raise
-        offline = exc.message
+        offline = _offline_or_raise(exc, dry_run)
         region, account = aws.region or UNKNOWN_REGION, UNKNOWN_ACCOUNT
     stack = build_stack(request, inputs, region, account, aws.partition)
     path = state_path(stack.name, root)
@@ -262,18 +259,16 @@ def deploy(request: DeployRequest, *, aws: AwsClient | None = None, dry_run: boo
     # the lock covers reading the state too: a plan made from a record another run is changing is wrong
     with contextlib.nullcontext() if dry_run else stack_lock(path):
         state = load_state(path)
+        seen = Observed()
         if offline is None:
             _check_state(state, stack, path)
             step(f"reading back what exists for {stack.name} in {region}")
             try:
                 seen = read_back(aws, stack, state)
             except DeployError as exc:
-                if not dry_run:
-                    raise
-                offline = exc.message
+                offline = _offline_or_raise(exc, dry_run)
         if offline is not None:
-            # nothing could be read: the plan is the one for an empty account, and says so
-            state, seen = None, Observed()
+            state = None  # nothing could be read: the plan is the one for an empty account, and says so
         step(f"planning {stack.name}")
         plan = plan_deploy(stack, state, seen)
         final = state or DeployState(stack.name, stack.region, stack.account, api=stack.api.kind.value)
@@ -294,6 +289,13 @@ def deploy(request: DeployRequest, *, aws: AwsClient | None = None, dry_run: boo
         snapstart=request.snapstart, version=final.get("version.number") if request.snapstart else None,
         alias_arn=final.get("alias.arn") if request.snapstart else None,
         compared_with_aws=offline is None, not_compared_reason=offline)
+
+
+def _offline_or_raise(exc: DeployError, dry_run: bool) -> str:
+    """A dry run plans without AWS when it cannot read it (the reason is shown); a deploy stops."""
+    if not dry_run:
+        raise exc
+    return exc.message
 
 
 def destroy(name: str, *, region: str | None = None, profile: str | None = None, endpoint_url: str | None = None,
