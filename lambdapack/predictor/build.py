@@ -82,15 +82,16 @@ def _runner(manifest: Manifest, layer: Path | None, python: Path | None) -> _Run
     templates = str(template_path("lambdapack_predictor.py").parent)
     script = str(Path(_child_compile.__file__).resolve())
     here = host_versions()
-    if not compat.version_mismatches(manifest.versions, here):
+    differ = compat.version_mismatches(manifest.versions, here)
+    if not differ:
         return _Runner((sys.executable, "-I", "-B", script), (templates,),
                        f"this Python {sys.version_info[0]}.{sys.version_info[1]}, scikit-learn "
                        f"{here.get('scikit-learn')}")
     if layer is None:
-        trained = manifest.versions.get("scikit-learn", "?")
-        return (f"the model was trained with scikit-learn {trained} and this Python has "
-                f"{here.get('scikit-learn', 'none')}: give --layer to prove the predictor with the model's own "
-                "libraries")
+        trained = ", ".join(f"{m.package} {m.model}" for m in differ)
+        found = ", ".join(f"{m.package} {m.layer or 'none'}" for m in differ)
+        return (f"the model was trained with {trained} and this Python has {found}: give --layer to prove the "
+                "predictor with the model's own libraries")
     from lambdapack.emulator import code
 
     try:
