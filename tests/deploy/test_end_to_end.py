@@ -31,12 +31,14 @@ def code_sha256(path: Path) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(find_python((3, 12)) is None, reason="needs a CPython 3.12 to train and run the function")
 def test_deploy_invoke_redeploy_destroy(real_layer, moto: str, name: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from lambdapack.emulator.session import FunctionSpec, invoke_local
+    from lambdapack.function.manifest import read_function_manifest
     from lambdapack.function.package import package_function
     from lambdapack.model.train import train
 
+    # the emulator and train --layer need the runtime's Python: a machine without it fails here
+    assert find_python((3, 12)) is not None, "CPython 3.12 is needed to train and run the function"
     layer = real_layer(runtime="python3.12", arch="x86_64", compile=False)
     train(layer=layer, out=tmp_path / "model")
     function = package_function(tmp_path / "model", tmp_path / "dist" / "function.zip", layer).path
@@ -91,3 +93,18 @@ def test_deploy_invoke_redeploy_destroy(real_layer, moto: str, name: str, tmp_pa
     if "bucket" in state:  # the slimmed layer is near 50 MB: it may have gone through S3
         s3 = boto3.client("s3", region_name=REGION)
         assert state["bucket"]["name"] not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+    # the same zip alone: iris is served by the stdlib predictor, so it needs no layer; behind SnapStart
+    assert read_function_manifest(function).needs_layer is False
+    alone = DeployRequest(name=name, function=function, root=tmp_path, no_layer=True, snapstart=True)
+    solo = deploy(alone, aws=aws)
+    live = lam.get_function(FunctionName=name, Qualifier="live")["Configuration"]
+    assert live.get("Layers", []) == [] and live["CodeSha256"] == code_sha256(function)
+    assert live["Runtime"] == "python3.12" and solo.version == "1"
+    assert deploy(alone, aws=AwsClient(sleep=lambda s: None)).write_calls == 0
+    bare = invoke_local(FunctionSpec(function_zip=function, layers=(), runtime="python3.12"),
+                        json.dumps(SEED).encode())
+    assert bare.ok and bare.payload == {"statusCode": 200, "body": "virginica"}
+    destroy(name, root=tmp_path, aws=aws)
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function(FunctionName=name)
