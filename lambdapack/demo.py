@@ -71,6 +71,8 @@ class DemoReport:
     model: DemoModel
     function: Path
     function_bytes: int
+    serving: str  # "predictor" (the stdlib predictor) or "joblib"
+    serving_reason: str
     event: dict[str, float]
     response: Any  # what the guide's event returns
     cold_ms: float  # first invoke round trip, init included
@@ -233,7 +235,8 @@ def run_demo(root: Path = Path("."), *, runtime: str | None = None, rebuild: boo
         http_body = body.decode("utf-8", "replace")
     return DemoReport(
         runtime=chosen, python=str(python), layer=layer, model=model, function=function,
-        function_bytes=package.bytes, event=dict(SEED_EVENT), response=cold.payload, cold_ms=cold.round_trip_ms,
+        function_bytes=package.bytes, serving=package.function.serving, serving_reason=package.function.reason,
+        event=dict(SEED_EVENT), response=cold.payload, cold_ms=cold.round_trip_ms,
         init_ms=round(cold.init_ms, 1) if cold.init_ms is not None else None,
         warm_ms=round(statistics.median(r.round_trip_ms for r in warm), 3), warm_runs=len(warm),
         max_memory_mb=max(r.max_memory_mb for r in (cold, *warm)), memory_mb=memory_mb,

@@ -63,6 +63,8 @@ def _render(report, console: Console) -> None:  # type: ignore[no-untyped-def]
     accuracy = f", testing accuracy {report.model.accuracy:.2f}" if report.model.accuracy is not None else ""
     out(f"  model     {report.model.directory}: {report.model.estimator} on {report.model.dataset}{accuracy}")
     out(f"  function  {report.function} ({human_bytes(report.function_bytes)})")
+    served = "stdlib predictor, no scikit-learn import at init" if report.serving == "predictor" else "the estimator"
+    out(f"  serving   {served}: {report.serving_reason}")
     out(f"  invoke    {json.dumps(report.event)} -> [bold]{json.dumps(report.response)}[/]")
     init = f", init {report.init_ms:.0f} ms" if report.init_ms is not None else ""
     out(f"  latency   cold {report.cold_ms:.0f} ms{init}; warm {report.warm_ms:.2f} ms "
