@@ -30,7 +30,6 @@ from lambdapack.archive import (
     entries_from_dir,
     source_date_epoch,
     sweep_stale_partials,
-    write_zip,
 )
 from lambdapack.errors import LayerError, ResolveError
 from lambdapack.interpreters import find_python, interpreter_version, require_python
@@ -38,6 +37,7 @@ from lambdapack.layer.cache import LayerCache, ResolutionCache, layer_key, resol
 from lambdapack.layer.compile import compile_pycs
 from lambdapack.layer.record import RECORD_NAME, SCHEMA, record_bytes
 from lambdapack.layer.slim import host_strip_for, slim, strip_dist_info, strip_extensions
+from lambdapack.layer.zipwrite import write_zip_parallel
 from lambdapack.targets import DIRECT_UPLOAD_LIMIT, RUNTIMES, UNZIPPED_LIMIT, Target
 from lambdapack.wheels import FetchedWheel, Inputs, default_cache_dir, split_inputs
 from lambdapack.wheels.fetch import HashMismatch, MissingWheel, ProgressFn, download_pinned, resolve_pins
@@ -486,7 +486,7 @@ def _assemble(root: Path, staged: Path, plan: _Plan, wheels: list[FetchedWheel],
     with clock("zip"):
         entries: list[ZipEntry] = entries_from_dir(root / "python", prefix="python")
         entries.append(ZipEntry(RECORD_NAME, serialized))
-        digest = write_zip(staged, entries)
+        digest = write_zip_parallel(staged, entries)
         with zipfile.ZipFile(staged) as zf:
             infos = zf.infolist()
     # sizes from the zip's own directory: no second walk over the tree
