@@ -174,7 +174,7 @@ def destroy(name: str, yes: bool, dry_run: bool, region: str | None, profile: st
         if not click.confirm(f"remove these {len(preview.steps)} resource(s)?", err=True, default=False):
             raise click.Abort()
     emit(run_destroy(name, region=region, profile=profile, endpoint_url=endpoint_url, dry_run=dry_run,
-                     on_action=None if dry_run else _progress()), as_json, _render_destroy)
+                     on_action=None if dry_run else _progress(), on_step=_phase), as_json, _render_destroy)
 
 
 @click.group("export")

@@ -300,7 +300,8 @@ def _offline_or_raise(exc: DeployError, dry_run: bool) -> str:
 
 def destroy(name: str, *, region: str | None = None, profile: str | None = None, endpoint_url: str | None = None,
             root: Path | None = None, aws: AwsClient | None = None, dry_run: bool = False,
-            on_action: Callable[[Action], None] | None = None) -> DestroyResult:
+            on_action: Callable[[Action], None] | None = None,
+            on_step: Callable[[str], None] | None = None) -> DestroyResult:
     preflight.check_name(name)
     path = state_path(name, root)
     state = load_state(path)
@@ -314,6 +315,8 @@ def destroy(name: str, *, region: str | None = None, profile: str | None = None,
     plan: Plan = plan_destroy(state)
     writes_before = len(aws.writes)
     if not dry_run:
+        if on_step is not None:
+            on_step(f"checking the AWS region and credentials (sts GetCallerIdentity at {aws.endpoint('sts')})")
         aws.check_region()
         if aws.check_credentials() != state.account:
             raise DeployError(f"stack {name!r} lives in account {state.account}, not in the current one",
