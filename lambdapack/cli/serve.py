@@ -11,6 +11,7 @@ from types import FrameType
 import click
 from rich.console import Console
 
+from lambdapack import defaults
 from lambdapack.cli.main import json_option
 
 
@@ -19,17 +20,20 @@ from lambdapack.cli.main import json_option
               help="Port on 127.0.0.1 (0 picks a free one).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Warm runtimes serving requests in parallel.")
-@click.option("--payload", "payload_version", type=click.Choice(["2.0", "1.0"]), default="2.0", show_default=True,
-              help="Event format: 2.0 = HTTP API, 1.0 = REST API proxy.")
+@click.option("--payload", "payload_version", type=click.Choice(["2.0", "1.0", "alb", "alb-multi"]), default="2.0",
+              show_default=True, help="Event format: 2.0 = HTTP API, 1.0 = REST API proxy, alb = an ALB target "
+                                      "group, alb-multi = one with multi-value headers.")
 @click.option("--layer", "layers", multiple=True, type=click.Path(path_type=Path), metavar="LAYER.zip",
               help="Layer zip (repeatable). Default: dist/layer-python3.12-x86_64.zip or the only layer in dist/.")
 @click.option("--no-layer", "no_layer", is_flag=True,
               help="Run without any layer: for a function served by its stdlib predictor (see `package`).")
 @click.option("--function", "function_zip", type=click.Path(path_type=Path), default=Path("dist/function.zip"),
               show_default=True, help="The function package.")
-@click.option("--handler", default="lambda_function.lambda_handler", show_default=True, help="MODULE.FUNCTION.")
-@click.option("--timeout", "timeout_s", type=float, default=30.0, show_default=True, help="Function timeout (s).")
-@click.option("--memory", "memory_mb", type=int, default=512, show_default=True, help="Memory size (MB).")
+@click.option("--handler", default=defaults.HANDLER, show_default=True, help="MODULE.FUNCTION.")
+@click.option("--timeout", "timeout_s", type=float, default=float(defaults.TIMEOUT_S), show_default=True,
+              help="Function timeout (s).")
+@click.option("--memory", "memory_mb", type=int, default=defaults.MEMORY_MB, show_default=True,
+              help="Memory size (MB).")
 @click.option("--python", type=click.Path(path_type=Path), metavar="PATH",
               help="Interpreter of the layer's Python version (default: PATH, then pyenv).")
 @click.option("--read-timeout", "read_timeout", type=click.FloatRange(0, min_open=True), default=10.0,
@@ -41,9 +45,10 @@ def serve_command(port: int, concurrency: int, payload_version: str, layers: tup
                   as_json: bool) -> None:
     """Serve the function over HTTP on 127.0.0.1, like API Gateway, until Ctrl-C.
 
-    Every request becomes an HTTP API (payload 2.0) event, or a REST API proxy
-    event with --payload 1.0; the function's proxy response becomes the HTTP
-    response. Runtimes stay warm between requests. With --json, one JSON
+    Every request becomes an HTTP API (payload 2.0) event, a REST API proxy
+    event with --payload 1.0, or an ALB target group event with --payload alb
+    (alb-multi: multi-value headers on); the function's response becomes the HTTP
+    response, or a 502 where that front would refuse it. Runtimes stay warm between requests. With --json, one JSON
     document describing the server is printed on stdout once it is ready.
 
     \b
@@ -53,6 +58,7 @@ def serve_command(port: int, concurrency: int, payload_version: str, layers: tup
       curl 'localhost:3000/predict?sl=6.9&sw=3.1&pl=5.1&pw=2.3'
       lambdapack serve --port 8080 --concurrency 4 --payload 1.0
       lambdapack serve --no-layer
+      lambdapack serve --payload alb-multi
     """
     from lambdapack.emulator.gateway import start_gateway
     from lambdapack.emulator.session import FunctionSpec, function_layers

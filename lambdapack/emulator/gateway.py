@@ -45,7 +45,9 @@ from lambdapack.emulator.process import ACCOUNT_ID
 from lambdapack.emulator.session import FunctionSpec, prepare
 from lambdapack.errors import EmulatorError, LambdapackError
 
-PAYLOAD_VERSIONS = ("2.0", "1.0")
+# "alb": an Application Load Balancer target group; "alb-multi": one with multi-value headers on
+PAYLOAD_VERSIONS = ("2.0", "1.0", "alb", "alb-multi")
+TARGET_GROUP_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/lambdapack-local/0123456789abcdef"
 MAX_REQUEST_BYTES = 6 * 1024 * 1024  # the Lambda invoke limit is the tighter one
 DEFAULT_READ_TIMEOUT = 10.0  # seconds a request (headers and body) may take to arrive
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript",
@@ -180,6 +182,36 @@ def rest_api_event(request: HttpRequest, now: float | None = None) -> dict[str, 
     }
 
 
+def alb_event(request: HttpRequest, multi_value: bool = False) -> dict[str, Any]:
+    """An ALB target group event: header names lowercased, query values passed as sent (undecoded)."""
+    pairs = [p.partition("=") for p in request.query.split("&") if p] if request.query else []
+    body, encoded = _body_field(request, encode_binary_types=True)
+    event: dict[str, Any] = {"requestContext": {"elb": {"targetGroupArn": TARGET_GROUP_ARN}},
+                             "httpMethod": request.method, "path": request.path, "body": body or "",
+                             "isBase64Encoded": encoded}
+    if multi_value:
+        headers: dict[str, list[str]] = {}
+        for key, value in request.headers:
+            headers.setdefault(key.lower(), []).append(value)
+        query: dict[str, list[str]] = {}
+        for key, _, value in pairs:
+            query.setdefault(key, []).append(value)
+        event.update(multiValueHeaders=headers, multiValueQueryStringParameters=query)
+    else:
+        event.update(headers={k.lower(): v for k, v in request.headers},
+                     queryStringParameters={key: value for key, _, value in pairs})
+    return event
+
+
+def event_for(request: HttpRequest, payload_version: str) -> dict[str, Any]:
+    """The event the front named by ``payload_version`` would send the function for ``request``."""
+    if payload_version == "2.0":
+        return http_api_event(request)
+    if payload_version == "1.0":
+        return rest_api_event(request)
+    return alb_event(request, multi_value=payload_version == "alb-multi")
+
+
 @dataclass(frozen=True)
 class HttpResponse:
     status: int
@@ -192,7 +224,9 @@ def _gateway_error(status: int, message: str) -> HttpResponse:
 
 
 def proxy_response(result: InvokeResult, payload_version: str = "2.0") -> HttpResponse:
-    """The HTTP response API Gateway makes of ``result``."""
+    """The HTTP response API Gateway (or an ALB) makes of ``result``."""
+    if payload_version.startswith("alb"):
+        return alb_response(result, multi_value=payload_version == "alb-multi")
     v2 = payload_version == "2.0"
     if not result.ok:
         return _gateway_error(500, "Internal Server Error") if v2 else _gateway_error(502, "Internal server error")
@@ -232,6 +266,29 @@ def _from_proxy(payload: dict[str, Any], v2: bool) -> HttpResponse:
     if v2 and not any(k.lower() == "content-type" for k, _ in headers) and data:
         headers.append(("Content-Type", "application/json"))
     return HttpResponse(status, tuple(headers), data)
+
+
+def alb_response(result: InvokeResult, multi_value: bool) -> HttpResponse:
+    """What an ALB answers: the function's response if it has every field an ALB requires, else 502.
+
+    An ALB needs ``statusCode``, ``isBase64Encoded`` and ``headers`` — or ``multiValueHeaders``
+    when the target group has multi-value headers on — and answers 502 to anything less.
+    """
+    payload = result.payload if result.ok else None
+    needed = "multiValueHeaders" if multi_value else "headers"
+    if not isinstance(payload, dict) or not isinstance(payload.get("isBase64Encoded"), bool) \
+            or not isinstance(payload.get(needed), dict):
+        return _gateway_error(502, "Bad Gateway")
+    shaped = {"statusCode": payload.get("statusCode"), "body": payload.get("body"),
+              "isBase64Encoded": payload["isBase64Encoded"]}
+    if multi_value:
+        shaped["multiValueHeaders"] = payload["multiValueHeaders"]
+    else:
+        shaped["headers"] = payload["headers"]
+    try:
+        return _from_proxy(shaped, v2=False)
+    except (TypeError, ValueError):
+        return _gateway_error(502, "Bad Gateway")
 
 
 class FunctionPool:
@@ -361,7 +418,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         request = HttpRequest(self.command, self.path, tuple(self.headers.items()), body,
                               source_ip=self.client_address[0], host=self.headers.get("Host") or "localhost")
         try:
-            event = http_api_event(request) if gateway.payload_version == "2.0" else rest_api_event(request)
+            event = event_for(request, gateway.payload_version)
         except NotUtf8Error as exc:
             self._send(_gateway_error(400, f"Bad Request: {exc}"))
             gateway.log(f"{self.client_address[0]} {self.command} {request.path} -> 400 (body not UTF-8)\n")
@@ -498,7 +555,8 @@ def start_gateway(spec: FunctionSpec, *, port: int = 3000, concurrency: int = 1,
                   read_timeout: float = DEFAULT_READ_TIMEOUT) -> Iterator[tuple[Gateway, ServeInfo]]:
     """Serve ``spec`` on ``host:port`` until the context exits (``port=0`` picks a free one)."""
     if payload_version not in PAYLOAD_VERSIONS:
-        raise EmulatorError(f"unknown payload format {payload_version!r}", hint="choose 2.0 (HTTP API) or 1.0 (REST)")
+        raise EmulatorError(f"unknown payload format {payload_version!r}",
+                            hint="choose 2.0 (HTTP API), 1.0 (REST), alb or alb-multi (ALB target group)")
     if concurrency < 1:
         raise EmulatorError(f"--concurrency {concurrency} must be at least 1", hint="use 1 or more runtimes")
     if not read_timeout > 0:
