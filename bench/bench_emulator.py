@@ -28,9 +28,9 @@ import time
 from pathlib import Path
 
 from lambdapack.archive import ZipEntry, write_zip
-from lambdapack.emulator.code import host_arch
 from lambdapack.emulator.gateway import start_gateway
 from lambdapack.emulator.session import FunctionSpec, open_function
+from lambdapack.targets import host_arch
 
 HANDLER = '''
 import time

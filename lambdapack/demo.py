@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambdapack import archive, compat, interpreters, targets
-from lambdapack.emulator.code import host_arch
+from lambdapack import archive, compat, defaults, interpreters, targets
 from lambdapack.errors import InterpreterError, LambdapackError, ModelError
 from lambdapack.events import SEED_EVENT
 from lambdapack.layer.record import read_record_lenient
@@ -186,7 +185,7 @@ def _post(url: str, path: str, body: bytes) -> tuple[int, bytes]:
 
 
 def run_demo(root: Path = Path("."), *, runtime: str | None = None, rebuild: bool = False,
-             memory_mb: int = 512, step: Step | None = None) -> DemoReport:
+             memory_mb: int = defaults.MEMORY_MB, step: Step | None = None) -> DemoReport:
     """The whole pipeline in ``root``; see the module docstring."""
     from lambdapack.emulator.gateway import FunctionPool, Gateway
     from lambdapack.emulator.session import FunctionSpec, open_function
@@ -196,7 +195,7 @@ def run_demo(root: Path = Path("."), *, runtime: str | None = None, rebuild: boo
     started = time.monotonic()
     root = Path(root)
     chosen, python = pick_runtime(runtime)
-    arch = host_arch()
+    arch = targets.host_arch()
     if arch not in targets.ARCHES:
         raise LambdapackError(f"this machine is {arch}; Lambda runs x86_64 and arm64 only",
                               hint="run the demo on an x86_64 or arm64 machine")

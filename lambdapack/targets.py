@@ -1,17 +1,21 @@
 """The Lambda runtime table: Python version, ABI, glibc and platform tags per runtime and arch.
 
-This is the one place that knows which wheels a Lambda runtime can load. pip never expands
-``manylinux_2_N`` by itself, so :func:`platform_tags` lists every tag from the runtime's glibc
-down to the oldest one the architecture ever had, plus the legacy aliases (PEP 600).
+This is the one place that knows which wheels a Lambda runtime can load, and the one table of
+machine names: Lambda's arch names, uname's, ELF ``e_machine`` values, and what glibc a
+manylinux tag stands for. pip never expands ``manylinux_2_N`` by itself, so
+:func:`platform_tags` lists every tag from the runtime's glibc down to the oldest one the
+architecture ever had, plus the legacy aliases (PEP 600).
 """
 
 from __future__ import annotations
 
+import platform as _platform
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from packaging import tags
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from lambdapack.errors import TargetError
 
@@ -40,6 +44,12 @@ DEFAULT_RUNTIME = "python3.12"
 # Lambda's architecture names -> the machine name used in wheel tags and by uname.
 ARCHES: dict[str, str] = {"x86_64": "x86_64", "arm64": "aarch64"}
 DEFAULT_ARCH = "x86_64"
+
+# uname spellings of the same machines on other systems (Windows says AMD64, macOS says arm64)
+_MACHINE_ALIASES = {"amd64": "x86_64", "arm64": "aarch64"}
+# ELF e_machine: the number in the header -> uname machine name; and pyelftools' names for them
+ELF_MACHINES: dict[int, str] = {62: "x86_64", 183: "aarch64", 3: "i686", 40: "armv7l"}
+_ELF_MACHINE_NAMES: dict[str, int] = {"EM_X86_64": 62, "EM_AARCH64": 183, "EM_386": 3, "EM_ARM": 40}
 
 # The oldest glibc a manylinux tag exists for, per machine (aarch64 started at 2.17).
 _OLDEST_GLIBC_MINOR = {"x86_64": 5, "aarch64": 17}
@@ -71,6 +81,32 @@ def machine_for(arch: str) -> str:
         raise TargetError(f"unknown architecture {arch!r}", hint=hint) from None
 
 
+def arch_for_machine(machine: str) -> str | None:
+    """Lambda's arch name for a uname/ELF machine name (``aarch64`` -> ``arm64``), None for one Lambda lacks."""
+    machine = _MACHINE_ALIASES.get(machine.lower(), machine.lower())
+    return next((arch for arch, m in ARCHES.items() if m == machine), None)
+
+
+def elf_machine(e_machine: int | str) -> str:
+    """The machine name of an ELF ``e_machine`` (the header's number, or pyelftools' ``EM_*`` name)."""
+    number = _ELF_MACHINE_NAMES.get(e_machine) if isinstance(e_machine, str) else e_machine
+    if number is None:
+        return str(e_machine)
+    return ELF_MACHINES.get(number, f"elf-machine-{number}")
+
+
+def host_machine(machine: str | None = None) -> str:
+    """This machine's uname name (``x86_64``, ``aarch64``), whatever the system calls it."""
+    raw = (machine or _platform.machine()).lower()
+    return _MACHINE_ALIASES.get(raw, raw)
+
+
+def host_arch(machine: str | None = None) -> str:
+    """This machine's Lambda arch name (``x86_64``, ``arm64``); the machine name itself for one Lambda lacks."""
+    found = host_machine(machine)
+    return arch_for_machine(found) or found
+
+
 def parse_python_version(text: str) -> tuple[int, int]:
     """``"3.8"``, ``"38"`` or ``"312"`` (pip's ``--python-version`` forms) as ``(3, 8)``."""
     raw = text.strip()
@@ -89,21 +125,41 @@ def parse_python_version(text: str) -> tuple[int, int]:
     return major, minor
 
 
-_MANYLINUX = re.compile(r"^manylinux_(\d+)_(\d+)_(x86_64|aarch64)$")
+_MANYLINUX = re.compile(r"^manylinux_(\d+)_(\d+)_(\w+)$")
 _LEGACY_LEVELS = {alias: level for level, alias in _LEGACY_ALIASES.items()}
 
 
-def parse_manylinux(platform: str) -> tuple[tuple[int, int], str] | None:
-    """``(glibc, machine)`` of a manylinux platform tag, or None for any other tag."""
+def manylinux_glibc(platform: str) -> tuple[tuple[int, int], str] | None:
+    """``(glibc, machine)`` a manylinux platform tag stands for, any machine; None for any other tag."""
     match = _MANYLINUX.match(platform)
     if match:
         return (int(match[1]), int(match[2])), match[3]
     legacy, _, machine = platform.partition("_")
-    if legacy in _LEGACY_LEVELS and machine in ("x86_64", "aarch64"):
-        if machine == "aarch64" and legacy != "manylinux2014":
-            return None
+    if legacy in _LEGACY_LEVELS and machine:
         return _LEGACY_LEVELS[legacy], machine
     return None
+
+
+def parse_manylinux(platform: str) -> tuple[tuple[int, int], str] | None:
+    """``(glibc, machine)`` of a manylinux tag of a machine Lambda runs, or None for any other tag."""
+    parsed = manylinux_glibc(platform)
+    if parsed is None or parsed[1] not in ARCHES.values():
+        return None
+    legacy = platform.partition("_")[0]
+    # manylinux1/2010 were only ever defined for x86 machines
+    if parsed[1] == "aarch64" and legacy in _LEGACY_LEVELS and legacy != "manylinux2014":
+        return None
+    return parsed
+
+
+def wheel_glibc(wheel: str) -> tuple[int, int] | None:
+    """The oldest glibc a wheel's platform tags accept (None for pure or non-manylinux wheels)."""
+    try:
+        _, _, _, tag_set = parse_wheel_filename(wheel)
+    except InvalidWheelFilename:
+        return None
+    needs = [parsed[0] for tag in tag_set if (parsed := manylinux_glibc(tag.platform)) is not None]
+    return min(needs) if needs else None
 
 
 # The manylinux levels uv's --python-platform accepts (besides manylinux2014 = 2.17).

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from lambdapack import defaults
 from lambdapack.cli.main import json_option
 
 
@@ -18,7 +19,8 @@ from lambdapack.cli.main import json_option
 @click.option("--runtime", metavar="RUNTIME",
               help="Lambda runtime to demo (default: python3.12, else 3.13, 3.11, 3.10, whichever Python is here).")
 @click.option("--rebuild", is_flag=True, help="Build the layer again even if dist/ holds a matching one.")
-@click.option("--memory", "memory_mb", type=int, default=512, show_default=True, help="Memory size in MB.")
+@click.option("--memory", "memory_mb", type=int, default=defaults.MEMORY_MB, show_default=True,
+              help="Memory size in MB.")
 @json_option
 def demo_command(root: Path, runtime: str | None, rebuild: bool, memory_mb: int, as_json: bool) -> None:
     """Build, train, package and run the guide's iris model locally: no AWS account, no Docker.

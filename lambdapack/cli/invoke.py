@@ -14,6 +14,7 @@ from typing import Any
 import click
 from rich.console import Console
 
+from lambdapack import defaults
 from lambdapack.cli.deploy import remote_invoke_options, run_remote_invoke
 from lambdapack.cli.main import json_option
 from lambdapack.errors import LambdapackError
@@ -55,13 +56,13 @@ def build_event(event: str | None, sl: float | None, sw: float | None, pl: float
               help="Run without any layer: for a function served by its stdlib predictor (see `package`).")
 @click.option("--function", "function_zip", type=click.Path(path_type=Path), default=Path("dist/function.zip"),
               show_default=True, help="The function package.")
-@click.option("--handler", default="lambda_function.lambda_handler", show_default=True, help="MODULE.FUNCTION.")
+@click.option("--handler", default=defaults.HANDLER, show_default=True, help="MODULE.FUNCTION.")
 @event_options
 @click.option("--repeat", type=click.IntRange(1, 10_000), default=1, show_default=True,
               help="Invoke N times: one cold start, then warm runs.")
-@click.option("--timeout", "timeout_s", type=float, default=30.0, show_default=True,
+@click.option("--timeout", "timeout_s", type=float, default=float(defaults.TIMEOUT_S), show_default=True,
               help="Function timeout in seconds (enforced).")
-@click.option("--memory", "memory_mb", type=int, default=512, show_default=True,
+@click.option("--memory", "memory_mb", type=int, default=defaults.MEMORY_MB, show_default=True,
               help="Memory size in MB (enforced on the runtime's resident memory).")
 @click.option("--python", type=click.Path(path_type=Path), metavar="PATH",
               help="Interpreter of the layer's Python version (default: PATH, then pyenv).")

@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-HANDLER = "lambda_function.lambda_handler"
+from lambdapack import defaults
+
+HANDLER = defaults.HANDLER
 BASIC_EXECUTION_POLICY = "arn:{partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 STACK_TAG = "lambdapack:stack"
 HTTP_ROUTES = ("POST /predict", "GET /predict", "GET /health")
-DEFAULT_MEMORY = 512
-DEFAULT_TIMEOUT = 30
+DEFAULT_MEMORY = defaults.MEMORY_MB
+DEFAULT_TIMEOUT = defaults.TIMEOUT_S
 DEFAULT_THROTTLE_BURST = 50
 DEFAULT_THROTTLE_RATE = 20.0
 REST_STAGE = "prod"

@@ -7,26 +7,26 @@ through read-only calls. Each failure is a one-line error with a hint.
 
 from __future__ import annotations
 
-import json
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
 
-from lambdapack import compat, targets
+from lambdapack import compat, defaults, targets
 from lambdapack.archive import open_zip, sha256_file, unzipped_size, validate_members
 from lambdapack.deploy.models import Artifact
 from lambdapack.errors import DeployError, LayerError, VersionMismatchError
-from lambdapack.layer.record import RECORD_NAME, read_record
+from lambdapack.layer import inspect
+from lambdapack.layer.record import RECORD_NAME
 from lambdapack.model.manifest import MANIFEST_FILE as MODEL_MANIFEST
-from lambdapack.model.manifest import SCHEMA as MODEL_SCHEMA
+from lambdapack.model.manifest import read_versions
 
 # The stack name becomes the function name, part of the role name (lambdapack-NAME-role,
 # IAM's limit is 64) and of the API and layer names; Lambda allows letters, digits, - and _.
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
-MEMORY_RANGE = (128, 10240)
-TIMEOUT_RANGE = (1, 900)
+MEMORY_RANGE = defaults.MEMORY_RANGE_MB
+TIMEOUT_RANGE = defaults.TIMEOUT_RANGE_S
 # Lambda SnapStart for Python runs on python3.12 and newer runtimes only (AWS documentation).
 SNAPSTART_MIN_PYTHON = (3, 12)
 
@@ -43,36 +43,44 @@ def check_name(name: str) -> str:
 def check_limits(memory: int, timeout: int) -> None:
     if not MEMORY_RANGE[0] <= memory <= MEMORY_RANGE[1]:
         raise DeployError(f"--memory {memory} is outside Lambda's {MEMORY_RANGE[0]}-{MEMORY_RANGE[1]} MB",
-                          hint="512 MB suits the iris model; large forests may want 1024-2048")
+                          hint=f"{defaults.MEMORY_MB} MB suits the iris model; large forests may want 1024-2048")
     if not TIMEOUT_RANGE[0] <= timeout <= TIMEOUT_RANGE[1]:
         raise DeployError(f"--timeout {timeout} is outside Lambda's {TIMEOUT_RANGE[0]}-{TIMEOUT_RANGE[1]} s",
-                          hint="30 s leaves room for a cold start")
+                          hint=f"{defaults.TIMEOUT_S} s leaves room for a cold start")
 
 
-def _read_json_member(zf: zipfile.ZipFile, member: str, path: Path) -> dict[str, Any]:
+def _read_member(zf: zipfile.ZipFile, member: str, path: Path) -> bytes:
     try:
-        data = json.loads(zf.read(member))
-    except (KeyError, ValueError, zipfile.BadZipFile) as exc:
+        return zf.read(member)
+    except (KeyError, OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
         raise DeployError(f"{path}: cannot read {member} ({exc})",
                           hint="rebuild the archive with lambdapack") from None
-    if not isinstance(data, dict):
-        raise DeployError(f"{path}: {member} is not a JSON object", hint="rebuild the archive with lambdapack")
-    return data
 
 
 @dataclass(frozen=True)
-class LayerInfo:
+class LayerUpload:
+    """The layer as every command reads it (:mod:`lambdapack.layer.inspect`), and the zip to upload."""
+
     artifact: Artifact
-    record: dict[str, Any]
-    runtime: str | None
-    arch: str
-    python_version: str
+    facts: inspect.LayerInfo
+
+    @property
+    def runtime(self) -> str | None:
+        return self.facts.runtime
+
+    @property
+    def arch(self) -> str:
+        return self.facts.arch or ""
+
+    @property
+    def python_version(self) -> str:
+        return self.facts.python_version or ""
 
 
 @dataclass(frozen=True)
 class FunctionInfo:
     artifact: Artifact
-    manifest: dict[str, Any] | None
+    versions: dict[str, str] | None  # the model's library versions (model.json), None without a model
 
 
 def _artifact(path: Path, zf: zipfile.ZipFile) -> Artifact:
@@ -82,19 +90,17 @@ def _artifact(path: Path, zf: zipfile.ZipFile) -> Artifact:
                     unzipped=unzipped_size(zf))
 
 
-def read_layer(path: Path) -> LayerInfo:
+def read_layer(path: Path) -> LayerUpload:
     """The layer zip's artifact facts and its build record (``lambdapack-layer.json`` at the root)."""
     if not path.is_file():
         raise LayerError(f"layer {path} not found",
                          hint="build it first: lambdapack build-layer (or pass --layer PATH)")
-    with open_zip(path) as zf:
-        record = read_record(zf)
-        if record is None:
-            raise LayerError(f"{path} has no {RECORD_NAME}: not a layer lambdapack built",
-                             hint="rebuild it with lambdapack build-layer, which records runtime, arch and versions")
-        artifact = _artifact(path, zf)
-    return LayerInfo(artifact=artifact, record=record, runtime=record.get("runtime"),
-                     arch=str(record.get("arch", "")), python_version=str(record.get("python_version", "")))
+    facts = inspect.inspect_layer(path)
+    if facts.record is None:
+        raise LayerError(f"{path} has no {RECORD_NAME}: not a layer lambdapack built",
+                         hint="rebuild it with lambdapack build-layer, which records runtime, arch and versions")
+    artifact = Artifact(path=path, sha256=facts.sha256, size=facts.zip_bytes, unzipped=facts.unzipped_bytes)
+    return LayerUpload(artifact=artifact, facts=facts)
 
 
 def read_function(path: Path) -> FunctionInfo:
@@ -109,12 +115,10 @@ def read_function(path: Path) -> FunctionInfo:
                               hint="build the package with lambdapack package")
         manifests = sorted((n for n in names if PurePosixPath(n).name == MODEL_MANIFEST
                             and len(PurePosixPath(n).parts) <= 2), key=len)
-        manifest = _read_json_member(zf, manifests[0], path) if manifests else None
+        raw = _read_member(zf, manifests[0], path) if manifests else None
         artifact = _artifact(path, zf)
-    if manifest is not None and manifest.get("schema") != MODEL_SCHEMA:
-        raise DeployError(f"{path}: unknown model manifest schema {manifest.get('schema')!r}",
-                          hint=f"this lambdapack reads {MODEL_SCHEMA}; retrain or upgrade lambdapack")
-    return FunctionInfo(artifact=artifact, manifest=manifest)
+    versions = read_versions(raw, f"{path}:{manifests[0]}") if raw is not None else None
+    return FunctionInfo(artifact=artifact, versions=versions)
 
 
 def check_snapstart(runtime: str) -> None:
@@ -133,7 +137,7 @@ class Inputs:
 
     runtime: str
     arch: str
-    layer: LayerInfo | None  # None: --no-layer
+    layer: LayerUpload | None  # None: --no-layer
     function: FunctionInfo
 
 
@@ -150,7 +154,7 @@ def check_function_only(function: FunctionInfo, runtime: str | None, arch: str |
     return Inputs(runtime=final_runtime, arch=final_arch, layer=None, function=function)
 
 
-def check_inputs(layer: LayerInfo, function: FunctionInfo, runtime: str | None, arch: str | None) -> Inputs:
+def check_inputs(layer: LayerUpload, function: FunctionInfo, runtime: str | None, arch: str | None) -> Inputs:
     """Runtime/arch agreement, model/layer versions and the unzipped size limit."""
     layer_runtime = layer.runtime
     if runtime is not None:
@@ -172,9 +176,8 @@ def check_inputs(layer: LayerInfo, function: FunctionInfo, runtime: str | None, 
         raise DeployError(f"layer {layer.artifact.path.name} is for {layer.arch}, the function is for {final_arch}",
                           hint=f"rebuild the layer: lambdapack build-layer --runtime {final_runtime} "
                                f"--arch {final_arch}")
-    if function.manifest is not None:
-        versions = function.manifest.get("versions") or {}
-        mismatches = compat.version_mismatches(versions, compat.layer_versions(layer.record))
+    if function.versions is not None:
+        mismatches = compat.version_mismatches(function.versions, layer.facts.versions)
         if mismatches:
             raise VersionMismatchError(
                 "the model and the layer disagree: " + "; ".join(m.describe() for m in mismatches),

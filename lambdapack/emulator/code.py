@@ -5,112 +5,64 @@ Layers are unpacked once per content hash into the user cache (Lambda extracts t
 runtime runs with ``-B`` so no ``.pyc`` lands there, as on Lambda's read-only ``/opt``.
 The function zip is small and unpacked into a fresh temporary task root per session.
 
-Before anything runs, the layers say which Python and architecture they were built for:
-the build record ``lambdapack-layer.json`` if present, otherwise the
-``python/lib/python3.X/site-packages`` directory name and the ELF header of its
-extension modules.
+Before anything runs, the layers say which Python and architecture they were built for
+(:func:`lambdapack.layer.inspect.inspect_layer`, the reader every command shares), and
+:func:`check_runnable` refuses what this machine cannot run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import platform
 import shutil
 import tempfile
 import time
-import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from lambdapack import archive
 from lambdapack.emulator.ric import cache_root
 from lambdapack.errors import EmulatorError, LambdapackError
-from lambdapack.layer.record import read_record
-from lambdapack.targets import ARCHES, RUNTIMES, site_packages_pythons
+from lambdapack.layer.inspect import LayerInfo, cannot_run_here, inspect_layer, one_python
+from lambdapack.targets import RUNTIMES, host_arch
 
-# ELF e_machine values of the architectures Lambda runs
-_ELF_MACHINES = {62: "x86_64", 183: "arm64"}
 # unpacked layers kept in the cache, and how long one must sit unused before it may go
 KEEP_OPT_DIRS = 3
 PRUNE_IDLE_S = 24 * 3600
 
 
-@dataclass(frozen=True)
-class LayerInfo:
-    path: Path
-    python_version: str | None  # "3.12", or None for a pure-Python layer without a record
-    arch: str | None  # Lambda's name (x86_64 | arm64), or None when nothing says
-    runtime: str | None
-    sha256: str
+def inspect_layers(paths: Sequence[Path]) -> list[LayerInfo]:
+    """Each layer as the shared reader sees it, refused as the emulator's own error."""
+    return [inspect_layer(Path(p), error=EmulatorError) for p in paths]
 
 
-def host_arch() -> str:
-    machine = platform.machine().lower()
-    for lambda_name, uname in ARCHES.items():
-        if machine in (lambda_name, uname):
-            return lambda_name
-    return machine
+def check_runnable(layers: Sequence[LayerInfo], runtime: str | None = None) -> tuple[str | None, str | None]:
+    """The (python_version, runtime) all ``layers`` agree on, refusing what this host cannot run.
 
-
-def inspect_layer(path: Path) -> LayerInfo:
-    """What ``path`` was built for, read from the zip without unpacking it."""
-    path = Path(path)
-    with archive.open_zip(path) as zf:
-        names = zf.namelist()
-        record = read_record(zf, error=EmulatorError)
-        versions = [f"{major}.{minor}" for major, minor in site_packages_pythons(names)]
-        arch = record.get("arch") if record else None
-        if arch is None:
-            arch = _elf_arch(zf, names)
-    if record and record.get("python_version"):
-        python_version = str(record["python_version"])
-    elif len(versions) == 1:
-        python_version = versions[0]
-    elif len(versions) > 1:
-        raise EmulatorError(f"{path} holds site-packages for several Pythons ({', '.join(versions)})",
-                            hint="a Lambda layer serves one runtime; rebuild it for the runtime you deploy")
-    else:
-        python_version = None
-    runtime = record.get("runtime") if record else None
-    if runtime is None and python_version is not None:
-        runtime = f"python{python_version}"
-    return LayerInfo(path, python_version, arch, runtime, archive.sha256_file(path))
-
-
-def _elf_arch(zf: zipfile.ZipFile, names: Sequence[str]) -> str | None:
-    for name in names:
-        if not (name.endswith(".so") or ".so." in name.rsplit("/", 1)[-1]):
-            continue
-        with zf.open(name) as fh:
-            header = fh.read(20)
-        if header[:4] == b"\x7fELF" and len(header) == 20:
-            byteorder = "little" if header[5] == 1 else "big"
-            return _ELF_MACHINES.get(int.from_bytes(header[18:20], byteorder), f"elf-machine-{header[18]}")
-    return None
-
-
-def check_runnable(layers: Sequence[LayerInfo]) -> tuple[str | None, str | None]:
-    """The (python_version, runtime) all ``layers`` agree on, refusing what this host cannot run."""
+    ``runtime``: the one the user asked for; refused when the layers say another.
+    """
     here = host_arch()
-    versions = {info.python_version for info in layers if info.python_version}
     for info in layers:
+        reason = cannot_run_here(info)
+        if reason is None:
+            continue
         if info.arch and info.arch != here:
-            raise EmulatorError(
-                f"{info.path} is built for {info.arch}; this machine is {here} and cannot load its native code",
-                hint=f"for local runs build a layer with `lambdapack build-layer --arch {here}` "
-                     f"(deploy the {info.arch} one as it is)")
-    if len(versions) > 1:
-        raise EmulatorError(f"the layers were built for different Pythons ({', '.join(sorted(versions))})",
-                            hint="build every layer for the one runtime the function uses")
-    version = versions.pop() if versions else None
+            hint = (f"for local runs build a layer with `lambdapack build-layer --arch {here}` "
+                    f"(deploy the {info.arch} one as it is)")
+        else:
+            hint = "run it on a Linux machine at least as new as the layer's runtime, or rebuild the layer"
+        raise EmulatorError(reason, hint=hint)
+    python = one_python(layers, error=EmulatorError)
+    version = "{}.{}".format(*python) if python else None
     runtimes = {info.runtime for info in layers if info.runtime}
-    runtime = runtimes.pop() if len(runtimes) == 1 else (f"python{version}" if version else None)
-    if runtime is not None and runtime not in RUNTIMES:
-        raise EmulatorError(f"the layer targets {runtime}, which Lambda does not offer",
+    found = runtimes.pop() if len(runtimes) == 1 else (f"python{version}" if version else None)
+    if found is not None and found not in RUNTIMES:
+        raise EmulatorError(f"the layer targets {found}, which Lambda does not offer",
                             hint="choose one of: " + ", ".join(RUNTIMES))
-    return version, runtime
+    if found is not None and runtime and runtime != found:
+        raise EmulatorError(f"--runtime {runtime} does not match the layer ({found})",
+                            hint="drop --runtime: the layer decides")
+    return version, found
 
 
 def opt_dir_for(layers: Sequence[LayerInfo]) -> Path:

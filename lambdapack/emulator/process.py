@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lambdapack import defaults
 from lambdapack.emulator.runtime_api import Invocation, RuntimeAPIServer
 from lambdapack.errors import EmulatorError
 
@@ -58,10 +59,10 @@ class SandboxConfig:
     task_root: Path
     opt_dir: Path
     runtime_dir: Path
-    handler: str = "lambda_function.lambda_handler"
+    handler: str = defaults.HANDLER
     function_name: str = "lambdapack-local"
-    memory_mb: int = 512
-    timeout_s: float = 30.0
+    memory_mb: int = defaults.MEMORY_MB
+    timeout_s: float = defaults.TIMEOUT_S
     region: str = "us-east-1"
     runtime: str = "python3.12"
     environment: Mapping[str, str] = field(default_factory=dict)

@@ -19,7 +19,7 @@ from pathlib import Path
 import filelock
 
 from lambdapack.errors import EmulatorError, LambdapackError
-from lambdapack.targets import Target
+from lambdapack.targets import Target, host_arch
 
 # Pinned so that a cached runtime directory is exactly what its name says.
 AWSLAMBDARIC_VERSION = "4.2.2"
@@ -74,8 +74,6 @@ def _copy_from_host(target: Target, dest: Path) -> bool:
     """
     import importlib.metadata
     import sys
-
-    from lambdapack.emulator.code import host_arch
 
     if sys.version_info[:2] != target.python or host_arch() != target.arch:
         return False

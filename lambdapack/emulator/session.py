@@ -17,19 +17,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lambdapack import interpreters
+from lambdapack import defaults, interpreters
 from lambdapack.emulator import code, ric
 from lambdapack.emulator.invoker import InvokeResult, LocalFunction, LogSink
 from lambdapack.emulator.process import SandboxConfig
 from lambdapack.errors import EmulatorError, InterpreterError
-from lambdapack.targets import DEFAULT_ARCH, DEFAULT_RUNTIME, Target, get_runtime
+from lambdapack.targets import DEFAULT_ARCH, DEFAULT_RUNTIME, Target, get_runtime, host_arch
 
-DEFAULT_HANDLER = "lambda_function.lambda_handler"
-DEFAULT_MEMORY_MB = 512
-DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_FUNCTION = Path("dist/function.zip")
-MIN_MEMORY_MB, MAX_MEMORY_MB = 128, 10240
-MAX_TIMEOUT_S = 900
 
 
 @dataclass(frozen=True)
@@ -38,9 +33,9 @@ class FunctionSpec:
 
     function_zip: Path
     layers: tuple[Path, ...] = ()
-    handler: str = DEFAULT_HANDLER
-    memory_mb: int = DEFAULT_MEMORY_MB
-    timeout_s: float = DEFAULT_TIMEOUT_S
+    handler: str = defaults.HANDLER
+    memory_mb: int = defaults.MEMORY_MB
+    timeout_s: float = defaults.TIMEOUT_S
     python: Path | None = None  # the user's --python; otherwise found on PATH / pyenv
     runtime: str | None = None  # only needed when no layer says which Python
     function_name: str = "lambdapack-local"
@@ -50,7 +45,7 @@ class FunctionSpec:
 
 def default_layer(dist: Path = Path("dist")) -> Path:
     """``dist/layer-python3.12-<this machine's arch>.zip``, else the only layer in ``dist/``."""
-    for arch in dict.fromkeys((code.host_arch(), DEFAULT_ARCH)):
+    for arch in dict.fromkeys((host_arch(), DEFAULT_ARCH)):
         preferred = dist / f"layer-{DEFAULT_RUNTIME}-{arch}.zip"
         if preferred.is_file():
             return preferred
@@ -71,15 +66,17 @@ def _check_spec(spec: FunctionSpec) -> None:
     for layer in spec.layers:
         if not Path(layer).is_file():
             raise EmulatorError(f"{layer}: no such layer", hint="build it with `lambdapack build-layer`")
-    if not MIN_MEMORY_MB <= spec.memory_mb <= MAX_MEMORY_MB:
-        raise EmulatorError(f"memory {spec.memory_mb} MB is outside Lambda's range",
-                            hint=f"choose {MIN_MEMORY_MB}..{MAX_MEMORY_MB} MB")
-    if not 0 < spec.timeout_s <= MAX_TIMEOUT_S:
+    low, high = defaults.MEMORY_RANGE_MB
+    if not low <= spec.memory_mb <= high:
+        raise EmulatorError(f"memory {spec.memory_mb} MB is outside Lambda's range", hint=f"choose {low}..{high} MB")
+    longest = defaults.TIMEOUT_RANGE_S[1]
+    # fractions of a second are allowed here, unlike on Lambda: a local run may test its own timeout quickly
+    if not 0 < spec.timeout_s <= longest:
         raise EmulatorError(f"timeout {spec.timeout_s} s is outside Lambda's range",
-                            hint=f"choose 1..{MAX_TIMEOUT_S} seconds")
+                            hint=f"choose 1..{longest} seconds")
     if "." not in spec.handler:
         raise EmulatorError(f"handler {spec.handler!r} is not MODULE.FUNCTION",
-                            hint=f"for example {DEFAULT_HANDLER}")
+                            hint=f"for example {defaults.HANDLER}")
 
 
 @dataclass(frozen=True)
@@ -98,17 +95,14 @@ def _resolve_region(region: str | None) -> str:
 def prepare(spec: FunctionSpec) -> Iterator[Prepared]:
     """Check and lay out ``spec``; the task root lives as long as the context."""
     _check_spec(spec)
-    infos = [code.inspect_layer(Path(p)) for p in spec.layers]
-    version, runtime = code.check_runnable(infos)
+    infos = code.inspect_layers(spec.layers)
+    version, runtime = code.check_runnable(infos, spec.runtime)
     if runtime is None:
         runtime = spec.runtime or DEFAULT_RUNTIME
-    elif spec.runtime and spec.runtime != runtime:
-        raise EmulatorError(f"--runtime {spec.runtime} does not match the layer ({runtime})",
-                            hint="drop --runtime: the layer decides")
     python_version = version or "{}.{}".format(*get_runtime(runtime).python)
     wanted = tuple(int(p) for p in python_version.split("."))
     python = _find_interpreter(wanted, spec.python, runtime)
-    target = Target.for_runtime(runtime, code.host_arch())
+    target = Target.for_runtime(runtime, host_arch())
     runtime_dir = ric.runtime_dir_for(target, python)
     opt_dir = code.opt_dir_for(infos)
     task_root = Path(tempfile.mkdtemp(prefix="lambdapack-task-"))

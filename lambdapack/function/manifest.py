@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lambdapack import archive
+from lambdapack.defaults import HANDLER
 from lambdapack.errors import PackageError
 
 SCHEMA = "lambdapack.function/1"
@@ -42,7 +43,7 @@ class FunctionManifest:
     needs_layer: bool
     runtime: str | None  # the runtime the function was packaged for (from --layer or --runtime)
     predictor: PredictorFile | None
-    handler: str = "lambda_function.lambda_handler"
+    handler: str = HANDLER
 
     def to_dict(self) -> dict:
         data = {"schema": SCHEMA, **asdict(self)}
@@ -68,7 +69,7 @@ class FunctionManifest:
                 needs_layer=bool(data["needs_layer"]),
                 runtime=str(data["runtime"]) if data.get("runtime") else None,
                 predictor=PredictorFile(**predictor) if predictor else None,
-                handler=str(data.get("handler") or "lambda_function.lambda_handler"),
+                handler=str(data.get("handler") or HANDLER),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PackageError(f"{where}: malformed function manifest ({exc})",

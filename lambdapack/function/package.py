@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from lambdapack import archive, compat, interpreters, targets
+from lambdapack.defaults import HANDLER, HANDLER_FILE
 from lambdapack.errors import LambdapackError, PackageError, VersionMismatchError
 from lambdapack.function.manifest import FUNCTION_MANIFEST, FunctionManifest, PredictorFile
 from lambdapack.layer.compile import compile_pycs
-from lambdapack.layer.record import RECORD_NAME, read_record
+from lambdapack.layer.inspect import inspect_layer
+from lambdapack.layer.record import RECORD_NAME
 from lambdapack.model.manifest import MANIFEST_FILE, Manifest, load_manifest, verify_model_file
 from lambdapack.predictor.build import (
     DEFAULT_MAX_ROWS,
@@ -31,8 +32,6 @@ from lambdapack.predictor.build import (
 )
 from lambdapack.templates import template_bytes
 
-HANDLER_FILE = "lambda_function.py"
-HANDLER = "lambda_function.lambda_handler"
 # shipped beside the handler: the machinery it imports, standard library only
 SUPPORT_FILES = ("lambdapack_serving.py", "lambdapack_predictor.py")
 DEFAULT_MODEL_DIR = Path("build/model")
@@ -204,31 +203,14 @@ def _read(path: Path) -> bytes:
         raise PackageError(f"cannot read {path} ({exc.strerror or exc})", hint="check the file's permissions") from None
 
 
-def read_layer_record(layer: Path) -> tuple[dict, int]:
-    """The build record at the root of a layer zip, and the layer's unzipped size in bytes."""
-    with archive.open_zip(layer) as zf:
-        try:
-            archive.validate_members(zf)
-            unzipped = archive.unzipped_size(zf)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise PackageError(f"{layer}: corrupt archive ({exc})",
-                               hint="rebuild the layer with `lambdapack build-layer`") from None
-        record = read_record(zf, error=PackageError)
-    if record is None:
+def check_layer(layer: Path, manifest: Manifest) -> LayerCheck:
+    """Refuse a layer that does not carry exactly the model's library versions."""
+    info = inspect_layer(layer, error=PackageError)
+    if info.record is None:
         raise PackageError(f"{layer} has no {RECORD_NAME} at its root, so its library versions are unknown",
                            hint="build the layer with `lambdapack build-layer --model DIR`, "
                                 "or package without --layer")
-    return record, unzipped
-
-
-def check_layer(layer: Path, manifest: Manifest) -> LayerCheck:
-    """Refuse a layer that does not carry exactly the model's library versions."""
-    record, unzipped = read_layer_record(layer)
-    try:
-        carried = compat.layer_versions(record)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise PackageError(f"{layer}: {RECORD_NAME} has a malformed packages list ({exc!r})",
-                           hint="rebuild the layer with `lambdapack build-layer`") from None
+    carried = info.versions
     mismatches = compat.version_mismatches(manifest.versions, carried)
     if mismatches:
         raise VersionMismatchError(
@@ -237,14 +219,9 @@ def check_layer(layer: Path, manifest: Manifest) -> LayerCheck:
                  f"the layer (`lambdapack train --layer {layer}`)")
     return LayerCheck(
         path=layer,
-        runtime=_str_or_none(record.get("runtime")),
-        arch=_str_or_none(record.get("arch")),
-        python_version=_str_or_none(record.get("python_version")),
+        runtime=info.runtime,
+        arch=info.arch,
+        python_version=info.python_version,
         versions={name: carried[name] for name in compat.PINNED_PACKAGES if name in carried},
-        unzipped_bytes=unzipped,
+        unzipped_bytes=info.unzipped_bytes,
     )
-
-
-def _str_or_none(value: object) -> str | None:
-    return str(value) if value is not None else None
-

@@ -23,9 +23,9 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerDefSection, GNUVerNeedSection, GNUVerSymSection
 from elftools.elf.sections import SymbolTableSection
 
+from lambdapack.targets import elf_machine
+
 ELF_MAGIC = b"\x7fELF"
-# e_machine names as pyelftools spells them -> uname machine names
-MACHINES = {"EM_X86_64": "x86_64", "EM_AARCH64": "aarch64", "EM_386": "i686", "EM_ARM": "armv7l"}
 _GLIBC = re.compile(r"^GLIBC_(\d+)\.(\d+)(?:\.\d+)?$")
 
 
@@ -120,7 +120,7 @@ def read_elf(path: Path) -> ElfInfo | None:
                 return None
             fh.seek(0)
             elf = ELFFile(fh)
-            machine = MACHINES.get(elf["e_machine"], str(elf["e_machine"]))
+            machine = elf_machine(elf["e_machine"])
             tags = _dynamic_tags(elf)
             needs, defs = _versions(elf)
     except (ELFError, OSError, ValueError, KeyError, AttributeError):

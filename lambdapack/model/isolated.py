@@ -10,122 +10,37 @@ only the layer's directories on ``sys.path``. A layer whose machine code cannot 
 from __future__ import annotations
 
 import json
-import platform
 import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-
 from lambdapack import archive, compat, interpreters
 from lambdapack.errors import LayerError, ModelError
-from lambdapack.layer.record import RECORD_NAME, read_record
+from lambdapack.layer.inspect import Host, LayerInfo, cannot_run_here, inspect_layer
+from lambdapack.layer.record import RECORD_NAME
 from lambdapack.model import _child_train
-from lambdapack.targets import machine_for, site_packages_pythons
 
-_HOST_MACHINE_ALIASES = {"amd64": "x86_64", "arm64": "aarch64"}
-_LEGACY_GLIBC = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
-
-
-@dataclass(frozen=True)
-class LayerInfo:
-    path: Path
-    python: tuple[int, int]
-    arch: str | None  # Lambda's name; None when the layer has no build record
-    site_packages: str
-    glibc_needed: tuple[int, int] | None  # the newest glibc any of its wheels requires
-    record: dict[str, Any] | None
+_WAY_OUT = ("train without --layer in an environment with the layer's library versions, "
+            "or run `lambdapack train --layer` on a machine that matches the layer")
 
 
-def read_layer_record(zip_path: Path) -> dict[str, Any] | None:
-    """The layer's ``lambdapack-layer.json`` (validated schema), or None if it has none."""
-    return read_record(Path(zip_path))
-
-
-def _python_from_layout(zip_path: Path) -> tuple[tuple[int, int], str] | None:
-    with archive.open_zip(zip_path) as zf:
-        versions = site_packages_pythons(zf.namelist())
-    if not versions:
-        return None
-    major, minor = versions[0]
-    return (major, minor), f"python/lib/python{major}.{minor}/site-packages"
-
-
-def _wheel_glibc(wheel: str) -> tuple[int, int] | None:
-    """The oldest glibc a wheel's platform tags accept (None for pure or non-manylinux wheels)."""
-    try:
-        _, _, _, tag_set = parse_wheel_filename(wheel)
-    except InvalidWheelFilename:
-        return None
-    needs: list[tuple[int, int]] = []
-    for tag in tag_set:
-        platform_tag = tag.platform
-        if platform_tag.startswith("manylinux_"):
-            fields = platform_tag.split("_")
-            if len(fields) >= 3 and fields[1].isdigit() and fields[2].isdigit():
-                needs.append((int(fields[1]), int(fields[2])))
-        else:
-            legacy = platform_tag.split("_", 1)[0]
-            if legacy in _LEGACY_GLIBC:
-                needs.append(_LEGACY_GLIBC[legacy])
-    return min(needs) if needs else None
-
-
-def inspect_layer(zip_path: Path) -> LayerInfo:
-    zip_path = Path(zip_path)
-    record = read_layer_record(zip_path)
-    if record is not None:
-        try:
-            major, minor = (int(p) for p in str(record["python_version"]).split("."))
-            site_packages = str(record.get("site_packages") or f"python/lib/python{major}.{minor}/site-packages")
-            arch = record.get("arch")
-            wheels = [str(p.get("wheel") or "") for p in record.get("packages") or []]
-        except (KeyError, ValueError, TypeError, AttributeError) as exc:
-            raise LayerError(f"{zip_path}: {RECORD_NAME} is malformed ({exc})",
-                             hint="rebuild the layer with `lambdapack build-layer`") from None
-        needs = [g for g in (_wheel_glibc(w) for w in wheels) if g is not None]
-        return LayerInfo(zip_path, (major, minor), str(arch) if arch else None, site_packages,
-                         max(needs) if needs else None, record)
-    found = _python_from_layout(zip_path)
-    if found is None:
+def layer_for_training(zip_path: Path) -> LayerInfo:
+    """The layer as every command reads it; refused unless it names the Python to train in."""
+    layer = inspect_layer(Path(zip_path))
+    if layer.python is None:
         raise LayerError(f"{zip_path}: not a Python layer (no {RECORD_NAME}, no python/lib/python3.X/site-packages)",
                          hint="build one with `lambdapack build-layer scikit-learn joblib`")
-    return LayerInfo(zip_path, found[0], None, found[1], None, None)
+    return layer
 
 
-def _host_glibc() -> tuple[int, int] | None:
-    lib, version = platform.libc_ver()
-    if lib != "glibc" or not version:
-        return None
-    major, _, minor = version.partition(".")
-    try:
-        return int(major), int(minor.split(".")[0])
-    except ValueError:
-        return None
-
-
-def check_runnable_here(layer: LayerInfo, *, host_platform: str | None = None, host_machine: str | None = None,
-                        host_glibc: tuple[int, int] | str | None = "detect") -> None:
+def check_runnable_here(layer: LayerInfo, host: Host | None = None) -> None:
     """Refuse a layer whose compiled code this machine cannot execute."""
-    host_platform = host_platform or sys.platform
-    machine = (host_machine or platform.machine()).lower()
-    machine = _HOST_MACHINE_ALIASES.get(machine, machine)
-    glibc = _host_glibc() if host_glibc == "detect" else host_glibc
-    way_out = "train without --layer in an environment with the layer's library versions, " \
-              "or run `lambdapack train --layer` on a machine that matches the layer"
-    if not host_platform.startswith("linux"):
-        raise ModelError(f"{layer.path} holds Linux binaries; they cannot run on {host_platform}", hint=way_out)
-    if layer.arch is not None and machine_for(layer.arch) != machine:
-        raise ModelError(
-            f"{layer.path} is built for {layer.arch} ({machine_for(layer.arch)}); this machine is {machine}",
-            hint=way_out)
-    if layer.glibc_needed is not None and isinstance(glibc, tuple) and glibc < layer.glibc_needed:
-        needed = f"{layer.glibc_needed[0]}.{layer.glibc_needed[1]}"
-        raise ModelError(f"{layer.path} needs glibc {needed}; this machine has {glibc[0]}.{glibc[1]}", hint=way_out)
+    reason = cannot_run_here(layer, host)
+    if reason is not None:
+        raise ModelError(reason, hint=_WAY_OUT)
 
 
 @dataclass(frozen=True)
@@ -138,7 +53,7 @@ class IsolatedTrainer:
         with tempfile.TemporaryDirectory(prefix="lambdapack-train-layer-") as tmp:
             root = Path(tmp) / "opt"
             archive.safe_extract(self.layer.path, root)
-            paths = [root / self.layer.site_packages, root / "python"]
+            paths = [root / where for where in (self.layer.site_packages, "python") if where]
             payload = dict(request, X=_as_lists(X), y=_as_lists(y),
                            sys_path=[str(p) for p in paths if p.is_dir()])
             reply = self._call(payload, cwd=Path(tmp))
@@ -147,7 +62,7 @@ class IsolatedTrainer:
                 raise ModelError(f"the isolated interpreter imported scikit-learn from {sklearn_path}, not the layer",
                                  hint="this is a lambdapack bug; please report it")
         if self.layer.record is not None:
-            mismatches = compat.version_mismatches(reply["versions"], compat.layer_versions(self.layer.record))
+            mismatches = compat.version_mismatches(reply["versions"], self.layer.versions)
             if mismatches:
                 raise ModelError(f"{self.layer.path}: its record disagrees with the libraries it holds: "
                                  + "; ".join(m.describe() for m in mismatches),
@@ -188,7 +103,8 @@ def _as_lists(values: Any) -> Sequence[Any]:
 
 def prepare(layer_zip: Path, python: str | None = None) -> IsolatedTrainer:
     """Check that ``layer_zip`` can run here and find its interpreter; nothing is unpacked yet."""
-    layer = inspect_layer(layer_zip)
+    layer = layer_for_training(layer_zip)
     check_runnable_here(layer)
+    assert layer.python is not None  # layer_for_training refuses a layer that names none
     interpreter = interpreters.require_python(layer.python, python)
     return IsolatedTrainer(layer, interpreter)

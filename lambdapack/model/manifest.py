@@ -101,67 +101,19 @@ class Manifest:
     @classmethod
     def from_dict(cls, data: Any, source: str = "model.json") -> Manifest:
         """Parse and validate a manifest document; every problem is a ModelError naming ``source``."""
-        if not isinstance(data, dict):
-            raise _corrupt(source, "the document is not a JSON object")
-        schema = data.get("schema")
-        if schema != SCHEMA:
-            raise ModelError(
-                f"{source}: unknown manifest schema {schema!r} (this lambdapack reads {SCHEMA!r})",
-                hint="upgrade lambdapack, or recreate the manifest with `lambdapack train` "
-                     "or `lambdapack model import`",
-            )
+        schema = _check_schema(data, source)
         try:
             task = _expect(data, "task", str)
             if task not in TASKS:
-                raise _corrupt(source, f"task must be one of {', '.join(TASKS)}, not {task!r}")
+                raise _FieldError(f"task must be one of {', '.join(TASKS)}, not {task!r}")
             est = _expect(data, "estimator", dict)
             estimator = EstimatorInfo(_expect(est, "class", str), dict(_expect(est, "params", dict)))
-            raw_ds = data.get("dataset")
-            dataset = None
-            if raw_ds is not None:
-                if not isinstance(raw_ds, dict):
-                    raise _corrupt(source, "dataset must be an object or null")
-                dataset = DatasetInfo(
-                    name=_expect(raw_ds, "name", str),
-                    source=_expect(raw_ds, "source", str),
-                    rows=_expect(raw_ds, "rows", int),
-                    test_size=_optional(raw_ds, "test_size", (int, float)),
-                    split_random_state=_optional(raw_ds, "split_random_state", int),
-                    target=_optional(raw_ds, "target", str),
-                )
-            features = []
-            for item in _expect(data, "features", list):
-                if not isinstance(item, dict):
-                    raise _corrupt(source, "each feature must be an object with name and alias")
-                features.append(Feature(_expect(item, "name", str), _optional(item, "alias", str)))
-            if not features:
-                raise _corrupt(source, "features is empty")
-            names = [f.name for f in features]
-            if len(set(names)) != len(names):
-                raise _corrupt(source, "feature names repeat")
-            raw_classes = data.get("classes")
-            classes = None
-            if raw_classes is not None:
-                if not isinstance(raw_classes, list) or not all(isinstance(c, str) for c in raw_classes):
-                    raise _corrupt(source, "classes must be a list of strings or null")
-                classes = tuple(raw_classes)
-            metrics = _expect(data, "metrics", dict)
-            if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in metrics.values()):
-                raise _corrupt(source, "metrics must be finite numbers")
-            versions = _expect(data, "versions", dict)
-            if not all(isinstance(v, str) for v in versions.values()):
-                raise _corrupt(source, "versions must be strings")
-            raw_model = _expect(data, "model", dict)
-            model = ModelFile(_expect(raw_model, "file", str), _expect(raw_model, "bytes", int),
-                              _expect(raw_model, "sha256", str))
+            return cls(task=task, estimator=estimator,
+                       dataset=_dataset(data.get("dataset")), features=_features(_expect(data, "features", list)),
+                       classes=_classes(data.get("classes")), metrics=_metrics(_expect(data, "metrics", dict)),
+                       versions=_versions(data), model=_model_file(_expect(data, "model", dict)), schema=schema)
         except _FieldError as exc:
             raise _corrupt(source, str(exc)) from None
-        if "/" in model.file or "\\" in model.file or model.file in ("", ".", ".."):
-            raise _corrupt(source, f"model.file must be a plain file name, not {model.file!r}")
-        if len(model.sha256) != 64 or any(c not in "0123456789abcdef" for c in model.sha256):
-            raise _corrupt(source, "model.sha256 is not a sha256 hex digest")
-        return cls(task=task, estimator=estimator, dataset=dataset, features=tuple(features), classes=classes,
-                   metrics=dict(metrics), versions=dict(versions), model=model, schema=schema)
 
 
 class _FieldError(Exception):
@@ -181,6 +133,78 @@ def _optional(data: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> 
     if data.get(key) is None:
         return None
     return _expect(data, key, kind)
+
+
+def _check_schema(data: Any, source: str) -> str:
+    if not isinstance(data, dict):
+        raise _corrupt(source, "the document is not a JSON object")
+    schema = data.get("schema")
+    if schema != SCHEMA:
+        raise ModelError(
+            f"{source}: unknown manifest schema {schema!r} (this lambdapack reads {SCHEMA!r})",
+            hint="upgrade lambdapack, or recreate the manifest with `lambdapack train` "
+                 "or `lambdapack model import`",
+        )
+    return schema
+
+
+def _dataset(raw: Any) -> DatasetInfo | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise _FieldError("dataset must be an object or null")
+    return DatasetInfo(
+        name=_expect(raw, "name", str),
+        source=_expect(raw, "source", str),
+        rows=_expect(raw, "rows", int),
+        test_size=_optional(raw, "test_size", (int, float)),
+        split_random_state=_optional(raw, "split_random_state", int),
+        target=_optional(raw, "target", str),
+    )
+
+
+def _features(raw: list[Any]) -> tuple[Feature, ...]:
+    features = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise _FieldError("each feature must be an object with name and alias")
+        features.append(Feature(_expect(item, "name", str), _optional(item, "alias", str)))
+    if not features:
+        raise _FieldError("features is empty")
+    names = [f.name for f in features]
+    if len(set(names)) != len(names):
+        raise _FieldError("feature names repeat")
+    return tuple(features)
+
+
+def _classes(raw: Any) -> tuple[str, ...] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(c, str) for c in raw):
+        raise _FieldError("classes must be a list of strings or null")
+    return tuple(raw)
+
+
+def _metrics(raw: dict[str, Any]) -> dict[str, float]:
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in raw.values()):
+        raise _FieldError("metrics must be finite numbers")
+    return dict(raw)
+
+
+def _versions(data: dict[str, Any]) -> dict[str, str]:
+    versions = _expect(data, "versions", dict)
+    if not all(isinstance(v, str) for v in versions.values()):
+        raise _FieldError("versions must be strings")
+    return dict(versions)
+
+
+def _model_file(raw: dict[str, Any]) -> ModelFile:
+    model = ModelFile(_expect(raw, "file", str), _expect(raw, "bytes", int), _expect(raw, "sha256", str))
+    if "/" in model.file or "\\" in model.file or model.file in ("", ".", ".."):
+        raise _FieldError(f"model.file must be a plain file name, not {model.file!r}")
+    if len(model.sha256) != 64 or any(c not in "0123456789abcdef" for c in model.sha256):
+        raise _FieldError("model.sha256 is not a sha256 hex digest")
+    return model
 
 
 def _corrupt(source: str, why: str) -> ModelError:
@@ -203,11 +227,30 @@ def load_manifest(directory: Path) -> Manifest:
                               "`lambdapack train` or `lambdapack model import`") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ModelError(f"{path}: cannot read the manifest ({exc})", hint="check the file") from None
+    return Manifest.from_dict(_decode(text, str(path)), source=str(path))
+
+
+def _decode(text: str | bytes, source: str) -> Any:
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _corrupt(str(path), f"invalid JSON at line {exc.lineno} column {exc.colno}") from None
-    return Manifest.from_dict(data, source=str(path))
+        raise _corrupt(source, f"invalid JSON at line {exc.lineno} column {exc.colno}") from None
+    except UnicodeDecodeError as exc:
+        raise _corrupt(source, f"not UTF-8 ({exc.reason})") from None
+
+
+def read_versions(raw: str | bytes, source: str) -> dict[str, str]:
+    """The library versions of a manifest document, its schema checked: what a model is compared to a layer by.
+
+    For a copy that was validated in full when it was written (the one inside a function zip,
+    which ``package`` checked); everything else goes through :func:`load_manifest`.
+    """
+    data = _decode(raw, source)
+    _check_schema(data, source)
+    try:
+        return _versions(data)
+    except _FieldError as exc:
+        raise _corrupt(source, str(exc)) from None
 
 
 def verify_model_file(directory: Path, manifest: Manifest) -> Path:

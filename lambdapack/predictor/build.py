@@ -93,9 +93,10 @@ def _runner(manifest: Manifest, layer: Path | None, python: Path | None) -> _Run
         return (f"the model was trained with {trained} and this Python has {found}: give --layer to prove the "
                 "predictor with the model's own libraries")
     from lambdapack.emulator import code
+    from lambdapack.layer.inspect import inspect_layer
 
     try:
-        info = code.inspect_layer(layer)
+        info = inspect_layer(layer)
         version, _ = code.check_runnable([info])
         if version is None:
             return f"{layer.name} does not say which Python it is for"

@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 from lambdapack.archive import ZipEntry, write_zip
-from lambdapack.emulator.code import host_arch
+from lambdapack.targets import host_arch
 
 HOST_PY = "{}.{}".format(*sys.version_info[:2])
 HOST_RUNTIME = f"python{HOST_PY}"

@@ -198,7 +198,7 @@ def test_invoke_local_reports_cold_and_warm(tiny: tuple[Path, Path], logs: Logs)
 
 
 def test_wrong_arch_layer_is_refused(tmp_path: Path, tiny: tuple[Path, Path]) -> None:
-    from lambdapack.emulator.code import host_arch
+    from lambdapack.targets import host_arch
 
     other = "arm64" if host_arch() == "x86_64" else "x86_64"
     layer = make_layer(tmp_path, arch=other, name="foreign.zip")
@@ -210,7 +210,8 @@ def test_wrong_arch_layer_is_refused(tmp_path: Path, tiny: tuple[Path, Path]) ->
 
 def test_arch_read_from_elf_when_there_is_no_record(tmp_path: Path, tiny: tuple[Path, Path]) -> None:
     from lambdapack.archive import ZipEntry, write_zip
-    from lambdapack.emulator.code import host_arch, inspect_layer
+    from lambdapack.layer.inspect import inspect_layer
+    from lambdapack.targets import host_arch
 
     other, machine = (("arm64", 183) if host_arch() == "x86_64" else ("x86_64", 62))
     header = b"\x7fELF\x02\x01\x01" + b"\x00" * 11 + machine.to_bytes(2, "little") + b"\x00" * 44

@@ -13,15 +13,12 @@ from lambdapack import compat
 from lambdapack.archive import ZipEntry, safe_extract, write_zip
 from lambdapack.errors import InterpreterError, LayerError, ModelError
 from lambdapack.interpreters import find_python
-from lambdapack.model.isolated import (
-    LayerInfo,
-    _wheel_glibc,
-    check_runnable_here,
-    inspect_layer,
-    read_layer_record,
-)
+from lambdapack.layer.inspect import Host, LayerInfo, inspect_layer
+from lambdapack.layer.record import read_record
+from lambdapack.model.isolated import check_runnable_here, layer_for_training
 from lambdapack.model.manifest import load_manifest
 from lambdapack.model.train import train
+from lambdapack.targets import host_machine
 
 PY312 = find_python((3, 12))
 needs_312 = pytest.mark.skipif(PY312 is None, reason="needs a CPython 3.12 (pyenv) to run the layer's Python")
@@ -47,8 +44,9 @@ def _layer(tmp_path: Path, record: bytes | None, files: dict[str, bytes] | None 
 
 
 def _info(**changes: object) -> LayerInfo:
-    fields = {"path": Path("layer.zip"), "python": (3, 12), "arch": "x86_64",
-              "site_packages": "python/lib/python3.12/site-packages", "glibc_needed": (2, 28), "record": None}
+    fields = {"path": Path("layer.zip"), "runtime": "python3.12", "python": (3, 12), "arch": "x86_64",
+              "site_packages": "python/lib/python3.12/site-packages", "glibc_needed": (2, 28), "packages": (),
+              "record": None, "unzipped_bytes": 0, "zip_bytes": 0, "sha256": "0" * 64}
     fields.update(changes)
     return LayerInfo(**fields)  # type: ignore[arg-type]
 
@@ -67,12 +65,12 @@ def test_inspect_without_record_uses_the_layout(tmp_path: Path) -> None:
 
 def test_not_a_layer(tmp_path: Path) -> None:
     with pytest.raises(LayerError, match="not a Python layer"):
-        inspect_layer(_layer(tmp_path, None, {"README": b"hi"}))
+        layer_for_training(_layer(tmp_path, None, {"README": b"hi"}))
 
 
 def test_unknown_record_schema(tmp_path: Path) -> None:
     with pytest.raises(LayerError, match=r"unknown layer record schema 'lambdapack\.layer/9'"):
-        read_layer_record(_layer(tmp_path, _record(schema="lambdapack.layer/9")))
+        read_record(_layer(tmp_path, _record(schema="lambdapack.layer/9")))
 
 
 def test_malformed_record(tmp_path: Path) -> None:
@@ -86,29 +84,22 @@ def test_not_a_zip(tmp_path: Path) -> None:
         inspect_layer(tmp_path / "layer.zip")
 
 
-def test_wheel_glibc() -> None:
-    assert _wheel_glibc("numpy-2.5.5-cp312-cp312-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl") == (2, 27)
-    assert _wheel_glibc("scipy-1.0-cp312-cp312-manylinux2014_x86_64.whl") == (2, 17)
-    assert _wheel_glibc("joblib-1.6.0-py3-none-any.whl") is None
-    assert _wheel_glibc("garbage.whl") is None
-
-
 def test_refuses_another_architecture() -> None:
     with pytest.raises(ModelError, match=r"built for arm64 \(aarch64\); this machine is x86_64") as info:
-        check_runnable_here(_info(arch="arm64"), host_platform="linux", host_machine="x86_64", host_glibc=(2, 36))
+        check_runnable_here(_info(arch="arm64"), Host("linux", "x86_64", (2, 36)))
     assert "without --layer" in info.value.hint
 
 
 def test_macos_arm64_is_aarch64_but_not_linux() -> None:
     with pytest.raises(ModelError, match="Linux binaries; they cannot run on darwin"):
-        check_runnable_here(_info(arch="arm64"), host_platform="darwin", host_machine="arm64", host_glibc=None)
-    check_runnable_here(_info(arch="arm64"), host_platform="linux", host_machine="arm64", host_glibc=(2, 36))
+        check_runnable_here(_info(arch="arm64"), Host("darwin", "aarch64", None))
+    check_runnable_here(_info(arch="arm64"), Host("linux", "aarch64", (2, 36)))
 
 
 def test_refuses_an_older_glibc() -> None:
     with pytest.raises(ModelError, match=r"needs glibc 2\.28; this machine has 2\.17"):
-        check_runnable_here(_info(), host_platform="linux", host_machine="x86_64", host_glibc=(2, 17))
-    check_runnable_here(_info(), host_platform="linux", host_machine="AMD64", host_glibc=(2, 28))
+        check_runnable_here(_info(), Host("linux", "x86_64", (2, 17)))
+    check_runnable_here(_info(), Host("linux", host_machine("AMD64"), (2, 28)))
 
 
 def test_arch_refusal_through_train(tmp_path: Path) -> None:
@@ -172,10 +163,8 @@ def test_train_on_a_real_layer_loads_there_without_any_warning(real_layer, tmp_p
     assert again.sha256 == report.sha256  # deterministic in the child too
     assert (tmp_path / "again/model.json").read_bytes() == (tmp_path / "model/model.json").read_bytes()
     manifest = load_manifest(tmp_path / "model")
-    record = read_layer_record(layer)
-    assert record is not None
     assert manifest.versions["python"].startswith("3.12.")
-    assert compat.version_mismatches(manifest.versions, compat.layer_versions(record)) == []
+    assert compat.version_mismatches(manifest.versions, inspect_layer(layer).versions) == []
     assert report.metrics["accuracy"] >= 0.96
     assert report.interpreter is not None and "3.12" in report.interpreter
 

@@ -90,10 +90,10 @@ def test_build_layer_model_refuses_before_downloading(iris_model: Path, tmp_path
 
 @pytest.mark.slow
 def test_build_layer_model_pins_the_layer(iris_model: Path, real_layer, run_cli) -> None:  # type: ignore[no-untyped-def]
-    from lambdapack.model.isolated import read_layer_record
+    from lambdapack.layer.record import read_record
 
     layer = real_layer(runtime="python3.12", arch="x86_64", compile=False, model=iris_model)
-    record = read_layer_record(layer)
+    record = read_record(layer)
     assert record is not None
     held = {p["name"]: p["version"] for p in record["packages"]}
     versions = load_manifest(iris_model).versions

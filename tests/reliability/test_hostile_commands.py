@@ -84,7 +84,7 @@ def test_the_emulator_refuses_a_hostile_layer(case: hostile.HostileCase, tmp_pat
     monkeypatch.setenv("LAMBDAPACK_CACHE_DIR", str(cache))
     layer = hostile.build_case(case, tmp_path / "in", base=hostile.layer_base())
     with pytest.raises(LambdapackError, match=case.expect) as caught:
-        code.opt_dir_for([code.inspect_layer(layer)])
+        code.opt_dir_for(code.inspect_layers([layer]))
     assert caught.value.hint
     assert_nothing_outside(sandbox, cache, before)
     emulator_dir = cache / "emulator"
