@@ -10,6 +10,7 @@ from rich.console import Console
 from lambdapack.cli.main import arch_option, json_option, python_option, runtime_option
 from lambdapack.errors import LayerError
 from lambdapack.layer.check import CheckReport, check_layer
+from lambdapack.targets import ARCHES
 from lambdapack.ui import emit
 
 _MARK = {"pass": "[green]✓ pass[/]", "warn": "[yellow]! warn[/]", "fail": "[red]✗ fail[/]", "skip": "[dim]- skip[/]"}
@@ -67,7 +68,7 @@ def check_layer_command(layer: Path, runtime: str | None, arch: str | None, pyth
         built_for_another_target = {"layout", "abi"} & set(names) or any(
             "not built for" in c.detail for c in report.failures())
         if set(names) & {"elf", "libs"} and not built_for_another_target:
-            machine = "aarch64" if report.arch == "arm64" else report.arch
+            machine = ARCHES.get(report.arch, report.arch)
             plat = f"manylinux_{report.glibc.replace('.', '_')}_{machine}"
             hint = (f"the layer holds binaries built for a newer system than {plat}: pin a release with a {plat} "
                     f"(or older) wheel, or rebuild it on such a system; `auditwheel repair --plat {plat}` "

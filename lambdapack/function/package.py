@@ -93,10 +93,7 @@ def package_function(model_dir: Path = DEFAULT_MODEL_DIR, out: Path = DEFAULT_OU
     if hashlib.sha256(model_bytes).hexdigest() != manifest.model.sha256:
         raise PackageError(f"{model_path} changed while it was being packaged",
                            hint="wait for whatever writes the model to finish, then package again")
-    checked = check_layer(Path(layer), manifest) if layer is not None else None
-    if runtime is not None and checked is not None and checked.runtime and checked.runtime != runtime:
-        raise PackageError(f"--runtime {runtime} disagrees with the layer, built for {checked.runtime}",
-                           hint=f"drop --runtime, or rebuild the layer with --runtime {runtime}")
+    checked = check_layer(Path(layer), manifest, runtime) if layer is not None else None
     compiled = (build_predictor(model_path, manifest, Path(layer) if layer is not None else None, python)
                 if predictor else joblib_path("packaged with --no-predictor"))
     function = function_manifest_for(compiled, (checked.runtime if checked else None) or runtime)
@@ -203,8 +200,8 @@ def _read(path: Path) -> bytes:
         raise PackageError(f"cannot read {path} ({exc.strerror or exc})", hint="check the file's permissions") from None
 
 
-def check_layer(layer: Path, manifest: Manifest) -> LayerCheck:
-    """Refuse a layer that does not carry exactly the model's library versions."""
+def check_layer(layer: Path, manifest: Manifest, runtime: str | None = None) -> LayerCheck:
+    """Refuse a layer that does not carry exactly the model's library versions, or is for another ``runtime``."""
     info = inspect_layer(layer, error=PackageError)
     if info.record is None:
         raise PackageError(f"{layer} has no {RECORD_NAME} at its root, so its library versions are unknown",
@@ -217,6 +214,9 @@ def check_layer(layer: Path, manifest: Manifest) -> LayerCheck:
             f"the model and {layer.name} disagree: " + "; ".join(m.describe() for m in mismatches),
             hint=f"rebuild the layer for this model (`lambdapack build-layer --model DIR`) or retrain inside "
                  f"the layer (`lambdapack train --layer {layer}`)")
+    if runtime is not None and info.runtime and info.runtime != runtime:
+        raise PackageError(f"--runtime {runtime} disagrees with the layer, built for {info.runtime}",
+                           hint=f"drop --runtime, or rebuild the layer with --runtime {runtime}")
     return LayerCheck(
         path=layer,
         runtime=info.runtime,

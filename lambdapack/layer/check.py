@@ -32,21 +32,25 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from lambdapack import compat
 from lambdapack.archive import open_zip, safe_extract, unzipped_size, validate_members
-from lambdapack.errors import ArchiveError, LayerError
+from lambdapack.errors import ArchiveError, LayerError, ModelError
 from lambdapack.interpreters import find_python, install_hint, interpreter_version
 from lambdapack.layer.elf import ElfInfo, demangle, read_elf, symbols_by_version, undefined_symbols
 from lambdapack.layer.loader import SYSTEM, Linkage, link_layer
 from lambdapack.layer.policy import ManylinuxPolicy, is_loader, policy_for
 from lambdapack.layer.record import RECORD_NAME, read_record_lenient
+from lambdapack.model.manifest import load_versions
 from lambdapack.targets import (
+    DEFAULT_ARCH,
     DIRECT_UPLOAD_LIMIT,
     RUNTIMES,
     SITE_PACKAGES_RE,
     UNZIPPED_LIMIT,
     Target,
+    arch_for_machine,
     machine_for,
     site_packages_pythons,
 )
@@ -95,7 +99,7 @@ def resolve_target(names: list[str], record: dict | None, runtime: str | None, a
         arch = str(record["arch"])
     if arch is None:
         common = elf_machines.most_common(1)
-        arch = {"aarch64": "arm64"}.get(common[0][0], "x86_64") if common else "x86_64"
+        arch = (arch_for_machine(common[0][0]) if common else None) or DEFAULT_ARCH
     if runtime is not None:
         return Target.for_runtime(runtime, arch), origin
     if record and record.get("python_version") and record.get("platforms"):
@@ -402,11 +406,10 @@ def check_imports(root: Path, target: Target, python: str | None) -> Check:
 
 def check_model(record: dict | None, model_dir: Path) -> Check:
     """Do the model's library versions match the layer's? (The rule of docs/formats.md.)"""
-    manifest = Path(model_dir) / "model.json"
     try:
-        versions = json.loads(manifest.read_text(encoding="utf-8")).get("versions") or {}
-    except (OSError, ValueError, AttributeError) as exc:
-        return Check("model", FAIL, f"cannot read {manifest}: {exc}", ("run `lambdapack train` first",))
+        versions = load_versions(Path(model_dir))
+    except ModelError as exc:
+        return Check("model", FAIL, exc.message, (exc.hint,))
     if record is None:
         return Check("model", FAIL, f"the layer has no {RECORD_NAME}, so its versions are unknown",
                      ("rebuild it with `lambdapack build-layer --model " + str(model_dir) + "`",))
@@ -418,8 +421,8 @@ def check_model(record: dict | None, model_dir: Path) -> Check:
                                                           if k in compat.PINNED_PACKAGES) + " match the layer")
 
 
-# H2 (model) may replace this hook with the manifest module's own reader
-MODEL_CHECK: Callable[[dict | None, Path], Check] = check_model
+# The name layer/build.py imports; not a hook: check_layer calls check_model itself.
+MODEL_CHECK: Final = check_model
 
 
 def check_layer(path: Path, *, runtime: str | None = None, arch: str | None = None, python: str | None = None,
@@ -454,7 +457,7 @@ def check_layer(path: Path, *, runtime: str | None = None, arch: str | None = No
             for name in ("elf", "libs", "abi", "import"):
                 checks.append(Check(name, SKIP, "not run: the archive is unsafe to unpack"))
         if model is not None:
-            checks.append(MODEL_CHECK(record, Path(model)))
+            checks.append(check_model(record, Path(model)))
     return CheckReport(path=path, runtime=target.runtime, target_from=source, arch=target.arch,
                        python_version=target.python_version,
                        glibc=target.glibc_version, zip_bytes=zip_bytes, unzipped_bytes=unzipped,

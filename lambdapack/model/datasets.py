@@ -108,9 +108,34 @@ def load_csv(path: Path, target: str | None, task: str) -> Dataset:
     path = Path(path)
     if not target:
         raise ModelError("--csv needs --target COLUMN", hint="name the column that holds what the model predicts")
+    header, data = _csv_table(path, _read_csv_rows(path))
+    target_index = _target_index(path, header, target, data)
+    X: list[list[float]] = []
+    labels: list[str] = []
+    for line, row in data:
+        features, label = _csv_row(path, header, target_index, line, row)
+        X.append(features)
+        labels.append(label)
+    feature_names = tuple(h for i, h in enumerate(header) if i != target_index)
+    y = _regression_target(path, target, data, labels) if task == "regression" else \
+        _class_target(path, target, labels)
+    return Dataset(
+        name=path.name,
+        source="csv",
+        task=task,
+        X=X,
+        y=y,
+        feature_names=feature_names,
+        aliases=aliases_for(feature_names),
+        target_names=None,
+        target=target,
+    )
+
+
+def _read_csv_rows(path: Path) -> list[list[str]]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
+            return list(csv.reader(fh))
     except FileNotFoundError:
         raise ModelError(f"{path}: no such file", hint="check the --csv path") from None
     except IsADirectoryError:
@@ -121,81 +146,85 @@ def load_csv(path: Path, target: str | None, task: str) -> Dataset:
         raise ModelError(f"{path}: malformed CSV ({exc})", hint="check the quoting on that line") from None
     except OSError as exc:
         raise ModelError(f"{path}: cannot read ({exc.strerror})", hint="check the path and its permissions") from None
+
+
+def _csv_table(path: Path, rows: list[list[str]]) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header's column names and the numbered data rows under it."""
     # blank lines carry no data; line numbers below count them anyway, as an editor does
     numbered = [(i, row) for i, row in enumerate(rows, start=1) if any(cell.strip() for cell in row)]
     if not numbered:
         raise ModelError(f"{path}: the file is empty", hint="a CSV with a header row and data rows is needed")
-    _, header = numbered[0]
-    header = [h.strip() for h in header]
+    header = [h.strip() for h in numbered[0][1]]
     if any(not h for h in header):
         raise ModelError(f"{path}: column {header.index('') + 1} of the header has no name",
                          hint="give every column a name in the first line")
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         raise ModelError(f"{path}: the header repeats column {dupes[0]!r}", hint="give every column a unique name")
+    return header, numbered[1:]
+
+
+def _target_index(path: Path, header: list[str], target: str, data: list[tuple[int, list[str]]]) -> int:
     if target not in header:
         raise ModelError(f"{path}: no column {target!r} (columns: {', '.join(header)})",
                          hint="pass --target with one of the header's column names")
-    data = numbered[1:]
     if not data:
         raise ModelError(f"{path}: the header has no data rows under it", hint="add data rows")
     if len(header) < 2:
         raise ModelError(f"{path}: only the target column, no features", hint="add at least one feature column")
-    target_index = header.index(target)
-    feature_names = tuple(h for i, h in enumerate(header) if i != target_index)
-    X: list[list[float]] = []
-    labels: list[str] = []
-    for line, row in data:
-        if len(row) != len(header):
-            raise ModelError(f"{path}: line {line} has {len(row)} fields, the header has {len(header)}",
-                             hint="every row needs one value per column")
-        features: list[float] = []
-        for i, cell in enumerate(row):
-            text = cell.strip()
-            if i == target_index:
-                if not text:
-                    raise ModelError(f"{path}: line {line}: target column {target!r} is empty",
-                                     hint="fill in or drop rows without a target")
-                labels.append(text)
-                continue
-            value = _number(text)
-            if value is None:
-                shown = repr(text) if text else "an empty cell"
-                raise ModelError(f"{path}: line {line}, column {header[i]!r}: {shown} is not a number",
-                                 hint="features must be numeric: encode categories as numbers or drop the column")
-            if not math.isfinite(value):
-                raise ModelError(f"{path}: line {line}, column {header[i]!r}: {text} is not a finite number",
-                                 hint="drop or impute rows with NaN/inf before training")
-            features.append(value)
-        X.append(features)
-    y: list[Any]
-    target_names: tuple[str, ...] | None = None
-    if task == "regression":
-        y = []
-        for (line, _), label in zip(data, labels, strict=True):
-            value = _number(label)
-            if value is None or not math.isfinite(value):
-                raise ModelError(f"{path}: line {line}: target {target!r} value {label!r} is not a finite number",
-                                 hint="a regressor needs a numeric target; use a classifier for labels")
-            y.append(value)
-    else:
-        distinct = sorted(set(labels))
-        if len(distinct) < 2:
-            raise ModelError(f"{path}: target column {target!r} has a single class ({distinct[0]!r})",
-                             hint="a classifier needs at least two classes in the target column")
-        # integer labels stay integers, so the model predicts 0/1, not "0"/"1"
-        y = [int(label) for label in labels] if all(_is_int(label) for label in distinct) else labels
-    return Dataset(
-        name=path.name,
-        source="csv",
-        task=task,
-        X=X,
-        y=y,
-        feature_names=feature_names,
-        aliases=aliases_for(feature_names),
-        target_names=target_names,
-        target=target,
-    )
+    return header.index(target)
+
+
+def _csv_row(path: Path, header: list[str], target_index: int, line: int,
+             row: list[str]) -> tuple[list[float], str]:
+    """One data row as (feature values, target text)."""
+    if len(row) != len(header):
+        raise ModelError(f"{path}: line {line} has {len(row)} fields, the header has {len(header)}",
+                         hint="every row needs one value per column")
+    features: list[float] = []
+    label = ""
+    for i, cell in enumerate(row):  # in column order, so the first bad cell is the one reported
+        text = cell.strip()
+        if i != target_index:
+            features.append(_feature(path, line, header[i], text))
+        elif not text:
+            raise ModelError(f"{path}: line {line}: target column {header[i]!r} is empty",
+                             hint="fill in or drop rows without a target")
+        else:
+            label = text
+    return features, label
+
+
+def _feature(path: Path, line: int, column: str, text: str) -> float:
+    value = _number(text)
+    if value is None:
+        shown = repr(text) if text else "an empty cell"
+        raise ModelError(f"{path}: line {line}, column {column!r}: {shown} is not a number",
+                         hint="features must be numeric: encode categories as numbers or drop the column")
+    if not math.isfinite(value):
+        raise ModelError(f"{path}: line {line}, column {column!r}: {text} is not a finite number",
+                         hint="drop or impute rows with NaN/inf before training")
+    return value
+
+
+def _regression_target(path: Path, target: str, data: list[tuple[int, list[str]]], labels: list[str]) -> list[Any]:
+    y = []
+    for (line, _), label in zip(data, labels, strict=True):
+        value = _number(label)
+        if value is None or not math.isfinite(value):
+            raise ModelError(f"{path}: line {line}: target {target!r} value {label!r} is not a finite number",
+                             hint="a regressor needs a numeric target; use a classifier for labels")
+        y.append(value)
+    return y
+
+
+def _class_target(path: Path, target: str, labels: list[str]) -> list[Any]:
+    distinct = sorted(set(labels))
+    if len(distinct) < 2:
+        raise ModelError(f"{path}: target column {target!r} has a single class ({distinct[0]!r})",
+                         hint="a classifier needs at least two classes in the target column")
+    # integer labels stay integers, so the model predicts 0/1, not "0"/"1"
+    return [int(label) for label in labels] if all(_is_int(label) for label in distinct) else labels
 
 
 def _is_int(text: str) -> bool:

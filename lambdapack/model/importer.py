@@ -126,18 +126,8 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def import_model(
-    model_file: Path,
-    features: str | Sequence[str],
-    classes: str | Sequence[str] | None = None,
-    out: Path = DEFAULT_OUT,
-) -> ImportReport:
-    """Check ``model_file`` and write it with a manifest into ``out`` (atomically)."""
-    model_file = Path(model_file)
-    feature_names = split_names(features, "--features") or ()
-    class_names = split_names(classes, "--classes")
-    model = load_estimator(model_file)
-    task = check_estimator(model, model_file)
+def check_features(model: Any, feature_names: tuple[str, ...]) -> None:
+    """Refuse ``--features`` that do not match the width or the column names the model was fitted with."""
     width = getattr(model, "n_features_in_", None)
     if width is not None and width != len(feature_names):
         raise ModelError(f"the model takes {width} features, --features names {len(feature_names)}",
@@ -147,15 +137,37 @@ def import_model(
         raise ModelError("--features differ from the column names the model was fitted with: "
                          + ", ".join(str(n) for n in fitted_names),
                          hint="pass exactly those names, in that order")
-    labels = getattr(model, "classes_", None) if task == "classification" else None
-    if task == "regression" and class_names is not None:
-        raise ModelError("--classes given for a regressor", hint="drop --classes; a regressor predicts numbers")
-    if labels is not None:
-        if class_names is not None and len(class_names) != len(labels):
-            raise ModelError(f"the model has {len(labels)} classes, --classes names {len(class_names)}",
-                             hint="name them in the order of the model's classes_: "
-                                  + ", ".join(str(c) for c in labels))
-        class_names = class_names or tuple(str(c.item() if hasattr(c, "item") else c) for c in labels)
+
+
+def class_names_for(model: Any, task: str, given: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """The class names to record: ``--classes`` if given (one per class), else the model's own labels."""
+    if task == "regression":
+        if given is not None:
+            raise ModelError("--classes given for a regressor", hint="drop --classes; a regressor predicts numbers")
+        return None
+    labels = getattr(model, "classes_", None)
+    if labels is None:
+        return given
+    if given is not None and len(given) != len(labels):
+        raise ModelError(f"the model has {len(labels)} classes, --classes names {len(given)}",
+                         hint="name them in the order of the model's classes_: " + ", ".join(str(c) for c in labels))
+    return given or tuple(str(c.item() if hasattr(c, "item") else c) for c in labels)
+
+
+def import_model(
+    model_file: Path,
+    features: str | Sequence[str],
+    classes: str | Sequence[str] | None = None,
+    out: Path = DEFAULT_OUT,
+) -> ImportReport:
+    """Check ``model_file`` and write it with a manifest into ``out`` (atomically)."""
+    model_file = Path(model_file)
+    feature_names = split_names(features, "--features") or ()
+    given_classes = split_names(classes, "--classes")
+    model = load_estimator(model_file)
+    task = check_estimator(model, model_file)
+    check_features(model, feature_names)
+    class_names = class_names_for(model, task, given_classes)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ModelError(f"--out {out} is a file", hint="pass a directory for model.joblib and model.json")
@@ -172,7 +184,7 @@ def import_model(
             estimator=EstimatorInfo(public_class_path(type(model)), params),
             dataset=None,
             features=tuple(Feature(n, a) for n, a in zip(feature_names, aliases_for(feature_names), strict=True)),
-            classes=class_names if task == "classification" else None,
+            classes=class_names,
             metrics={},
             versions=library_versions(),
             model=ModelFile(MODEL_FILE, staged_model.stat().st_size, sha256_file(staged_model)),

@@ -27,13 +27,14 @@ _WAY_OUT = ("train without --layer in an environment with the layer's library ve
             "or run `lambdapack train --layer` on a machine that matches the layer")
 
 
-def layer_for_training(zip_path: Path) -> LayerInfo:
-    """The layer as every command reads it; refused unless it names the Python to train in."""
+def layer_for_training(zip_path: Path, host: Host | None = None) -> tuple[LayerInfo, tuple[int, int]]:
+    """The layer as every command reads it, and the Python to train in; refused when this machine cannot run it."""
     layer = inspect_layer(Path(zip_path))
     if layer.python is None:
         raise LayerError(f"{zip_path}: not a Python layer (no {RECORD_NAME}, no python/lib/python3.X/site-packages)",
                          hint="build one with `lambdapack build-layer scikit-learn joblib`")
-    return layer
+    check_runnable_here(layer, host)
+    return layer, layer.python
 
 
 def check_runnable_here(layer: LayerInfo, host: Host | None = None) -> None:
@@ -103,8 +104,6 @@ def _as_lists(values: Any) -> Sequence[Any]:
 
 def prepare(layer_zip: Path, python: str | None = None) -> IsolatedTrainer:
     """Check that ``layer_zip`` can run here and find its interpreter; nothing is unpacked yet."""
-    layer = layer_for_training(layer_zip)
-    check_runnable_here(layer)
-    assert layer.python is not None  # layer_for_training refuses a layer that names none
-    interpreter = interpreters.require_python(layer.python, python)
+    layer, version = layer_for_training(layer_zip)
+    interpreter = interpreters.require_python(version, python)
     return IsolatedTrainer(layer, interpreter)

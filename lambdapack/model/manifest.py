@@ -212,22 +212,43 @@ def _corrupt(source: str, why: str) -> ModelError:
                       hint="recreate it with `lambdapack train` or `lambdapack model import`")
 
 
-def load_manifest(directory: Path) -> Manifest:
-    """Read ``DIR/model.json`` (or a path to the manifest itself), refusing anything malformed."""
+def _manifest_path(directory: Path) -> Path:
     directory = Path(directory)
-    path = directory if directory.suffix == ".json" and directory.is_file() else directory / MANIFEST_FILE
+    return directory if directory.suffix == ".json" and directory.is_file() else directory / MANIFEST_FILE
+
+
+def _read_text(path: Path) -> str:
     if not path.parent.is_dir():
         raise ModelError(f"{path.parent}: no such model directory",
                          hint="train one with `lambdapack train` (writes build/model/) or pass the right directory")
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ModelError(f"{path}: no model manifest",
                          hint="a model directory holds model.joblib and model.json; create them with "
                               "`lambdapack train` or `lambdapack model import`") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ModelError(f"{path}: cannot read the manifest ({exc})", hint="check the file") from None
-    return Manifest.from_dict(_decode(text, str(path)), source=str(path))
+
+
+def load_manifest(directory: Path) -> Manifest:
+    """Read ``DIR/model.json`` (or a path to the manifest itself), refusing anything malformed."""
+    path = _manifest_path(directory)
+    return Manifest.from_dict(_decode(_read_text(path), str(path)), source=str(path))
+
+
+def load_versions(directory: Path) -> dict[str, str]:
+    """Only the library versions of ``DIR/model.json``: all that ``check-layer --model`` compares.
+
+    Unlike :func:`load_manifest` the other fields are not required, and a document without a
+    ``schema`` is read as this one (check-layer has always accepted a bare ``{"versions": ...}``);
+    a schema this lambdapack does not know is still refused.
+    """
+    path = _manifest_path(directory)
+    data = _decode(_read_text(path), str(path))
+    if isinstance(data, dict) and "schema" not in data:
+        data = {**data, "schema": SCHEMA}
+    return _versions_of(data, str(path))
 
 
 def _decode(text: str | bytes, source: str) -> Any:
@@ -245,7 +266,10 @@ def read_versions(raw: str | bytes, source: str) -> dict[str, str]:
     For a copy that was validated in full when it was written (the one inside a function zip,
     which ``package`` checked); everything else goes through :func:`load_manifest`.
     """
-    data = _decode(raw, source)
+    return _versions_of(_decode(raw, source), source)
+
+
+def _versions_of(data: Any, source: str) -> dict[str, str]:
     _check_schema(data, source)
     try:
         return _versions(data)
