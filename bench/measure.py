@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lambdapack.archive import safe_extract
-from lambdapack.compat import layer_versions
 from lambdapack.layer.check import top_level_modules
 from lambdapack.layer.record import read_record_lenient
+from lambdapack.model.version_rule import layer_versions
 from lambdapack.targets import Target
 
 _DIST_INFO = re.compile(r"^(?P<name>[A-Za-z0-9_.]+?)-(?P<version>[^-]+)\.dist-info$")

@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambdapack import archive, compat, defaults, interpreters, targets
+from lambdapack import archive, defaults, interpreters, targets
 from lambdapack.errors import InterpreterError, LambdapackError, ModelError
 from lambdapack.events import SEED_EVENT
 from lambdapack.layer.record import read_record_lenient
+from lambdapack.model import version_rule
 
 # the order the demo looks for a runtime whose Python is installed here
 RUNTIME_PREFERENCE = ("python3.12", "python3.13", "python3.11", "python3.10")
@@ -133,7 +134,7 @@ def ensure_layer(root: Path, runtime: str, arch: str, rebuild: bool, step: Step)
     zip_bytes, unzipped = _zip_sizes(path)
     return DemoLayer(path=path, runtime=runtime, arch=arch, zip_bytes=zip_bytes, unzipped_bytes=unzipped,
                      direct_upload_limit=targets.DIRECT_UPLOAD_LIMIT, unzipped_limit=targets.UNZIPPED_LIMIT,
-                     packages=compat.layer_versions(record), reused=reused,
+                     packages=version_rule.layer_versions(record), reused=reused,
                      seconds=round(time.monotonic() - started, 2))
 
 
@@ -152,7 +153,7 @@ def ensure_model(root: Path, layer: DemoLayer, python: Path, step: Step) -> Demo
             raise ModelError(f"{directory} holds another model ({manifest.estimator.class_path} on "
                              f"{manifest.dataset.name if manifest.dataset else 'imported data'})",
                              hint="the demo would overwrite it: run the demo in another directory (--dir DIR)")
-    reused = manifest is not None and not compat.version_mismatches(manifest.versions, layer.packages)
+    reused = manifest is not None and not version_rule.version_mismatches(manifest.versions, layer.packages)
     if manifest is not None and reused:
         step(f"reusing the model in {directory} (its versions match the layer)")
     else:

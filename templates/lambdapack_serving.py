@@ -46,7 +46,7 @@ FUNCTION_SCHEMA = "lambdapack.function/1"
 LAYER_SCHEMA = "lambdapack.layer/1"
 LAYER_RECORD = "lambdapack-layer.json"
 FUNCTION_MANIFEST = "function.json"
-# Keep in sync with lambdapack/compat.py (tests/function/test_handler_init.py checks both agree).
+# Keep in sync with lambdapack/model/version_rule.py (tests/function/test_handler_init.py checks both agree).
 PINNED_PACKAGES = ("scikit-learn", "numpy", "scipy", "joblib")
 
 # Tree models compare float32 inputs; a larger magnitude would become inf inside scikit-learn.

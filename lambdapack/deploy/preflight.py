@@ -13,12 +13,13 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from lambdapack import compat, defaults, targets
+from lambdapack import defaults, targets
 from lambdapack.archive import open_zip, sha256_file, unzipped_size, validate_members
 from lambdapack.deploy.models import Artifact
 from lambdapack.errors import DeployError, LayerError, VersionMismatchError
 from lambdapack.layer import inspect
 from lambdapack.layer.record import RECORD_NAME
+from lambdapack.model import version_rule
 from lambdapack.model.manifest import MANIFEST_FILE as MODEL_MANIFEST
 from lambdapack.model.manifest import read_versions
 
@@ -177,7 +178,7 @@ def check_inputs(layer: LayerUpload, function: FunctionInfo, runtime: str | None
                           hint=f"rebuild the layer: lambdapack build-layer --runtime {final_runtime} "
                                f"--arch {final_arch}")
     if function.versions is not None:
-        mismatches = compat.version_mismatches(function.versions, layer.facts.versions)
+        mismatches = version_rule.version_mismatches(function.versions, layer.facts.versions)
         if mismatches:
             raise VersionMismatchError(
                 "the model and the layer disagree: " + "; ".join(m.describe() for m in mismatches),

@@ -3,7 +3,7 @@
 The model's bytes are checked against the manifest's sha256 before they are packed (the
 handler checks again at init: a pickle is code). Given the layer that will serve it, the
 package is refused when the layer's build record does not carry the model's library
-versions (compat.version_mismatches) or when function + layer exceed Lambda's unzipped limit.
+versions (version_rule.version_mismatches) or when function + layer exceed Lambda's unzipped limit.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambdapack import archive, compat, interpreters, targets
+from lambdapack import archive, interpreters, targets
 from lambdapack.defaults import HANDLER, HANDLER_FILE
 from lambdapack.errors import LambdapackError, PackageError, VersionMismatchError
 from lambdapack.function.manifest import FUNCTION_MANIFEST, FunctionManifest, PredictorFile
 from lambdapack.layer.compile import compile_pycs
 from lambdapack.layer.inspect import inspect_layer
 from lambdapack.layer.record import RECORD_NAME
+from lambdapack.model import version_rule
 from lambdapack.model.manifest import MANIFEST_FILE, Manifest, load_manifest, verify_model_file
 from lambdapack.predictor.build import (
     DEFAULT_MAX_ROWS,
@@ -208,7 +209,7 @@ def check_layer(layer: Path, manifest: Manifest, runtime: str | None = None) -> 
                            hint="build the layer with `lambdapack build-layer --model DIR`, "
                                 "or package without --layer")
     carried = info.versions
-    mismatches = compat.version_mismatches(manifest.versions, carried)
+    mismatches = version_rule.version_mismatches(manifest.versions, carried)
     if mismatches:
         raise VersionMismatchError(
             f"the model and {layer.name} disagree: " + "; ".join(m.describe() for m in mismatches),
@@ -222,6 +223,6 @@ def check_layer(layer: Path, manifest: Manifest, runtime: str | None = None) -> 
         runtime=info.runtime,
         arch=info.arch,
         python_version=info.python_version,
-        versions={name: carried[name] for name in compat.PINNED_PACKAGES if name in carried},
+        versions={name: carried[name] for name in version_rule.PINNED_PACKAGES if name in carried},
         unzipped_bytes=info.unzipped_bytes,
     )

@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from lambdapack import compat
 from lambdapack.archive import open_zip, safe_extract, unzipped_size, validate_members
 from lambdapack.errors import ArchiveError, LayerError, ModelError
 from lambdapack.interpreters import find_python, install_hint, interpreter_version
@@ -42,6 +41,7 @@ from lambdapack.layer.elf import ElfInfo, demangle, read_elf, symbols_by_version
 from lambdapack.layer.loader import SYSTEM, Linkage, link_layer
 from lambdapack.layer.policy import ManylinuxPolicy, is_loader, policy_for
 from lambdapack.layer.record import RECORD_NAME, read_record_lenient
+from lambdapack.model import version_rule
 from lambdapack.model.manifest import load_versions
 from lambdapack.targets import (
     DEFAULT_ARCH,
@@ -413,12 +413,12 @@ def check_model(record: dict | None, model_dir: Path) -> Check:
     if record is None:
         return Check("model", FAIL, f"the layer has no {RECORD_NAME}, so its versions are unknown",
                      ("rebuild it with `lambdapack build-layer --model " + str(model_dir) + "`",))
-    mismatches = compat.version_mismatches(versions, compat.layer_versions(record))
+    mismatches = version_rule.version_mismatches(versions, version_rule.layer_versions(record))
     if mismatches:
         return Check("model", FAIL, "the model was made with other library versions than the layer has",
                      tuple(m.describe() for m in mismatches))
     return Check("model", PASS, "the model's " + ", ".join(f"{k} {v}" for k, v in versions.items()
-                                                          if k in compat.PINNED_PACKAGES) + " match the layer")
+                                                          if k in version_rule.PINNED_PACKAGES) + " match the layer")
 
 
 # The name layer/build.py imports; not a hook: check_layer calls check_model itself.

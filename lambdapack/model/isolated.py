@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambdapack import archive, compat, interpreters
+from lambdapack import archive, interpreters
 from lambdapack.errors import LayerError, ModelError
 from lambdapack.layer.inspect import Host, LayerInfo, cannot_run_here, inspect_layer
 from lambdapack.layer.record import RECORD_NAME
-from lambdapack.model import _child_train
+from lambdapack.model import _child_train, version_rule
 
 _WAY_OUT = ("train without --layer in an environment with the layer's library versions, "
             "or run `lambdapack train --layer` on a machine that matches the layer")
@@ -63,7 +63,7 @@ class IsolatedTrainer:
                 raise ModelError(f"the isolated interpreter imported scikit-learn from {sklearn_path}, not the layer",
                                  hint="this is a lambdapack bug; please report it")
         if self.layer.record is not None:
-            mismatches = compat.version_mismatches(reply["versions"], self.layer.versions)
+            mismatches = version_rule.version_mismatches(reply["versions"], self.layer.versions)
             if mismatches:
                 raise ModelError(f"{self.layer.path}: its record disagrees with the libraries it holds: "
                                  + "; ".join(m.describe() for m in mismatches),

@@ -1,7 +1,7 @@
 """Tying a layer to a model: pin the layer to the model's library versions, or say why it can't be.
 
 ``build-layer --model DIR`` pins scikit-learn, numpy, scipy and joblib to the versions in
-``DIR/model.json`` (the agreement rule of docs/formats.md, :mod:`lambdapack.compat`). Some
+``DIR/model.json`` (the agreement rule of docs/formats.md, :mod:`lambdapack.model.version_rule`). Some
 runtimes cannot carry some versions at all: Amazon Linux 2 (python3.10, python3.11) has
 glibc 2.26, and the releases that moved to ``manylinux_2_28`` wheels never load there. Asking
 the resolver would only produce a cryptic "no matching distribution"; this module refuses
@@ -16,8 +16,8 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from lambdapack import compat
 from lambdapack.errors import ResolveError, VersionMismatchError
+from lambdapack.model import version_rule
 from lambdapack.model.manifest import load_manifest
 from lambdapack.targets import RUNTIMES, Target
 
@@ -48,7 +48,7 @@ def uncarriable(versions: Mapping[str, str], target: Target) -> list[CarryProble
     """The model's pinned library versions that ``target`` can never load."""
     caps = newest_loadable(target)
     problems: list[CarryProblem] = []
-    for name in compat.PINNED_PACKAGES:
+    for name in version_rule.PINNED_PACKAGES:
         wanted, newest = versions.get(name), caps.get(name)
         if wanted is None or newest is None:
             continue
@@ -93,13 +93,13 @@ def layer_pins(model_dir: Path, target: Target) -> list[str]:
         raise VersionMismatchError(
             f"{model_dir} was trained with {trained}, but {_runtime_text(target)} loads at most {newest}",
             hint=ways_out(Path(model_dir), target))
-    return compat.pins_for(manifest.versions)
+    return version_rule.pins_for(manifest.versions)
 
 
 def explain_resolve_failure(exc: ResolveError, model_dir: Path, target: Target) -> VersionMismatchError:
     """A resolver failure under ``--model`` pins, restated as the version tie it is."""
     manifest = load_manifest(Path(model_dir))
-    pins = ", ".join(compat.pins_for(manifest.versions))
+    pins = ", ".join(version_rule.pins_for(manifest.versions))
     return VersionMismatchError(
         f"no wheels for the model's pinned versions ({pins}) on {_runtime_text(target)}: {exc.message}",
         hint=ways_out(Path(model_dir), target))

@@ -21,8 +21,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from lambdapack import compat, interpreters
+from lambdapack import interpreters
 from lambdapack.errors import LambdapackError
+from lambdapack.model import version_rule
 from lambdapack.model.manifest import Manifest
 from lambdapack.predictor import _child_compile
 from lambdapack.templates import template_path
@@ -62,7 +63,7 @@ def joblib_path(reason: str) -> PredictorBuild:
 
 def host_versions() -> dict[str, str]:
     out = {}
-    for name in compat.PINNED_PACKAGES:
+    for name in version_rule.PINNED_PACKAGES:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -82,7 +83,7 @@ def _runner(manifest: Manifest, layer: Path | None, python: Path | None) -> _Run
     templates = str(template_path("lambdapack_predictor.py").parent)
     script = str(Path(_child_compile.__file__).resolve())
     here = host_versions()
-    differ = compat.version_mismatches(manifest.versions, here)
+    differ = version_rule.version_mismatches(manifest.versions, here)
     if not differ:
         return _Runner((sys.executable, "-I", "-B", script), (templates,),
                        f"this Python {sys.version_info[0]}.{sys.version_info[1]}, scikit-learn "

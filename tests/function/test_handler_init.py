@@ -13,7 +13,7 @@ from types import ModuleType
 import pytest
 from function_support import SEED, body_of
 
-from lambdapack import compat
+from lambdapack.model import version_rule
 from lambdapack.templates import template_path
 
 LoadHandler = Callable[..., ModuleType]
@@ -166,15 +166,16 @@ CASES = [
 
 
 @pytest.mark.parametrize(("model", "layer"), CASES)
-def test_template_version_rule_agrees_with_compat(iris_handler: ModuleType, model: dict, layer: dict) -> None:
+def test_template_version_rule_agrees_with_ours(iris_handler: ModuleType, model: dict, layer: dict) -> None:
     record = {"packages": [{"name": n, "version": v} for n, v in layer.items()]}
-    ours = [(m.package, m.model, m.layer) for m in compat.version_mismatches(model, compat.layer_versions(record))]
+    carried = version_rule.layer_versions(record)
+    ours = [(m.package, m.model, m.layer) for m in version_rule.version_mismatches(model, carried)]
     theirs = iris_handler.serving.version_mismatches(model, iris_handler.serving.layer_versions(record))
     assert theirs == ours
 
 
-def test_template_pins_the_same_packages_as_compat(iris_handler: ModuleType) -> None:
-    assert tuple(iris_handler.serving.PINNED_PACKAGES) == compat.PINNED_PACKAGES
+def test_template_pins_the_same_packages_as_ours(iris_handler: ModuleType) -> None:
+    assert tuple(iris_handler.serving.PINNED_PACKAGES) == version_rule.PINNED_PACKAGES
 
 
 def _imports(template: str) -> set[str]:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from lambdapack import compat
 from lambdapack.archive import ZipEntry, safe_extract, write_zip
 from lambdapack.errors import InterpreterError, LayerError, ModelError
 from lambdapack.interpreters import find_python
 from lambdapack.layer.inspect import Host, LayerInfo, inspect_layer
 from lambdapack.layer.record import read_record
+from lambdapack.model import version_rule
 from lambdapack.model.isolated import check_runnable_here, layer_for_training
 from lambdapack.model.manifest import load_manifest
 from lambdapack.model.train import train
@@ -164,7 +164,7 @@ def test_train_on_a_real_layer_loads_there_without_any_warning(real_layer, tmp_p
     assert (tmp_path / "again/model.json").read_bytes() == (tmp_path / "model/model.json").read_bytes()
     manifest = load_manifest(tmp_path / "model")
     assert manifest.versions["python"].startswith("3.12.")
-    assert compat.version_mismatches(manifest.versions, inspect_layer(layer).versions) == []
+    assert version_rule.version_mismatches(manifest.versions, inspect_layer(layer).versions) == []
     assert report.metrics["accuracy"] >= 0.96
     assert report.interpreter is not None and "3.12" in report.interpreter
 

@@ -1,4 +1,4 @@
-from lambdapack.compat import layer_versions, pins_for, version_mismatches
+from lambdapack.model.version_rule import layer_versions, pins_for, version_mismatches
 
 MODEL = {"python": "3.11.7", "scikit-learn": "1.9.1", "numpy": "2.4.6", "scipy": "1.17.1",
          "joblib": "1.6.0", "threadpoolctl": "3.8.0"}
