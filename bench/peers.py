@@ -373,6 +373,40 @@ class Chalice(Peer):
         return Build(ok=True, zip_path=dest, note=_chalice_warning(proc.stdout + "\n" + proc.stderr))
 
 
+class UvRecipe(Peer):
+    """uv's documented Lambda recipe: ``uv pip install --prefix`` for the target, then ``lib/`` under ``python/``."""
+
+    key = "uv-recipe"
+    label = "uv pip install --prefix (uv's guide)"
+    command = ("uv pip install --no-installer-metadata --no-compile-bytecode --python-platform "
+               "x86_64-manylinux2014 --python 3.12 --prefix packages; cp -r packages/lib python/; zip -r")
+
+    def prepare(self, env: ToolEnv, target: Target, workdir: Path) -> str:
+        from lambdapack.wheels.fetch import uv_binary
+
+        return run_tool([uv_binary(), "--version"]).stdout.strip()
+
+    def _build(self, target: Target, workdir: Path, cache: Path) -> Build:
+        from lambdapack.wheels.fetch import uv_binary
+
+        prefix = workdir / "packages"
+        shutil.rmtree(prefix, ignore_errors=True)
+        cmd = [uv_binary(), "pip", "install", "--no-installer-metadata", "--no-compile-bytecode",
+               "--python-platform", f"{target.machine}-manylinux2014", "--python", target.python_version,
+               "--prefix", str(prefix), "--cache-dir", str(cache), *REQUIREMENTS]
+        # `--python 3.12` has to find a 3.12 interpreter: the runtime's goes first on PATH, as for
+        # SAM; without one uv tries to download a Python, and the row shows what it says then
+        python = find_python(target.python)
+        path = f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}" if python else os.environ.get("PATH", "")
+        proc = run_tool(cmd, env=clean_env(PATH=path))
+        if proc.returncode != 0:
+            return Build(ok=False, error=user_error(proc.stderr, proc.stdout))
+        layer = workdir / "layer"
+        shutil.rmtree(layer, ignore_errors=True)
+        shutil.copytree(prefix / "lib", layer / "python" / "lib", symlinks=True)
+        return Build(ok=True, zip_path=zip_tree(layer, workdir / "layer.zip"))
+
+
 class Lambdapack(Peer):
     """lambdapack's own build, with its defaults or without precompiled .pyc files."""
 
@@ -414,5 +448,5 @@ class Lambdapack(Peer):
 
 
 def all_peers() -> list[Peer]:
-    return [Guide(modern_tags=False), Guide(modern_tags=True), PipTarget(), Sam(), Chalice(),
+    return [Guide(modern_tags=False), Guide(modern_tags=True), PipTarget(), UvRecipe(), Sam(), Chalice(),
             Lambdapack(compile=True), Lambdapack(compile=False)]

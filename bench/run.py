@@ -42,7 +42,8 @@ QUICK_TARGETS = (("python3.12", "x86_64"),)
 FULL_TARGETS = (("python3.12", "x86_64"), ("python3.11", "x86_64"), ("python3.12", "arm64"))
 AREAS = ("layer", "handler", "emulator")
 BASELINE = "lambdapack"
-RUN_ORDER = ("lambdapack", "lambdapack-no-compile", "pip-target", "guide-tags", "guide", "sam", "chalice")
+RUN_ORDER = ("lambdapack", "lambdapack-no-compile", "pip-target", "guide-tags", "guide", "uv-recipe", "sam",
+             "chalice")
 # --quick: after SOFT the remaining tools skip their warm rebuild and cold-start runs; after
 # HARD no new tool starts (a cold build plus the checks take ~2 min on a busy 2-core machine)
 QUICK_SOFT_BUDGET_S = 10 * 60

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import json
 import os
 import tempfile
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -260,6 +262,12 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
     step = on_step or (lambda *_a: None)
     warnings: list[str] = []
     notes: list[str] = []
+    # check-layer's module (pyelftools, the manylinux policy) takes longer to import than a whole
+    # rebuild from the cache spends elsewhere; importing it while _plan waits on the interpreter
+    # probe hides that cost (imports are thread-safe; the probe is a subprocess wait)
+    prefetch = threading.Thread(target=importlib.import_module, args=("lambdapack.layer.check",), daemon=True)
+    if options.check:
+        prefetch.start()
     plan = _plan(options, warnings, notes)
     target = plan.target
     lock = None
@@ -280,10 +288,14 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
     hit = cache.get(key)
     record = build_record(target, wheels, plan.resolver, options, plan.compiled_with is not None, plan.compiled_with)
 
+    # nothing changed at all, and the zip at --out is still the one this entry wrote: keep it
+    in_place = hit is not None and cache.in_place(key, plan.out)
     with contextlib.ExitStack() as stack:
-        staged = stack.enter_context(_stage(plan.out))
+        staged = plan.out if in_place else stack.enter_context(_stage(plan.out))
         root: Path | None = None
-        if hit is not None:
+        if in_place:
+            step(f"{plan.out} is already this layer (same wheels, target and options)", 0, None)
+        elif hit is not None:
             step("reusing the cached layer (same wheels, target and options)", 0, None)
             with clock("zip"):
                 if not cache.copy_out(hit, staged):
@@ -303,6 +315,8 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
         if options.check:
             step("checking the layer", 0, None)
             with clock("check"):
+                if prefetch.is_alive():
+                    prefetch.join()
                 check = _checked(cache, key, staged, plan.out, target, options, root, record)
             from lambdapack.layer.check import require_ok
 
@@ -313,10 +327,12 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
         # user's umask gives any new file (the staging file itself is private, 0600)
         os.chmod(staged, artifact_mode())
         try:
-            os.replace(staged, plan.out)
+            if not in_place:
+                os.replace(staged, plan.out)
         except OSError as exc:
             raise LayerError(f"cannot write {plan.out}: {exc.strerror or exc}",
                              hint="check the output directory's permissions and free space") from None
+        cache.mark_in_place(key, plan.out)
 
     notes.extend(meta["notes"])
     return LayerReport(

@@ -121,10 +121,12 @@ def layer_key(target: Target, wheels: Iterable[tuple[str, str, str, str]], optio
                     "lambdapack": __version__, "format": LAYER_FORMAT})
 
 
-def _prune(root: Path, keep: int, pattern: str, skip: str | None = None) -> None:
-    metas = sorted(root.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
-    for stale in [m for m in metas if skip is None or skip not in m.name][keep:]:
-        for path in root.glob(f"{stale.name.split('.', 1)[0]}*"):
+def _prune(root: Path, keep: int) -> None:
+    """Keep the ``keep`` most recently used entries (``KEY.json``) and every file of theirs."""
+    metas = [m for m in root.glob("*.json") if m.name.count(".") == 1]
+    metas.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in metas[keep:]:
+        for path in root.glob(f"{stale.stem}.*"):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
@@ -171,12 +173,40 @@ class LayerCache:
             hit.zip_path.unlink()
         return False
 
+    def _placed(self, key: str, out: Path) -> Path:
+        where = hashlib.sha256(str(Path(out).resolve()).encode()).hexdigest()[:16]
+        return self.root / f"{key}.out-{where}.json"
+
+    @staticmethod
+    def _signature(out: Path) -> list[int] | None:
+        try:
+            st = Path(out).stat()
+        except OSError:
+            return None
+        return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
+
+    def in_place(self, key: str, out: Path) -> bool:
+        """True when ``out`` is still the file this cache entry was last written to (same inode,
+        size and mtime as then): the build can leave it as it is, make-style."""
+        signature = self._signature(out)
+        try:
+            recorded = json.loads(self._placed(key, out).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return signature is not None and recorded == signature
+
+    def mark_in_place(self, key: str, out: Path) -> None:
+        signature = self._signature(out)
+        if signature is not None:
+            with contextlib.suppress(OSError):
+                atomic_write_bytes(self._placed(key, out), json.dumps(signature).encode())
+
     def put(self, key: str, zip_path: Path, meta: dict) -> None:
         with self._lock():
             with atomic_path(self.root / f"{key}.zip") as tmp:
                 shutil.copyfile(zip_path, tmp)
             atomic_write_bytes(self.root / f"{key}.json", json.dumps(meta, indent=1).encode())
-            _prune(self.root, KEEP, "*.json", skip=".check-")
+            _prune(self.root, KEEP)
 
     def get_check(self, key: str, checker: str) -> dict | None:
         try:
@@ -211,4 +241,4 @@ class ResolutionCache:
         self.root.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.root / ".lock"), timeout=600):
             atomic_write_bytes(self.root / f"{key}.json", json.dumps(doc, indent=1).encode())
-            _prune(self.root, KEEP_RESOLUTIONS, "*.json")
+            _prune(self.root, KEEP_RESOLUTIONS)

@@ -77,6 +77,14 @@ def test_a_stored_resolution_is_installed_until_upgrade(index: Path, run_cli: Ca
     assert again["cached"] is True and again["sha256"] == first["sha256"]
     assert again["timings"]["resolve"] == 0.0
 
+    # nothing changed and dist/'s zip is the one written last time: it is left in place
+    placed = Path(first["path"])
+    inode = placed.stat().st_ino
+    assert build(run_cli, "alpha")["cached"] is True and placed.stat().st_ino == inode
+    placed.write_bytes(placed.read_bytes() + b"tampered")  # touched since: written again from the cache
+    assert build(run_cli, "alpha")["sha256"] == first["sha256"]
+    assert hashlib.sha256(placed.read_bytes()).hexdigest() == first["sha256"]
+
     upgraded = build(run_cli, "alpha", "--upgrade")
     assert _versions(upgraded) == {"alpha": "2.0"} and upgraded["resolution"] == "resolved"
     assert build(run_cli, "alpha")["resolution"] == "stored"  # the upgrade is what is stored now
