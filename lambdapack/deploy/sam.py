@@ -24,7 +24,7 @@ from lambdapack.deploy.models import (
     SNAPSTART_ALIAS,
 )
 from lambdapack.errors import DeployError
-from lambdapack.templates import template_bytes
+from lambdapack.template_files import template_bytes
 
 TEMPLATE = "sam.yaml"
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")

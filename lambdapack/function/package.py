@@ -31,7 +31,7 @@ from lambdapack.predictor.build import (
     build_predictor,
     joblib_path,
 )
-from lambdapack.templates import template_bytes
+from lambdapack.template_files import template_bytes
 
 # shipped beside the handler: the machinery it imports, standard library only
 SUPPORT_FILES = ("lambdapack_serving.py", "lambdapack_predictor.py")

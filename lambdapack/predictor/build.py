@@ -26,7 +26,7 @@ from lambdapack.errors import LambdapackError
 from lambdapack.model import version_rule
 from lambdapack.model.manifest import Manifest
 from lambdapack.predictor import _child_compile
-from lambdapack.templates import template_path
+from lambdapack.template_files import template_path
 
 PREDICTOR_FILE = "model.predictor"
 FORMAT = "lambdapack.predictor/1"

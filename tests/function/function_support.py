@@ -18,7 +18,7 @@ from lambdapack.function.package import SUPPORT_FILES, function_manifest_for
 from lambdapack.model.datasets import load_bundled
 from lambdapack.model.manifest import load_manifest, verify_model_file
 from lambdapack.predictor.build import PREDICTOR_FILE, PredictorBuild, build_predictor
-from lambdapack.templates import template_path
+from lambdapack.template_files import template_path
 
 EVENTS = Path(__file__).resolve().parents[2] / "examples" / "events"
 SEED = {"sl": 6.9, "sw": 3.1, "pl": 5.1, "pw": 2.3}

@@ -14,7 +14,7 @@ import pytest
 from function_support import SEED, body_of
 
 from lambdapack.model import version_rule
-from lambdapack.templates import template_path
+from lambdapack.template_files import template_path
 
 LoadHandler = Callable[..., ModuleType]
 

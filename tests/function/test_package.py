@@ -16,7 +16,7 @@ from function_support import SEED, import_handler
 from lambdapack import archive, targets
 from lambdapack.errors import ModelError, PackageError, VersionMismatchError
 from lambdapack.function.package import HANDLER, package_function
-from lambdapack.templates import template_path
+from lambdapack.template_files import template_path
 
 
 @pytest.fixture

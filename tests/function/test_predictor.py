@@ -153,7 +153,7 @@ def test_a_predictor_that_disagrees_is_never_shipped(tmp_path: Path, monkeypatch
 
 @pytest.fixture(autouse=True)
 def _templates_importable(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lambdapack.templates import template_path
+    from lambdapack.template_files import template_path
 
     monkeypatch.syspath_prepend(str(template_path("lambdapack_predictor.py").parent))
 
@@ -244,7 +244,7 @@ def test_a_tampered_or_truncated_predictor_is_an_init_error_naming_it(damage: Ca
 def test_a_predictor_with_a_matching_hash_but_broken_tables_is_refused(iris_model: Path) -> None:
     from function_support import function_files
 
-    from lambdapack.templates import template_path
+    from lambdapack.template_files import template_path
 
     sys.path.insert(0, str(template_path("lambdapack_predictor.py").parent))
     try:
