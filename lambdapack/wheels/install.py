@@ -16,7 +16,6 @@ import warnings
 import zipfile
 import zlib
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -118,38 +117,24 @@ def validate_wheel(path: Path, contents: bool = True) -> None:
         raise _translate(path, exc) from None
 
 
-def _install_one(path: Path, site_packages: Path) -> SitePackagesDestination:
-    destination = SitePackagesDestination(site_packages)
-    try:
-        with WheelFile.open(path) as source, warnings.catch_warnings():
-            # installer warns about (and skips) __pycache__ members; the slimmer drops them anyway
-            warnings.simplefilter("ignore", RuntimeWarning)
-            install(source, destination, {"INSTALLER": b"lambdapack\n"})
-    except WheelError:
-        raise
-    except FileExistsError as exc:  # another wheel, installing at the same time, wrote it first
-        raise WheelError(f"two wheels both install {exc.filename}",
-                         hint="remove one of the conflicting packages from the requirements") from None
-    except (InstallerError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise _translate(path, exc) from None
-    except OSError as exc:
-        raise WheelError(f"cannot install {path.name} into {site_packages}: {exc.strerror or exc}",
-                         hint="check free disk space and permissions") from None
-    return destination
-
-
 def install_wheels(wheels: Sequence[FetchedWheel] | Sequence[Path], site_packages: Path) -> InstallResult:
-    """Install wheel files into ``site_packages`` (validated first, all of them).
-
-    The wheels are unpacked at the same time, one thread each (inflating and hashing release
-    the GIL); two wheels writing the same file is refused whichever comes first, and the
-    result lists what was dropped in the wheels' own order.
-    """
+    """Install wheel files into ``site_packages`` (validated first, all of them)."""
     paths = [w.path if isinstance(w, FetchedWheel) else Path(w) for w in wheels]
     for wheel, path in zip(wheels, paths, strict=True):
         validate_wheel(path, contents=not (isinstance(wheel, FetchedWheel) and wheel.index_verified))
     site_packages.mkdir(parents=True, exist_ok=True)
-    with ThreadPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 2) or 1) as pool:
-        done = list(pool.map(lambda p: _install_one(p, site_packages), paths))
-    return InstallResult(sum(d.files for d in done), sum(d.bytes for d in done),
-                         tuple(item for d in done for item in d.dropped))
+    destination = SitePackagesDestination(site_packages)
+    for path in paths:
+        try:
+            with WheelFile.open(path) as source, warnings.catch_warnings():
+                # installer warns about (and skips) __pycache__ members; the slimmer drops them anyway
+                warnings.simplefilter("ignore", RuntimeWarning)
+                install(source, destination, {"INSTALLER": b"lambdapack\n"})
+        except WheelError:
+            raise
+        except (InstallerError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise _translate(path, exc) from None
+        except OSError as exc:
+            raise WheelError(f"cannot install {path.name} into {site_packages}: {exc.strerror or exc}",
+                             hint="check free disk space and permissions") from None
+    return InstallResult(destination.files, destination.bytes, tuple(destination.dropped))
