@@ -1,11 +1,11 @@
 """Deterministic, atomic zip writing and safe zip reading, shared by every artifact.
 
-Writing (STYLE.md 6): entries sorted, timestamps fixed (``SOURCE_DATE_EPOCH`` honoured,
+Writing: entries sorted, timestamps fixed (``SOURCE_DATE_EPOCH`` honoured,
 clamped to the zip epoch 1980-01-01), permissions normalised to 0644/0755, written to a
 temporary file beside the destination and moved into place with ``os.replace``; an
 interrupted write leaves the previous artifact or nothing.
 
-Reading (STYLE.md 5): every member name is checked before anything is written: no
+Reading: every member name is checked before anything is written: no
 absolute paths, no ``..``, no drive letters, no duplicates, no links that leave the
 target, and a cap on the total unpacked size and the compression ratio (zip bombs).
 """
@@ -99,6 +99,39 @@ def atomic_path(dest: Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def staging_dir(dest: Path) -> Iterator[Path]:
+    """A fresh directory beside ``dest`` (same filesystem, so publishing it is a rename); removed afterwards."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale_partials(dest)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_dir(dest: Path, marker: str) -> Iterator[Path]:
+    """Yield a directory beside ``dest``; move it onto ``dest`` only if the block succeeds.
+
+    The block writes ``marker`` into the directory last: a ``dest`` holding it is complete. When
+    another process published a complete ``dest`` first, theirs is kept (the work is the same);
+    a ``dest`` without the marker is a crash's leftover and is replaced.
+    """
+    dest = Path(dest)
+    with staging_dir(dest) as tmp:
+        yield tmp
+        if dest.exists() and not (dest / marker).is_file():
+            shutil.rmtree(dest)
+        try:
+            os.replace(tmp, dest)
+        except OSError:
+            if not (dest / marker).is_file():
+                raise
 
 
 def atomic_write_bytes(dest: Path, data: bytes, mode: int = 0o644) -> None:

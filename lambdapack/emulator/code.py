@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,24 +72,14 @@ def opt_dir_for(layers: Sequence[LayerInfo]) -> Path:
     if (final / ".complete").is_file():
         os.utime(final / ".complete")  # last use, for pruning
         return final
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".opt-{key}.", dir=root))
     try:
-        for info in layers:
-            archive.safe_extract(info.path, tmp)
-        (tmp / ".complete").write_text("\n".join(str(info.path) for info in layers) + "\n")
-        try:
-            os.replace(tmp, final)
-        except OSError:
-            # another emulator finished the same layers first; theirs is identical
-            if not (final / ".complete").is_file():
-                raise
+        with archive.atomic_dir(final, ".complete") as tmp:
+            for info in layers:
+                archive.safe_extract(info.path, tmp)
+            (tmp / ".complete").write_text("\n".join(str(info.path) for info in layers) + "\n")
     except OSError as exc:
         raise EmulatorError(f"cannot unpack the layers into {root}: {exc.strerror or exc}",
                             hint="free some disk space or set LAMBDAPACK_CACHE_DIR to a writable place") from None
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     prune_opt_dirs(root, keep=final)
     return final
 

@@ -10,14 +10,13 @@ interrupted fetch leaves nothing behind (install into a temporary directory, the
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import filelock
 
+from lambdapack.archive import atomic_dir
 from lambdapack.errors import EmulatorError, LambdapackError
 from lambdapack.targets import Target, host_arch
 
@@ -44,17 +43,10 @@ def runtime_dir_for(target: Target, python: Path) -> Path:
     with filelock.FileLock(str(root / f".{name}.lock")):
         if _complete(final):
             return final
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
-        try:
+        with atomic_dir(final, ".complete") as tmp:
             _install(target, tmp)
             _compile(python, tmp)
             (tmp / ".complete").write_text(REQUIREMENT + "\n")
-            if final.exists():  # a half-written leftover from a crash before the marker
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
     return final
 
 

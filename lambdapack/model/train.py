@@ -12,12 +12,13 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambdapack.archive import sha256_file, sweep_stale_partials
+from lambdapack import archive
+from lambdapack.archive import sha256_file
 from lambdapack.errors import ModelError
 from lambdapack.model import _child_train
 from lambdapack.model.datasets import BUNDLED, Dataset, load_bundled, load_csv
@@ -216,20 +217,16 @@ def _class_names(labels: list[Any], target_names: tuple[str, ...] | None) -> tup
 
 
 @contextlib.contextmanager
-def staging_dir(out: Path):  # type: ignore[no-untyped-def]
+def staging_dir(out: Path) -> Iterator[Path]:
     """A fresh directory beside ``out`` (same filesystem, so publishing is a rename)."""
-    parent = out.absolute().parent
+    stack = contextlib.ExitStack()
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        sweep_stale_partials(out)
-        staged = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
+        staged = stack.enter_context(archive.staging_dir(out.absolute()))
     except OSError as exc:
-        raise ModelError(f"cannot create {parent} ({exc.strerror or exc})",
+        raise ModelError(f"cannot create {out.absolute().parent} ({exc.strerror or exc})",
                          hint="check the --out path and its permissions") from None
-    try:
+    with stack:
         yield staged
-    finally:
-        shutil.rmtree(staged, ignore_errors=True)
 
 
 def publish(staged: Path, out: Path) -> None:
