@@ -1,4 +1,4 @@
-"""One error root for everything a user can get wrong (STYLE.md 4).
+"""One error root for everything a user can get wrong.
 
 Every failure a user can cause or fix is a :class:`LambdapackError` with a one-line
 ``message`` and a one-line ``hint``. The CLI turns it into ``error: ...`` / ``hint: ...``

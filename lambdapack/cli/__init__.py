@@ -1,1 +1,1 @@
-"""Thin click commands: parse, call one library function, render (STYLE.md 1)."""
+"""Thin click commands: parse, call one library function, render."""

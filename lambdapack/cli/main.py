@@ -109,7 +109,7 @@ def _wants_json(args: list[str]) -> bool:
 
 
 class LambdapackGroup(click.Group):
-    """Lazy subcommands plus the single error boundary (STYLE.md 4)."""
+    """Lazy subcommands plus the single error boundary."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta["lambdapack.raw_args"] = list(args)
