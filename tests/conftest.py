@@ -12,6 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from lambdapack.cli.main import cli
+from lambdapack.interpreters import find_python, install_hint
+from lambdapack.targets import DEFAULT_RUNTIME, get_runtime
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 EVENTS = Path(__file__).resolve().parents[1] / "examples" / "events"
@@ -37,6 +39,41 @@ def run_cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
         return CliResult(result.exit_code, result.stdout, result.stderr)
 
     return run
+
+
+# The default runtime's Python: .ci/run provides it, and the tests that need it must run, never skip.
+REQUIRED_PYTHONS = frozenset({get_runtime(DEFAULT_RUNTIME).python})
+
+
+def require_python(version: tuple[int, int]) -> Path:
+    """A CPython of ``version`` for a test that cannot run without one.
+
+    Without it the test fails with the reason when the project requires that Python (the
+    default runtime's) or when ``CI`` is set, so a green run never hides a test that did not
+    run; on a developer's machine another missing minor version only skips.
+    """
+    found = find_python(version)
+    if found is not None:
+        return found
+    wanted = "{}.{}".format(*version)
+    reason = f"no CPython {wanted} here (PATH, pyenv, uv): {install_hint(version)}"
+    if version in REQUIRED_PYTHONS:
+        pytest.fail(f"{reason}; the tests require it (.ci/run provides it)", pytrace=False)
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; with CI set a test that cannot run is a failure", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(name="require_python")
+def require_python_fixture() -> Callable[[tuple[int, int]], Path]:
+    """:func:`require_python` for a test: ``python = require_python((3, 11))``."""
+    return require_python
+
+
+@pytest.fixture(scope="session")
+def python312() -> Path:
+    """The CPython 3.12 of the default runtime (required: its absence fails the test)."""
+    return require_python((3, 12))
 
 
 @pytest.fixture

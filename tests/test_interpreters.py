@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,16 +36,6 @@ def _declared_dependencies() -> list[str]:
     return [d for d in declared if Requirement(d).name not in NOT_ON_THE_CLI_PATH]
 
 
-def _require(version: tuple[int, int]) -> Path:
-    found = interpreters.find_python(version)
-    if found is None:
-        reason = f"no CPython {version[0]}.{version[1]} on this host: {interpreters.install_hint(version)}"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return found
-
-
 def _hide_interpreters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No interpreter on PATH, in pyenv or among uv's managed Pythons (an empty install dir)."""
     empty = tmp_path / "empty"
@@ -61,8 +52,8 @@ def nowhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return _hide_interpreters(tmp_path, monkeypatch)
 
 
-def test_uv_managed_pythons_are_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = _require((3, 12)).resolve()
+def test_uv_managed_pythons_are_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, python312: Path) -> None:
+    real = python312.resolve()
     _hide_interpreters(tmp_path, monkeypatch)
     assert interpreters.find_python((3, 12)) is None
     # the layout `uv python install 3.12` leaves, pointing at a real CPython 3.12
@@ -103,9 +94,10 @@ def tiny_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("version", HOST_VERSIONS, ids=[f"{v[0]}.{v[1]}" for v in HOST_VERSIONS])
-def test_the_cli_runs_under_every_host_python(version: tuple[int, int], tmp_path: Path, tiny_layer: Path) -> None:
+def test_the_cli_runs_under_every_host_python(version: tuple[int, int], tmp_path: Path, tiny_layer: Path,
+                                              require_python: Callable[[tuple[int, int]], Path]) -> None:
     """lambdapack's own code (PYTHONPATH=the repository) in a fresh venv of that Python with the CLI's dependencies."""
-    python = _require(version)
+    python = require_python(version)
     from lambdapack.wheels.fetch import uv_binary
 
     uv = uv_binary()

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from lambdapack.interpreters import find_python
 from lambdapack.targets import get_runtime
 
 pytestmark = pytest.mark.slow
@@ -18,9 +17,10 @@ pytestmark = pytest.mark.slow
 GUIDE_BODY = b'{"sl":6.9,"sw":3.1,"pl":5.1,"pw":2.3}'
 
 
-def need_python(runtime: str) -> None:
-    if find_python(get_runtime(runtime).python) is None:
-        pytest.skip(f"no interpreter for {runtime} on this machine")
+@pytest.fixture
+def need_python(require_python: Callable[[tuple[int, int]], Path]) -> Callable[[str], Path]:
+    """``need_python(runtime)``: the runtime's CPython, required (see tests/conftest.py)."""
+    return lambda runtime: require_python(get_runtime(runtime).python)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def guide(real_layer: Callable[..., Path],
 
 @pytest.mark.parametrize("runtime", ["python3.12", "python3.11"])
 def test_invoke_local_seed_prints_the_guides_answer(runtime: str, guide: Callable[[str], tuple[Path, Path]],
-                                                    run_cli: Callable) -> None:
+                                                    run_cli: Callable, need_python: Callable[[str], Path]) -> None:
     need_python(runtime)
     function_zip, layer = guide(runtime)
     result = run_cli("invoke", "--local", "--layer", str(layer), "--function", str(function_zip), "--event", "seed")
@@ -56,7 +56,8 @@ def test_invoke_local_seed_prints_the_guides_answer(runtime: str, guide: Callabl
     assert "Init Duration" in result.stderr
 
 
-def test_serve_answers_the_guides_curl(guide: Callable[[str], tuple[Path, Path]]) -> None:
+def test_serve_answers_the_guides_curl(guide: Callable[[str], tuple[Path, Path]],
+                                       need_python: Callable[[str], Path]) -> None:
     need_python("python3.12")
     from lambdapack.emulator.gateway import start_gateway
     from lambdapack.emulator.session import FunctionSpec
@@ -78,7 +79,8 @@ def test_serve_answers_the_guides_curl(guide: Callable[[str], tuple[Path, Path]]
         assert json.loads(response.read())["prediction"] == "setosa"
 
 
-def test_demo_end_to_end(real_layer: Callable[..., Path], tmp_path: Path, run_cli: Callable) -> None:
+def test_demo_end_to_end(real_layer: Callable[..., Path], tmp_path: Path, run_cli: Callable,
+                         need_python: Callable[[str], Path]) -> None:
     need_python("python3.12")
     # the demo reuses a matching layer in dist/: hand it the session's layer instead of building another
     dist = tmp_path / "dist"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from lambdapack import interpreters
 from lambdapack.archive import ZipEntry, safe_extract, write_zip
 from lambdapack.errors import InterpreterError, LayerError, ModelError
-from lambdapack.interpreters import find_python
 from lambdapack.layer.inspect import Host, LayerInfo, inspect_layer
 from lambdapack.layer.record import read_record
 from lambdapack.model import version_rule
@@ -19,9 +19,6 @@ from lambdapack.model.isolated import check_runnable_here, layer_for_training
 from lambdapack.model.manifest import load_manifest
 from lambdapack.model.train import train
 from lambdapack.targets import host_machine
-
-PY312 = find_python((3, 12))
-needs_312 = pytest.mark.skipif(PY312 is None, reason="needs a CPython 3.12 (pyenv) to run the layer's Python")
 
 
 def _record(**changes: object) -> bytes:
@@ -116,15 +113,14 @@ def test_bad_python_override(tmp_path: Path) -> None:
         train(layer=layer, python="/bin/true", out=tmp_path / "m")
 
 
-@pytest.mark.skipif(find_python((3, 14)) is not None, reason="this machine has a CPython 3.14")
-def test_no_interpreter_for_the_layer(tmp_path: Path) -> None:
+def test_no_interpreter_for_the_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(interpreters, "find_python", lambda version, explicit=None: None)
     layer = _layer(tmp_path, _record(python_version="3.14", site_packages="python/lib/python3.14/site-packages"))
     with pytest.raises(InterpreterError, match=r"no CPython 3\.14 interpreter found"):
         train(layer=layer, out=tmp_path / "m")
 
 
-@needs_312
-def test_layer_without_sklearn_is_refused_by_the_child(tmp_path: Path) -> None:
+def test_layer_without_sklearn_is_refused_by_the_child(tmp_path: Path, python312: Path) -> None:
     # the host has scikit-learn; the child must not see it
     layer = _layer(tmp_path, _record(), {"python/lib/python3.12/site-packages/placeholder.py": b""})
     with pytest.raises(ModelError, match=r"cannot train a model here: .*No module named 'joblib'") as info:
@@ -133,13 +129,12 @@ def test_layer_without_sklearn_is_refused_by_the_child(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["layer.zip"]
 
 
-@needs_312
-def test_child_is_isolated_from_the_host_environment(tmp_path: Path) -> None:
+def test_child_is_isolated_from_the_host_environment(tmp_path: Path, python312: Path) -> None:
     """The child runs with -I -S: sys.path is the stdlib plus only what the request adds."""
     from lambdapack.model import _child_train
 
     probe = "import sys, json; print(json.dumps(sys.path))"
-    done = subprocess.run([str(PY312), "-I", "-S", "-B", "-c", probe], capture_output=True, text=True, check=True,
+    done = subprocess.run([str(python312), "-I", "-S", "-B", "-c", probe], capture_output=True, text=True, check=True,
                           env={"PYTHONPATH": str(Path(_child_train.__file__).parents[2])})
     assert not any("site-packages" in p for p in json.loads(done.stdout))
 
@@ -155,8 +150,8 @@ print(json.dumps({"prediction": int(model.predict([[6.9, 3.1, 5.1, 2.3]])[0]), "
 
 
 @pytest.mark.slow
-@needs_312
-def test_train_on_a_real_layer_loads_there_without_any_warning(real_layer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_train_on_a_real_layer_loads_there_without_any_warning(real_layer, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                python312: Path) -> None:
     layer = real_layer(runtime="python3.12", arch="x86_64", compile=False)
     report = train(layer=layer, out=tmp_path / "model")
     again = train(layer=layer, out=tmp_path / "again")
@@ -171,7 +166,7 @@ def test_train_on_a_real_layer_loads_there_without_any_warning(real_layer, tmp_p
     root = tmp_path / "opt"
     safe_extract(layer, root)
     paths = [str(root / "python/lib/python3.12/site-packages"), str(root / "python")]
-    done = subprocess.run([str(PY312), "-I", "-S", "-B", "-W", "error", "-c", _LOAD_STRICTLY, json.dumps(paths),
+    done = subprocess.run([str(python312), "-I", "-S", "-B", "-W", "error", "-c", _LOAD_STRICTLY, json.dumps(paths),
                            str(report.model_path)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""

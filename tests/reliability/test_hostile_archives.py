@@ -36,14 +36,15 @@ def test_safe_extract_refuses_every_hostile_zip(case: hostile.HostileCase, hosti
     assert_nothing_outside(sandbox, build, before)
 
 
-@pytest.mark.parametrize("case", ZIP_CASES, ids=lambda c: c.name)
+# Only an extraction sees these: the data or the link targets must be read.
+NEEDS_EXTRACTION = {"symlink-absolute", "symlink-up", "symlink-chain", "bomb-lying-size", "corrupt-data"}
+
+
+@pytest.mark.parametrize("case", [c for c in ZIP_CASES if c.name not in NEEDS_EXTRACTION], ids=lambda c: c.name)
 def test_validation_alone_refuses_before_writing(case: hostile.HostileCase, hostile_dir: Path) -> None:
     """Readers that only list a zip (check-layer, deploy's pre-flight) get the same verdict,
     except for the cases only an actual extraction can see (corrupt data, link resolution)."""
     archive = hostile.build_case(case, hostile_dir)
-    needs_extraction = {"symlink-absolute", "symlink-up", "symlink-chain", "bomb-lying-size", "corrupt-data"}
-    if case.name in needs_extraction:
-        pytest.skip("only visible when the data or link targets are read")
     with pytest.raises(ArchiveError, match=case.expect), open_zip(archive) as zf:
         validate_members(zf)
 

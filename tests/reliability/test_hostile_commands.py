@@ -13,6 +13,7 @@ instead of stopping at "this is not a layer".
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -20,7 +21,10 @@ import hostile
 import pytest
 from escape_checks import assert_nothing_outside, snapshot
 
+from lambdapack.deploy import deployer
+from lambdapack.emulator import code
 from lambdapack.errors import LambdapackError
+from lambdapack.layer import check
 
 ZIP_CASES = [c for c in hostile.cases() if "layer" in c.kinds]
 # Only an extraction sees these: a reader that lists the zip and hands it to AWS unopened
@@ -38,7 +42,6 @@ def _sandbox(tmp_path: Path) -> tuple[Path, dict[str, tuple[int, int]]]:
 @pytest.mark.parametrize("case", ZIP_CASES, ids=lambda c: c.name)
 def test_check_layer_fails_the_archive_check(case: hostile.HostileCase, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    check = pytest.importorskip("lambdapack.layer.check")
     layer = hostile.build_case(case, tmp_path / "in", base=hostile.layer_base())
     sandbox, before = _sandbox(tmp_path)
     monkeypatch.setenv("TMPDIR", str(sandbox / "build"))
@@ -55,7 +58,7 @@ def test_check_layer_fails_the_archive_check(case: hostile.HostileCase, tmp_path
     assert not report.ok
     archive = next(c for c in report.checks if c.name == "archive")
     assert archive.status == check.FAIL
-    assert pytest.importorskip("re").search(case.expect, archive.detail), archive.detail
+    assert re.search(case.expect, archive.detail), archive.detail
     assert_nothing_outside(sandbox, sandbox / "build", before)
 
 
@@ -69,8 +72,6 @@ def test_package_refuses_a_hostile_layer(case: hostile.HostileCase, run_cli, iri
     assert "error:" in result.stderr and "hint:" in result.stderr
     assert "Traceback" not in result.stderr
     if case.name not in EXTRACTION_ONLY:
-        import re
-
         assert re.search(case.expect, result.stderr.replace("\n", " ")), result.stderr
     assert not out.exists()
 
@@ -78,7 +79,6 @@ def test_package_refuses_a_hostile_layer(case: hostile.HostileCase, run_cli, iri
 @pytest.mark.parametrize("case", ZIP_CASES, ids=lambda c: c.name)
 def test_the_emulator_refuses_a_hostile_layer(case: hostile.HostileCase, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    code = pytest.importorskip("lambdapack.emulator.code")
     sandbox, before = _sandbox(tmp_path)
     cache = sandbox / "cache"
     monkeypatch.setenv("LAMBDAPACK_CACHE_DIR", str(cache))
@@ -94,7 +94,6 @@ def test_the_emulator_refuses_a_hostile_layer(case: hostile.HostileCase, tmp_pat
 
 @pytest.mark.parametrize("case", ZIP_CASES, ids=lambda c: c.name)
 def test_the_emulator_refuses_a_hostile_function_zip(case: hostile.HostileCase, tmp_path: Path) -> None:
-    code = pytest.importorskip("lambdapack.emulator.code")
     sandbox, before = _sandbox(tmp_path)
     function = hostile.build_case(case, tmp_path / "in", base=hostile.function_base())
     task_root = sandbox / "task"
@@ -108,7 +107,6 @@ def test_the_emulator_refuses_a_hostile_function_zip(case: hostile.HostileCase, 
 @pytest.mark.parametrize("role", ["layer", "function"])
 def test_deploy_preflight_refuses_before_any_aws_call(case: hostile.HostileCase, role: str, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    deployer = pytest.importorskip("lambdapack.deploy.deployer")
     # a closed loopback port: a deploy that got past pre-flight fails differently and loudly
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_REGION", "us-east-1")

@@ -132,15 +132,6 @@ def test_package_killed_anywhere_leaves_the_previous_zip_or_the_new_one(tmp_path
     _record("package", outcomes)
 
 
-def _layer_ready() -> bool:
-    try:
-        from lambdapack.cli.main import COMMANDS
-    except ImportError:
-        return False
-    return "build-layer" in COMMANDS
-
-
-@pytest.mark.skipif(not _layer_ready(), reason="build-layer is not registered yet")
 def test_build_layer_killed_anywhere_leaves_the_previous_layer_or_the_new_one(tmp_path: Path,
                                                                            layer_download_cache: Path) -> None:
     env = {**os.environ, "LAMBDAPACK_CACHE_DIR": str(layer_download_cache)}
@@ -195,7 +186,6 @@ def _record(command: str, outcomes: list[KillOutcome]) -> None:
                                  "elapsed": round(o.elapsed, 3)}) + "\n")
 
 
-@pytest.mark.skipif(not _layer_ready(), reason="build-layer is not registered yet")
 def test_two_builds_sharing_one_cache_at_once_do_not_corrupt_it(tmp_path: Path) -> None:
     """Both builds succeed with the same bytes, and every wheel in the store matches its address."""
     import subprocess

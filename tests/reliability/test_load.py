@@ -18,8 +18,6 @@ from pathlib import Path
 import pytest
 from loadgen import alive, mixed_requests, run_load, start_serve, stop_serve
 
-from lambdapack.interpreters import find_python
-
 pytestmark = pytest.mark.slow
 
 SOAK_REQUESTS = int(os.environ.get("LAMBDAPACK_SOAK_REQUESTS", "3000"))
@@ -29,10 +27,9 @@ RSS_GROWTH_LIMIT_KB = 8 * 1024
 
 
 @pytest.fixture(scope="module")
-def service(real_layer: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def service(real_layer: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory,
+            python312: Path) -> tuple[Path, Path]:
     """(function.zip, layer.zip): the guide's model trained in a real python3.12 layer, packaged."""
-    if find_python((3, 12)) is None:
-        pytest.skip("no CPython 3.12 on this machine")
     from lambdapack.function.package import package_function
     from lambdapack.model.train import train
 

@@ -12,12 +12,11 @@ from pathlib import Path
 import hostile
 import pytest
 
+from lambdapack import lock as lock_module
+from lambdapack import wheels as wheels_module
 from lambdapack.archive import sha256_file
 from lambdapack.errors import ResolveError
-
-lock_module = pytest.importorskip("lambdapack.lock")
-wheels_module = pytest.importorskip("lambdapack.wheels")
-from lambdapack.targets import Target  # noqa: E402
+from lambdapack.targets import Target
 
 TARGET = Target.for_runtime("python3.12", "x86_64")
 

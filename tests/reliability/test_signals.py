@@ -24,8 +24,6 @@ from pathlib import Path
 import pytest
 from killing import appeared, lambdapack_cmd
 
-from lambdapack.interpreters import find_python
-
 pytestmark = pytest.mark.slow
 
 
@@ -89,10 +87,9 @@ POINTS = [
 
 @pytest.mark.parametrize("name, signum, make_trigger", POINTS, ids=[p[0] for p in POINTS])
 def test_a_terminated_build_layer_cleans_up_and_exits_128_plus_the_signal(
-        name: str, signum: int, make_trigger: Callable[[Path, Path], Callable[[], bool]], tmp_path: Path) -> None:
-    if find_python((3, 12)) is None:
-        reason = "no CPython 3.12 (PATH, pyenv, uv): build-layer compiles and checks with it"
-        pytest.fail(reason) if os.environ.get("CI") else pytest.skip(reason)
+        name: str, signum: int, make_trigger: Callable[[Path, Path], Callable[[], bool]], tmp_path: Path,
+        python312: Path) -> None:
+    # python312: build-layer compiles and checks with it
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
     wheels = tmp_path / "wheels"
