@@ -10,6 +10,7 @@ import pytest
 
 from lambdapack.archive import (
     ZipEntry,
+    atomic_dir,
     entries_from_dir,
     safe_extract,
     sha256_file,
@@ -160,3 +161,30 @@ def test_a_killed_runs_staging_files_are_swept_but_a_live_writers_are_not(tmp_pa
 
     assert not stale_file.exists() and not stale_dir.exists()
     assert live.exists() and backup.exists() and other.exists()
+
+
+def test_atomic_dir_publishes_only_a_finished_directory(tmp_path: Path) -> None:
+    dest = tmp_path / "cache" / "opt-1"
+    with pytest.raises(RuntimeError), atomic_dir(dest, ".complete") as tmp:
+        (tmp / "half").write_text("x")
+        raise RuntimeError("killed halfway")
+    assert not dest.exists() and list(dest.parent.iterdir()) == []
+    with atomic_dir(dest, ".complete") as tmp:
+        (tmp / "whole").write_text("x")
+        (tmp / ".complete").write_text("")
+    assert sorted(p.name for p in dest.iterdir()) == [".complete", "whole"]
+    # another process finished the same work first: theirs stays, ours goes
+    with atomic_dir(dest, ".complete") as tmp:
+        (tmp / "ours").write_text("x")
+        (tmp / ".complete").write_text("")
+    assert sorted(p.name for p in dest.iterdir()) == [".complete", "whole"]
+    assert [p.name for p in dest.parent.iterdir()] == ["opt-1"]
+
+
+def test_atomic_dir_replaces_a_crashs_leftover(tmp_path: Path) -> None:
+    dest = tmp_path / "runtime"
+    dest.mkdir()
+    (dest / "partial").write_text("x")  # no marker: never finished
+    with atomic_dir(dest, ".complete") as tmp:
+        (tmp / ".complete").write_text("")
+    assert [p.name for p in dest.iterdir()] == [".complete"]

@@ -4,7 +4,21 @@ import pytest
 from packaging.tags import Tag
 
 from lambdapack.errors import TargetError
-from lambdapack.targets import RUNTIMES, Target, glibc_for, platform_tags
+from lambdapack.targets import (
+    ARCHES,
+    ELF_MACHINES,
+    RUNTIMES,
+    Target,
+    arch_for_machine,
+    elf_machine,
+    glibc_for,
+    host_arch,
+    host_machine,
+    manylinux_glibc,
+    parse_manylinux,
+    platform_tags,
+    wheel_glibc,
+)
 
 
 def test_glibc_table_matches_the_lambda_base_images() -> None:
@@ -58,3 +72,35 @@ def test_site_packages_pythons_reads_the_versioned_layout() -> None:
              "python/lib/python3.9/site-packages-extra/x.py"]
     assert site_packages_pythons(names) == [(3, 10), (3, 12)]
     assert site_packages_pythons(["python/numpy/__init__.py"]) == []
+
+
+def test_manylinux_tags_name_the_glibc_they_need() -> None:
+    assert wheel_glibc("numpy-2.5.5-cp312-cp312-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl") == (2, 27)
+    assert wheel_glibc("scipy-1.0-cp312-cp312-manylinux2014_x86_64.whl") == (2, 17)
+    assert wheel_glibc("old-1.0-cp36-cp36m-manylinux1_i686.whl") == (2, 5)
+    assert wheel_glibc("joblib-1.6.0-py3-none-any.whl") is None
+    assert wheel_glibc("garbage.whl") is None
+    assert manylinux_glibc("manylinux_2_17_ppc64le") == ((2, 17), "ppc64le")
+    # only the machines Lambda runs, and the legacy aliases only where they were defined
+    assert parse_manylinux("manylinux_2_17_ppc64le") is None
+    assert parse_manylinux("manylinux1_aarch64") is None
+    assert parse_manylinux("manylinux2014_aarch64") == ((2, 17), "aarch64")
+
+
+@pytest.mark.parametrize(("given", "machine", "arch"), [
+    ("x86_64", "x86_64", "x86_64"), ("AMD64", "x86_64", "x86_64"),
+    ("aarch64", "aarch64", "arm64"), ("arm64", "aarch64", "arm64"),  # macOS and Windows on ARM say arm64
+    ("i686", "i686", "i686"),
+])
+def test_one_table_of_machine_names(given: str, machine: str, arch: str) -> None:
+    assert host_machine(given) == machine
+    assert host_arch(given) == arch
+    assert arch_for_machine(machine) == (arch if arch in ARCHES else None)
+
+
+def test_elf_machines_by_number_and_by_pyelftools_name() -> None:
+    assert elf_machine(62) == elf_machine("EM_X86_64") == "x86_64"
+    assert elf_machine(183) == elf_machine("EM_AARCH64") == "aarch64"
+    assert elf_machine(999) == "elf-machine-999"
+    assert elf_machine("EM_PPC64") == "EM_PPC64"
+    assert set(ARCHES.values()) <= set(ELF_MACHINES.values())

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import re
 import subprocess
 import tempfile
@@ -51,6 +50,7 @@ from lambdapack.targets import (
     UNZIPPED_LIMIT,
     Target,
     arch_for_machine,
+    host_machine,
     machine_for,
     site_packages_pythons,
 )
@@ -362,8 +362,8 @@ sys.stdout.write("\n" + json.dumps(results) + "\n")
 
 
 def check_imports(root: Path, target: Target, python: str | None) -> Check:
-    if platform.machine() != target.machine:
-        return Check("import", SKIP, f"not run: {target.machine} code cannot run on this {platform.machine()} "
+    if host_machine() != target.machine:
+        return Check("import", SKIP, f"not run: {target.machine} code cannot run on this {host_machine()} "
                      "machine (the elf check still verified every binary)")
     interpreter = find_python(target.python, python)
     if interpreter is None:

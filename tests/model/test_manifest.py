@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lambdapack.errors import ModelError
-from lambdapack.model.manifest import SCHEMA, Manifest, load_manifest, verify_model_file
+from lambdapack.model.manifest import SCHEMA, Manifest, load_manifest, load_versions, read_versions, verify_model_file
 
 
 @pytest.fixture
@@ -106,3 +106,22 @@ def test_verify_refuses_a_missing_model(model_dir: Path) -> None:
     (model_dir / "model.joblib").unlink()
     with pytest.raises(ModelError, match="model file missing"):
         verify_model_file(model_dir, load_manifest(model_dir))
+
+
+def test_the_version_readers_share_the_schema_rule(model_dir: Path, tmp_path: Path) -> None:
+    versions = load_manifest(model_dir).versions
+    raw = (model_dir / "model.json").read_bytes()
+    assert read_versions(raw, "function.zip:model.json") == versions
+    assert load_versions(model_dir) == versions
+    # check-layer --model has always taken a bare {"versions": ...}; an unknown schema never
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "model.json").write_text(json.dumps({"versions": {"scikit-learn": "1.9.1"}}))
+    assert load_versions(bare) == {"scikit-learn": "1.9.1"}
+    (bare / "model.json").write_text(json.dumps({"schema": "lambdapack.model/9", "versions": {}}))
+    with pytest.raises(ModelError, match="unknown manifest schema"):
+        load_versions(bare)
+    with pytest.raises(ModelError, match="unknown manifest schema"):
+        read_versions(json.dumps({"versions": {}}), "function.zip:model.json")
+    with pytest.raises(ModelError, match="versions must be strings"):
+        read_versions(json.dumps({"schema": SCHEMA, "versions": {"numpy": 2}}), "function.zip:model.json")
