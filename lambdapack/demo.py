@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambdapack import archive, defaults, interpreters, targets
+from lambdapack import defaults, interpreters, targets
 from lambdapack.errors import InterpreterError, LambdapackError, ModelError
 from lambdapack.events import SEED_EVENT
-from lambdapack.layer.record import read_record_lenient
+from lambdapack.layer.inspect import LayerInfo, inspect_layer
 from lambdapack.model import version_rule
 
 # the order the demo looks for a runtime whose Python is installed here
@@ -104,37 +104,36 @@ def pick_runtime(explicit: str | None = None) -> tuple[str, Path]:
         hint=interpreters.install_hint((3, 12)) + ", then run the demo again")
 
 
-def _zip_sizes(path: Path) -> tuple[int, int]:
-    with archive.open_zip(path) as zf:
-        return path.stat().st_size, archive.unzipped_size(zf)
-
-
-def _reusable_layer(path: Path, runtime: str, arch: str) -> dict[str, Any] | None:
-    record = read_record_lenient(path) if path.is_file() else None
-    if record is None or record.get("runtime") != runtime or record.get("arch") != arch:
+def _reusable_layer(path: Path, runtime: str, arch: str) -> LayerInfo | None:
+    """The layer already in ``dist/`` when it is a lambdapack layer for this runtime and arch with the guide's stack."""
+    if not path.is_file():
         return None
-    names = {p.get("name") for p in record.get("packages") or [] if isinstance(p, dict)}
-    return record if {"scikit-learn", "joblib"} <= names else None
+    try:
+        layer = inspect_layer(path)
+    except LambdapackError:
+        return None  # unusable: built again
+    if layer.record is None or layer.runtime != runtime or layer.arch != arch:
+        return None
+    return layer if {"scikit-learn", "joblib"} <= set(layer.versions) else None
 
 
 def ensure_layer(root: Path, runtime: str, arch: str, rebuild: bool, step: Step) -> DemoLayer:
     started = time.monotonic()
     path = root / "dist" / f"layer-{runtime}-{arch}.zip"
-    record = None if rebuild else _reusable_layer(path, runtime, arch)
-    reused = record is not None
-    if record is None:
+    layer = None if rebuild else _reusable_layer(path, runtime, arch)
+    reused = layer is not None
+    if layer is None:
         from lambdapack.layer.build import LayerOptions, build_layer
 
         step(f"building the scikit-learn layer for {runtime} {arch} (the first run downloads ~60 MB of wheels)")
         build_layer(LayerOptions(runtime=runtime, arch=arch, out=path, check=False),
                     on_step=lambda description, _advance, _total: step(f"  {description}"))
-        record = read_record_lenient(path) or {}
+        layer = inspect_layer(path)
     else:
         step(f"reusing {path} (pass --rebuild to build it again)")
-    zip_bytes, unzipped = _zip_sizes(path)
-    return DemoLayer(path=path, runtime=runtime, arch=arch, zip_bytes=zip_bytes, unzipped_bytes=unzipped,
-                     direct_upload_limit=targets.DIRECT_UPLOAD_LIMIT, unzipped_limit=targets.UNZIPPED_LIMIT,
-                     packages=version_rule.layer_versions(record), reused=reused,
+    return DemoLayer(path=path, runtime=runtime, arch=arch, zip_bytes=layer.zip_bytes,
+                     unzipped_bytes=layer.unzipped_bytes, direct_upload_limit=targets.DIRECT_UPLOAD_LIMIT,
+                     unzipped_limit=targets.UNZIPPED_LIMIT, packages=layer.versions, reused=reused,
                      seconds=round(time.monotonic() - started, 2))
 
 

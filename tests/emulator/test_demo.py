@@ -28,6 +28,7 @@ def test_a_layer_is_reused_only_when_it_matches(tmp_path: Path) -> None:
     def layer(name: str, runtime: str, arch: str, packages: list[str]) -> Path:
         path = tmp_path / name
         record = {"schema": "lambdapack.layer/1", "runtime": runtime, "arch": arch,
+                  "python_version": runtime.removeprefix("python"),
                   "packages": [{"name": p, "version": "1"} for p in packages]}
         write_zip(path, [ZipEntry("lambdapack-layer.json", json.dumps(record).encode())])
         return path
