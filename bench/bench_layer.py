@@ -1,4 +1,4 @@
-"""build-layer's figures for issue 3, all from one run:
+"""build-layer's figures in docs/build-layer.md (Figures), all from one run:
 
 - size: lambdapack's layer (``--no-compile`` and default) against the guide's way (the same
   wheels unzipped into ``python/lib/python3.X/site-packages``, ``*.dist-info`` deleted,
