@@ -78,7 +78,7 @@ FENCE = re.compile(r"^(?P<fence>`{3,})(?P<info>[\w-]*)\s*$")
 MARKER = re.compile(r"^<!--\s*(?P<kind>run|exempt):\s*(?P<args>.*?)\s*-->\s*$")
 PROMPT = "$ "
 # a lambdapack command, possibly after env assignments or `env -u …`
-COMMAND = re.compile(r"^(?:\$ )?(?:env\b[^|;&]*?\s|[A-Z_]+=\S*\s+)*lambdapack\s")
+COMMAND = re.compile(r"(?:^|[;&|]\s*)(?:env\b[^|;&]*?\s|[A-Z_]+=\S*\s+)*lambdapack\s")
 CLAIM = re.compile(r"\s#\s*→\s*(?P<text>.+)$")
 SHELL_INFOS = {"", "console", "shell", "sh", "bash", "shell-session"}
 COMMAND_TIMEOUT = 600
@@ -168,7 +168,8 @@ class Block:
 
     @property
     def where(self) -> str:
-        return f"{self.path.relative_to(ROOT)}:{self.start + 1}"
+        shown = self.path.relative_to(ROOT) if self.path.is_relative_to(ROOT) else self.path
+        return f"{shown}:{self.start + 1}"
 
     @property
     def is_example(self) -> bool:
@@ -176,8 +177,8 @@ class Block:
             return False
         prompted = [line[len(PROMPT):] for line in self.body if line.startswith(PROMPT)]
         if prompted:
-            return any(COMMAND.match(line) for line in prompted)
-        return self.info in {"bash", "sh"} and any(COMMAND.match(line) for line in self.body)
+            return any(COMMAND.search(line) for line in prompted)
+        return self.info in {"bash", "sh"} and any(COMMAND.search(line) for line in self.body)
 
     @property
     def is_script(self) -> bool:
@@ -214,9 +215,9 @@ def read_blocks(path: Path) -> list[Block]:
         j = i + 1
         while j < len(lines) and lines[j].rstrip() != fence:
             j += 1
-        where = f"{path.relative_to(ROOT)}:{i + 1}"
-        marker = parse_marker(lines[i - 1], where) if i > 0 else None
-        blocks.append(Block(path, i, j, opening["info"], lines[i + 1:j], marker))
+        block = Block(path, i, j, opening["info"], lines[i + 1:j], None)
+        block.marker = parse_marker(lines[i - 1], block.where) if i > 0 else None
+        blocks.append(block)
         i = j + 1
     return blocks
 
