@@ -404,7 +404,12 @@ class UvRecipe(Peer):
         layer = workdir / "layer"
         shutil.rmtree(layer, ignore_errors=True)
         shutil.copytree(prefix / "lib", layer / "python" / "lib", symlinks=True)
-        return Build(ok=True, zip_path=zip_tree(layer, workdir / "layer.zip"))
+        # the recipe has no --only-binary: a release without a manylinux2014 wheel (numpy >= 2.3)
+        # is compiled from its sdist on this machine, against this machine's glibc
+        built = sorted({line.split()[1] for line in (proc.stderr + proc.stdout).splitlines()
+                        if line.strip().startswith("Built ") and len(line.split()) > 1})
+        note = f"uv compiled from source on this machine: {', '.join(built)}" if built else ""
+        return Build(ok=True, zip_path=zip_tree(layer, workdir / "layer.zip"), note=note)
 
 
 class Lambdapack(Peer):
