@@ -378,6 +378,9 @@ class Fixtures:
         self._copy_from("layer-model", path)
         _run_checked(["lambdapack", "package", "--layer", "dist/layer-python3.12-x86_64.zip"], path,
                      self.base_env())
+        # the joblib-path function docs/function.md contrasts with the predictor one
+        _run_checked(["lambdapack", "package", "--no-predictor", "--out", "dist/function-joblib.zip"], path,
+                     self.base_env())
 
     def _make_aws(self, path: Path) -> None:
         self._copy_from("layer-function", path)
@@ -479,12 +482,18 @@ class MotoServer:
 # --------------------------------------------------------------------------- running
 
 
-def run_command(command: str, project: Project) -> tuple[int, list[str]]:
-    """Run one shell command in the project; its exit status and merged output lines."""
-    result = subprocess.run(["bash", "-c", command], cwd=project.path, env=project.env, stdout=subprocess.PIPE,
+def run_command(command: str, project: Project, previous_status: int = 0) -> tuple[int, list[str]]:
+    """Run one shell command in the project; its exit status and merged output lines.
+
+    Each command gets its own shell, started with the previous command's status so that a shown
+    ``echo $?`` answers about the command before it.
+    """
+    result = subprocess.run(["bash", "-c", f"(exit {previous_status})\n{command}"],
+                            cwd=project.path, env=project.env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, timeout=COMMAND_TIMEOUT, check=False)
     text = result.stdout.decode("utf-8", "replace").rstrip("\n")
-    return result.returncode, text.split("\n") if text else []
+    # trailing blanks (Lambda's REPORT line ends in a tab) are invisible and editors strip them
+    return result.returncode, [line.rstrip() for line in text.split("\n")] if text else []
 
 
 def _wait_for_port(command: str, process: subprocess.Popen[bytes]) -> None:
@@ -511,9 +520,10 @@ def run_console(block: Block, project: Project) -> Outcome:
     expected = steps_of(block)
     actual: list[Step] = []
     problems: list[str] = []
+    status = 0
     for step in expected:
         command = "\n".join(step.command)
-        _status, output = run_command(command, project)
+        status, output = run_command(command, project, status)
         actual.append(Step(step.command, output, step.blank_after))
         if not matches(step.output, output):
             diff = difflib.unified_diff([normalise(x) for x in step.output], [normalise(x) for x in output],
