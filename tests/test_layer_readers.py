@@ -142,3 +142,23 @@ def test_the_record_and_the_zip_are_read_once_for_all(layers: dict[str, Path]) -
     assert info.zip_bytes == layers["good"].stat().st_size
     assert len(info.sha256) == 64 and info.unzipped_bytes == len(_record())
     assert info.site_packages == "python/lib/python3.12/site-packages"
+
+
+def test_a_layer_for_several_pythons_is_refused_by_every_reader(tmp_path: Path) -> None:
+    path = tmp_path / "two.zip"
+    write_zip(path, [ZipEntry("python/lib/python3.11/site-packages/a.py", b""),
+                     ZipEntry("python/lib/python3.12/site-packages/a.py", b"")])
+    for consumer in ("train", "invoke"):
+        with pytest.raises(LambdapackError, match=r"site-packages for several Pythons \(3\.11, 3\.12\)"):
+            CONSUMERS[consumer](path)
+
+
+def test_the_architecture_of_a_layer_without_a_record_is_its_elf_header(tmp_path: Path) -> None:
+    machine = 183 if OTHER == "arm64" else 62
+    header = b"\x7fELF\x02\x01\x01" + b"\x00" * 11 + machine.to_bytes(2, "little") + b"\x00" * 44
+    path = tmp_path / "native.zip"
+    write_zip(path, [ZipEntry("python/lib/python3.12/site-packages/fast.cpython-312-x.so", header)])
+    assert inspect_layer(path).arch == OTHER
+    for consumer in ("train", "invoke"):
+        with pytest.raises(LambdapackError, match=f"built for {OTHER}"):
+            CONSUMERS[consumer](path)
