@@ -60,8 +60,8 @@ EXEMPT: dict[str, str] = {
     "cold-build": "a cold, compiled build of the default layer takes ~75 s on 2 cores, over this module's time "
                   "budget; the same build runs in tests/layer/test_real_pypi.py, and the block's check lines "
                   "are the check-layer block below, which is run",
-    "real-aws": "shows what only real AWS does (an endpoint that hangs, a function's own answer, a SAM "
-                "deploy); moto cannot answer it",
+    "hanging-endpoint": "waits out two 20 s read timeouts of an endpoint that never answers (41 s) by design; "
+                        "tests/deploy/test_timeouts.py asserts the same message with injected short timeouts",
     "install": "installs lambdapack into the reader's environment; `lambdapack demo` itself runs in "
                "tests/emulator/test_demo.py",
     "serve-session": "an interactive server session (Ctrl-C, a second terminal's curl); the same requests "
@@ -82,6 +82,8 @@ COMMAND = re.compile(r"(?:^|[;&|]\s*)(?:env\b[^|;&]*?\s|[A-Z_]+=\S*\s+)*lambdapa
 CLAIM = re.compile(r"\s#\s*→\s*(?P<text>.+)$")
 SHELL_INFOS = {"", "console", "shell", "sh", "bash", "shell-session"}
 COMMAND_TIMEOUT = 600
+# The moto address docs/deploy.md shows; commands and output use it whatever port the run got.
+DOC_MOTO_URL = "http://127.0.0.1:5123"
 
 
 # --------------------------------------------------------------------------- normalising
@@ -95,6 +97,7 @@ NORMALISATIONS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("timestamp", re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z?"), "<time>"),
     ("milliseconds", re.compile(r"\b\d+(?:\.\d+)? ms\b"), "<ms>"),
     ("seconds", re.compile(r"\b\d+\.\d+ s\b"), "<s>"),
+    ("demo's elapsed time", re.compile(r"(?<=locally )\(\d+ s\)"), "(<s>)"),
     ("json milliseconds", re.compile(r'("(?:latency_ms|init_ms)": )[\d.]+'), r"\1<ms>"),
     ("min/max of a run", re.compile(r"\(min [\d.]+, max [\d.]+;"), "(min <ms>, max <ms>;"),
     ("memory used", re.compile(r"\b(Max Memory Used: |max memory used |max memory )\d+"), r"\1<mb>"),
@@ -175,7 +178,7 @@ class Block:
     def is_example(self) -> bool:
         if self.info not in SHELL_INFOS:
             return False
-        prompted = [line[len(PROMPT):] for line in self.body if line.startswith(PROMPT)]
+        prompted = [" ".join(step.command) for step in steps_of(self)]
         if prompted:
             return any(COMMAND.search(line) for line in prompted)
         return self.info in {"bash", "sh"} and any(COMMAND.search(line) for line in self.body)
@@ -278,7 +281,13 @@ class Fixtures:
     """
 
     names = ("empty", "flowers", "host-model", "layer", "layer-model", "layer-host-model",
-             "layer-function", "toy-function", "aws", "aws-offline")
+             "layer-function", "toy-function", "aws", "aws-offline", "aws-deployed", "aws-snapstart")
+    # fixtures that are the aws project plus a stack already deployed by these commands
+    stacks = {
+        "aws-deployed": ("lambdapack deploy --name iris",),
+        "aws-snapstart": ("lambdapack deploy --name iris --snapstart",
+                          "lambdapack deploy --name iris --snapstart --memory 1024"),
+    }
 
     def __init__(self, work: Path, cache: Path, layer_factory: Callable[[], Path] | None = None) -> None:
         self.work = work
@@ -311,11 +320,13 @@ class Fixtures:
         path = self.work / f"p{self._count}"
         shutil.copytree(template, path, symlinks=True)
         env = self.base_env()
-        if name == "aws":
+        if name == "aws" or name in self.stacks:
             moto = self.moto()
             moto.reset()
             env.update(AWS_ENDPOINT_URL=moto.url, AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing",
                        AWS_SECRET_ACCESS_KEY="testing")
+            for command in self.stacks.get(name, ()):
+                _run_checked(["bash", "-c", command], path, env)
         if name == "aws-offline":
             # the examples that show AWS's own endpoints: any connection they tried would fail here
             # (a closed loopback port) instead of reaching AWS
@@ -387,6 +398,12 @@ class Fixtures:
         _make_stand_ins(path)
 
     def _make_aws_offline(self, path: Path) -> None:
+        self._copy_from("aws", path)
+
+    def _make_aws_deployed(self, path: Path) -> None:
+        self._copy_from("aws", path)
+
+    def _make_aws_snapstart(self, path: Path) -> None:
         self._copy_from("aws", path)
 
     def _make_toy_function(self, path: Path) -> None:
@@ -488,10 +505,15 @@ def run_command(command: str, project: Project, previous_status: int = 0) -> tup
     Each command gets its own shell, started with the previous command's status so that a shown
     ``echo $?`` answers about the command before it.
     """
+    moto = project.env.get("AWS_ENDPOINT_URL")
+    if moto:
+        command = command.replace(DOC_MOTO_URL, moto)
     result = subprocess.run(["bash", "-c", f"(exit {previous_status})\n{command}"],
                             cwd=project.path, env=project.env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, timeout=COMMAND_TIMEOUT, check=False)
     text = result.stdout.decode("utf-8", "replace").rstrip("\n")
+    if moto:
+        text = text.replace(moto, DOC_MOTO_URL)
     # trailing blanks (Lambda's REPORT line ends in a tab) are invisible and editors strip them
     return result.returncode, [line.rstrip() for line in text.split("\n")] if text else []
 
