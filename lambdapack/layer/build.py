@@ -46,6 +46,7 @@ from lambdapack.wheels.fetch import HashMismatch, MissingWheel, ProgressFn, down
 
 if TYPE_CHECKING:
     from lambdapack.layer.check import CheckReport
+    from lambdapack.project import Project
 
 DEFAULT_REQUIREMENTS = ("scikit-learn", "joblib")
 # every Lambda Python runtime today runs on glibc ≥ 2.26 (Amazon Linux 2)
@@ -251,7 +252,7 @@ class _Plan:
     out: Path
     python: Path | None
     compiled_with: str | None
-    project: object | None  # lambdapack.project.Project when --project is given
+    project: Project | None  # --project
 
 
 def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
@@ -399,8 +400,8 @@ def _pinned_wheels(plan: _Plan, options: LayerOptions, clock: _Clock, step: Prog
     """
     target = plan.target
     project = plan.project
-    locked = project is not None and project.locked  # type: ignore[attr-defined]
-    extra = {"project": project.fingerprint} if project is not None else None  # type: ignore[attr-defined]
+    locked = project is not None and project.locked
+    extra = {"project": project.fingerprint} if project is not None else None
     key = resolution_key(plan.inputs, target, plan.resolver, extra)
     resolutions = ResolutionCache(plan.cache_dir)
     stored = None if options.upgrade else resolutions.get(key)
@@ -413,7 +414,7 @@ def _pinned_wheels(plan: _Plan, options: LayerOptions, clock: _Clock, step: Prog
         except MissingWheel as exc:
             step(f"{exc.message}: resolving again", 0, None)
 
-    source = project.kind if locked else plan.resolver  # type: ignore[union-attr]
+    source = project.kind if project is not None and locked else plan.resolver
     step(f"resolving for {target.label} with {source}", 0, None)
     with clock("resolve"):
         try:
@@ -422,7 +423,8 @@ def _pinned_wheels(plan: _Plan, options: LayerOptions, clock: _Clock, step: Prog
                     raise ResolveError(f"--upgrade-package: the versions come from {source}",
                                        hint="upgrade in the project (e.g. `uv lock --upgrade-package NAME`), "
                                             "then build again")
-                pins = project.pins_for(target, plan.cache_dir, progress)  # type: ignore[union-attr]
+                assert project is not None
+                pins = project.pins_for(target, plan.cache_dir, progress)
             else:
                 pins = resolve_pins(plan.inputs, target, resolver=plan.resolver, cache_dir=plan.cache_dir,
                                     progress=progress, preferences=stored or (), upgrade=upgrade)

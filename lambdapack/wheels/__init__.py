@@ -8,7 +8,10 @@ Public entry points (other parts of lambdapack use these):
   through the shared cache and unpacks them into ``deps`` (which becomes the import root,
   like a layer's site-packages). Returns an :class:`InstalledSet` with the packages.
 - :func:`fetch_wheels` / :class:`Inputs` / :class:`FetchedWheel` — resolution and fetching
-  only (the layer builder uses them).
+  only; the layer builder uses the two halves, ``fetch.resolve_pins`` (one
+  :class:`~lambdapack.wheels.fetch.PinnedWheel` per package: file, sha256, URL) and
+  ``fetch.download_pinned`` (those files, from the cache or the index, verified), so that a
+  stored resolution can be installed again without resolving.
 - :func:`install_wheels` — unpack already-fetched wheel files with pypa/installer.
 - :func:`default_cache_dir` — the persistent cache (``platformdirs`` user cache ``lambdapack``).
 """
