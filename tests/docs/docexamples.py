@@ -43,6 +43,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC_FILES = ("README.md", "docs/*.md")
@@ -68,8 +69,6 @@ EXEMPT: dict[str, str] = {
                      "and answers are asserted by tests/emulator/test_gateway.py",
     "timing-figures": "the figures are one recorded run's timings (cold start, kill points), quoted with "
                       "their conditions; re-running would change them, not check them",
-    "hostile-suite": "needs the hostile archive suite written by tests/reliability/hostile.py; those exact "
-                     "refusals are asserted by tests/reliability/test_hostile_archives.py",
     "lock-tamper": "needs a wheel index serving changed bytes for one release; asserted by "
                    "tests/reliability/test_lock.py",
 }
@@ -280,10 +279,11 @@ class Fixtures:
     lambdapack cache every command shares (wheels, resolutions, finished layers).
     """
 
-    names = ("empty", "flowers", "host-model", "layer", "layer-model", "layer-host-model",
+    names: ClassVar[tuple[str, ...]] = (
+        "empty", "pypi", "flowers", "hostile-suite", "host-model", "layer", "layer-model", "layer-host-model",
              "layer-function", "toy-function", "aws", "aws-offline", "aws-deployed", "aws-snapstart")
     # fixtures that are the aws project plus a stack already deployed by these commands
-    stacks = {
+    stacks: ClassVar[dict[str, tuple[str, ...]]] = {
         "aws-deployed": ("lambdapack deploy --name iris",),
         "aws-snapstart": ("lambdapack deploy --name iris --snapstart",
                           "lambdapack deploy --name iris --snapstart --memory 1024"),
@@ -355,6 +355,10 @@ class Fixtures:
         # the first three flowers of examples/flowers.csv under the guide's short names, and a typo
         (path / "flowers.csv").write_text("sl,sw,pl,pw,species\n5.1,3.5,1.4,0.2,setosa\n7.0,3.2,4.7,1.4,versicolor\n"
                                           "6.3,3.3,6.0,2.5,virginica\n4.9,x,1.4,0.2,setosa\n")
+
+    def _make_hostile_suite(self, path: Path) -> None:
+        _run_checked([sys.executable, str(ROOT / "tests" / "reliability" / "hostile.py"), "suite"], path,
+                     self.base_env())
 
     def _make_host_model(self, path: Path) -> None:
         from lambdapack.model.train import train

@@ -13,8 +13,9 @@ from pathlib import Path
 import docexamples as dx
 import pytest
 
-# fixtures that need no layer, no network and no moto server
-FAST_FIXTURES = {"empty", "flowers", "host-model", "toy-function"}
+# fixtures that need no layer, no network and no moto server ("pypi" is an empty project whose
+# commands resolve against PyPI)
+FAST_FIXTURES = {"empty", "flowers", "hostile-suite", "host-model", "toy-function"}
 
 BLOCKS = [b for b in dx.all_blocks(dx.doc_paths()) if b.marker and b.marker.kind == "run"]
 
@@ -56,6 +57,7 @@ def test_console_blocks_split_into_commands_and_their_output() -> None:
     ("in /root/.pyenv/versions/3.12.1/bin/python3.12 (layer dist/layer.zip)", "in <python> (layer dist/layer.zip)"),
     ("CPython 3.12.1 imports all 7 top-level packages", "CPython 3.12.x imports all 7 top-level packages"),
     ("  max memory used 125 of 512 MB", "  max memory used <mb> of 512 MB"),
+    ("lambdapack demo — the guide, locally (37 s)", "lambdapack demo — the guide, locally (<s>)"),
     ("  endpoint  https://jwdcooiz.execute-api.us-east-1.amazonaws.com/predict",
      "  endpoint  https://<api>.execute-api.us-east-1.amazonaws.com/predict"),
 ])
