@@ -54,21 +54,25 @@ EXEMPT: dict[str, str] = {
     "arm64-import": "builds an arm64 layer and shows its import check skipped: the import half needs an "
                     "aarch64 host, and the cross strip tool changes the sizes; the arm64 build is covered by "
                     "tests/layer/test_real_pypi.py",
-    "python38-guide": "the guide's manylinux1 command resolves scikit-learn 1.0.1 for CPython 3.8, which this "
-                      "machine's CI does not carry (no python3.8 to compile and import with)",
+    "python38-guide": "resolves and downloads the 2021 stack for CPython 3.8 (wheels no other test uses) and "
+                      "compiles it with python3.8: over this module's time budget; the guide's flags are built "
+                      "by tests/layer/test_real_pypi.py",
     "glibcxx-layer": "the offending layer is compiled on the spot by tests/layer/test_manylinux_policy.py with "
                      "a C++ compiler newer than Amazon Linux 2023's; its exact figures depend on that compiler",
-    "cold-build": "a cold, compiled build of the default layer takes ~75 s on 2 cores, over this module's time "
-                  "budget; the same build runs in tests/layer/test_real_pypi.py, and the block's check lines "
-                  "are the check-layer block below, which is run",
+    "cold-build": "the default, compiled layer: a cold build takes ~75 s on 2 cores, over this module's time "
+                  "budget, and a second build needs the first; the same build runs in tests/layer/test_real_pypi.py",
+    "stored-resolution-rebuild": "a rebuild from the stored resolution with the finished-layer cache emptied and "
+                                 "no network (~40 s); the fixture's cache holds the finished layer, and "
+                                 "tests/layer/test_lock_first.py builds from a stored resolution offline",
+    "resolve-again": "commands only, no output shown: they resolve against the live index by design",
+    "project-fixture": "needs the example projects (svc/ with its lock file, an empty one) the section describes, "
+                       "which the repository does not carry; tests/layer/test_project.py builds such projects",
     "hanging-endpoint": "waits out two 20 s read timeouts of an endpoint that never answers (41 s) by design; "
                         "tests/deploy/test_timeouts.py asserts the same message with injected short timeouts",
     "install": "installs lambdapack into the reader's environment; `lambdapack demo` itself runs in "
                "tests/emulator/test_demo.py",
     "serve-session": "an interactive server session (Ctrl-C, a second terminal's curl); the same requests "
                      "and answers are asserted by tests/emulator/test_gateway.py",
-    "timing-figures": "the figures are one recorded run's timings (cold start, kill points), quoted with "
-                      "their conditions; re-running would change them, not check them",
     "lock-tamper": "needs a wheel index serving changed bytes for one release; asserted by "
                    "tests/reliability/test_lock.py",
 }
