@@ -400,6 +400,8 @@ def crossover_table(result: Mapping[str, Any]) -> str:
                          f"({v['estimator_vs_predictor']:.2f})")
         rows.append(f"| {size} | " + " | ".join(cells) + " |")
     rows.append("| **crossover** | " + " | ".join(_crossover_text(m["crossover"]) for m in models.values()) + " |")
+    rows.append("| handler init with the predictor, fresh process | " + " | ".join(
+        f"{m['first_estimator']['init_s'] * 1000:.0f} ms" for m in models.values()) + " |")
     rows.append("| first estimator batch, once per runtime | " + " | ".join(
         f"{m['first_estimator']['first_estimator_s']:.2f} s" for m in models.values()) + " |")
     return "\n".join(rows)

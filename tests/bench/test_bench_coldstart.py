@@ -109,7 +109,7 @@ def test_handler_markdown_shows_both_paths_and_the_crossover() -> None:
               "models": {"m": {"description": "a forest", "sizes": {k: {**v, "estimator_vs_predictor": 0.5}
                                                                    for k, v in sizes.items()},
                                "crossover": handler.crossover(sizes),
-                               "first_estimator": {"first_estimator_s": 1.8}}}}
+                               "first_estimator": {"init_s": 0.012, "first_estimator_s": 1.8}}}}
     text = handler.render_markdown(result)
     assert "| lambdapack, default (stdlib predictor) | 0.400 ms | 0.500 ms | 100.0× |" in text
     assert "| 100 | 10.0 ms / 5.00 ms (0.50) |" in text
