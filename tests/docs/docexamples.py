@@ -69,6 +69,10 @@ EXEMPT: dict[str, str] = {
                        "which the repository does not carry; tests/layer/test_project.py builds such projects",
     "hanging-endpoint": "waits out two 20 s read timeouts of an endpoint that never answers (41 s) by design; "
                         "tests/deploy/test_timeouts.py asserts the same message with injected short timeouts",
+    "readme-tour": "builds the default, compiled layer (a cold build alone is ~75 s, over this module's budget) "
+                   "and deploys to the reader's account; every step runs in docs/*.md: build-layer and "
+                   "check-layer (build-layer.md), train --layer (train.md), package --layer and invoke --local "
+                   "(function.md, emulator.md), deploy, invoke --name and destroy against moto (deploy.md)",
     "install": "installs lambdapack into the reader's environment; `lambdapack demo` itself runs in "
                "tests/emulator/test_demo.py",
     "serve-session": "an interactive server session (Ctrl-C, a second terminal's curl); the same requests "
@@ -285,7 +289,7 @@ class Fixtures:
 
     names: ClassVar[tuple[str, ...]] = (
         "empty", "pypi", "flowers", "hostile-suite", "host-model", "layer", "layer-model", "layer-host-model",
-             "layer-function", "toy-function", "aws", "aws-offline", "aws-deployed", "aws-snapstart")
+        "layer-function", "toy-function", "aws", "aws-offline", "aws-deployed", "aws-snapstart")
     # fixtures that are the aws project plus a stack already deployed by these commands
     stacks: ClassVar[dict[str, tuple[str, ...]]] = {
         "aws-deployed": ("lambdapack deploy --name iris",),
