@@ -317,7 +317,9 @@ class Fixtures:
                                     "https_proxy", "NO_PROXY", "no_proxy"))}
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         env.update(LAMBDAPACK_CACHE_DIR=str(self.cache), NO_COLOR="1", COLUMNS="120", PYTHONUNBUFFERED="1", TZ="UTC",
-                   AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+                   AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+                   # without credentials botocore would ask the EC2 metadata service, off loopback
+                   AWS_EC2_METADATA_DISABLED="true")
         return env
 
     def project(self, name: str) -> Project:
@@ -490,6 +492,7 @@ class MotoServer:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError), urllib.request.urlopen(server.url + "/moto-api/", timeout=2):
+                server.configure()
                 return server
             if process.poll() is not None:
                 break
@@ -497,10 +500,19 @@ class MotoServer:
         server.stop()
         raise DocError("the moto server did not start")
 
-    def reset(self) -> None:
-        request = urllib.request.Request(self.url + "/moto-api/reset", data=b"", method="POST")
+    def configure(self) -> None:
+        # moto runs a function in docker when asked to invoke it; without docker it echoes the event
+        self._post("/moto-api/config", b'{"lambda": {"use_docker": false}}')
+
+    def _post(self, route: str, body: bytes) -> None:
+        request = urllib.request.Request(self.url + route, data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=60) as response:
             response.read()
+
+    def reset(self) -> None:
+        self._post("/moto-api/reset", b"")
+        self.configure()
 
     def stop(self) -> None:
         if self.process.poll() is None:
