@@ -534,6 +534,8 @@ def collect(runs: int, warm_calls: int, layer: Path | None, command: str, profil
         specs = build_inputs(work, layer)
         python, versions = _function_python_and_layer(specs["predictor"])
         layer_zip = specs["predictor"].layers[0]
+        # a layer built here lives in the temporary directory: read its facts now
+        layer_facts = {"zip_bytes": layer_zip.stat().st_size, "sha256": sha256_file(layer_zip)}
         log("one untimed round: the layer's files into the page cache, awslambdaric fetched")
         measure(specs, 1, 1)
         load_before = list(os.getloadavg())
@@ -542,18 +544,20 @@ def collect(runs: int, warm_calls: int, layer: Path | None, command: str, profil
         samples, load_during = measure(specs, runs, warm_calls,
                                        on_round=lambda i: log(f"round {i + 1}/{runs} done"))
         load_after = list(os.getloadavg())
-        log(f"profiling init phases ({profile_runs} fresh processes per function)")
-        profile = {key: profile_init(specs[key], profile_runs) for key in PROFILED} if profile_runs else {}
+        profile = {}
+        if profile_runs:
+            log(f"profiling init phases ({profile_runs} fresh processes per function)")
+            profile = {key: profile_init(specs[key], profile_runs) for key in PROFILED}
     variants = figures(samples)
     return {
         "schema": SCHEMA, "date": date, "seconds": round(time.time() - started), "command": command,
         "machine": machine(), "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in load_after], "load_during": [round(x, 2) for x in load_during],
         "python": {"host": ".".join(map(str, sys.version_info[:3])), "function": python},
-        "layer": {"runtime": RUNTIME, "arch": ARCH, "zip_bytes": layer_zip.stat().st_size,
+        "layer": {"runtime": RUNTIME, "arch": ARCH, "zip_bytes": layer_facts["zip_bytes"],
                   "built_by": (f"given with --layer ({layer.name})" if layer else
                                f"lambdapack build-layer --runtime {RUNTIME} --arch {ARCH} scikit-learn joblib"),
-                  "sha256": sha256_file(layer_zip), "versions": versions},
+                  "sha256": layer_facts["sha256"], "versions": versions},
         "lambdapack": LAMBDAPACK_VERSION, "git": _git_commit(),
         "runs": runs, "warm_calls": warm_calls, "memory_mb": specs["predictor"].memory_mb,
         "variants": variants, "ratios": ratios(variants), "paired": paired(variants), "goals": goals(variants),
