@@ -93,12 +93,25 @@ def inspect_layer(path: Path, *, error: type[LambdapackError] = LayerError) -> L
             raise error(f"{path}: corrupt archive ({exc})", hint=_REBUILD) from None
         record = read_record(zf, error=error)
         facts = _from_record(record, zf, path, error) if record is not None else _from_layout(zf, path, error)
-    return LayerInfo(path=path, **facts, record=record, unzipped_bytes=unzipped,
-                     zip_bytes=path.stat().st_size, sha256=sha256_file(path))
+    return LayerInfo(path=path, runtime=facts.runtime, arch=facts.arch, python=facts.python,
+                     site_packages=facts.site_packages, glibc_needed=facts.glibc_needed, packages=facts.packages,
+                     record=record, unzipped_bytes=unzipped, zip_bytes=path.stat().st_size, sha256=sha256_file(path))
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What the record, or else the layout, says."""
+
+    runtime: str | None
+    arch: str | None
+    python: tuple[int, int] | None
+    site_packages: str | None
+    glibc_needed: tuple[int, int] | None = None
+    packages: tuple[LayerPackage, ...] = ()
 
 
 def _from_record(record: Mapping[str, Any], zf: zipfile.ZipFile, path: Path,
-                 error: type[LambdapackError]) -> dict[str, Any]:
+                 error: type[LambdapackError]) -> _Facts:
     try:
         major, minor = (int(p) for p in str(record["python_version"]).split("."))
         packages = tuple(LayerPackage(canonicalize_name(str(p["name"])), str(p["version"]),
@@ -108,31 +121,29 @@ def _from_record(record: Mapping[str, Any], zf: zipfile.ZipFile, path: Path,
         raise error(f"{path}: {RECORD_NAME} is malformed ({exc!r})", hint=_REBUILD) from None
     needs = [g for g in (wheel_glibc(p.wheel) for p in packages if p.wheel) if g is not None]
     arch = record.get("arch")
-    return {
-        "runtime": str(record["runtime"]) if record.get("runtime") else None,
-        "arch": str(arch) if arch else _elf_arch(zf, path, error),
-        "python": (major, minor),
-        "site_packages": str(record.get("site_packages") or f"python/lib/python{major}.{minor}/site-packages"),
-        "glibc_needed": max(needs) if needs else None,
-        "packages": packages,
-    }
+    return _Facts(
+        runtime=str(record["runtime"]) if record.get("runtime") else None,
+        arch=str(arch) if arch else _elf_arch(zf, path, error),
+        python=(major, minor),
+        site_packages=str(record.get("site_packages") or f"python/lib/python{major}.{minor}/site-packages"),
+        glibc_needed=max(needs) if needs else None,
+        packages=packages,
+    )
 
 
-def _from_layout(zf: zipfile.ZipFile, path: Path, error: type[LambdapackError]) -> dict[str, Any]:
+def _from_layout(zf: zipfile.ZipFile, path: Path, error: type[LambdapackError]) -> _Facts:
     versions = site_packages_pythons(zf.namelist())
     if len(versions) > 1:
         listed = ", ".join(f"{major}.{minor}" for major, minor in versions)
         raise error(f"{path} holds site-packages for several Pythons ({listed})",
                     hint="a Lambda layer serves one runtime; rebuild it for the runtime you deploy")
     python = versions[0] if versions else None
-    return {
-        "runtime": f"python{python[0]}.{python[1]}" if python else None,
-        "arch": _elf_arch(zf, path, error),
-        "python": python,
-        "site_packages": f"python/lib/python{python[0]}.{python[1]}/site-packages" if python else None,
-        "glibc_needed": None,
-        "packages": (),
-    }
+    return _Facts(
+        runtime=f"python{python[0]}.{python[1]}" if python else None,
+        arch=_elf_arch(zf, path, error),
+        python=python,
+        site_packages=f"python/lib/python{python[0]}.{python[1]}/site-packages" if python else None,
+    )
 
 
 def _is_shared_object(name: str) -> bool:
