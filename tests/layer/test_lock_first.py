@@ -112,6 +112,7 @@ def test_changed_inputs_invalidate_exactly_what_they_decide(index: Path, run_cli
     assert build(run_cli, "alpha>=1")["resolution"] == "resolved"
     other = build(run_cli, "alpha", "--runtime", "python3.13")
     assert other["resolution"] == "resolved" and _versions(other) == {"alpha": "2.0"}
+    assert build(run_cli, "alpha", "--arch", "arm64")["resolution"] == "resolved"
     # a slimming option: same pins (no resolve), a new layer
     kept = build(run_cli, "alpha", "--keep-dist-info")
     assert kept["resolution"] == "stored" and kept["cached"] is False and kept["sha256"] != base["sha256"]
@@ -123,6 +124,19 @@ def test_changed_inputs_invalidate_exactly_what_they_decide(index: Path, run_cli
     (tmp_path / "base.txt").write_text("alpha==1.0\n")
     doc = build(run_cli, "-r", "req.txt")
     assert doc["resolution"] == "resolved" and _versions(doc) == {"alpha": "1.0"}
+
+
+def test_another_lambdapack_version_resolves_and_builds_anew(index: Path, run_cli: Callable, publish: Callable,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambdapack.layer import cache
+
+    publish(index, "alpha", "1.0")
+    first = build(run_cli, "alpha")
+    publish(index, "alpha", "2.0")
+    monkeypatch.setattr(cache, "__version__", "999.0")
+    doc = build(run_cli, "alpha")
+    assert doc["resolution"] == "resolved" and doc["cached"] is False and _versions(doc) == {"alpha": "2.0"}
+    assert doc["sha256"] != first["sha256"]
 
 
 def test_a_local_wheels_bytes_decide_its_layer(index: Path, run_cli: Callable, tmp_path: Path,
