@@ -11,17 +11,19 @@ A ``console`` block alternates ``$ command`` lines (``\\`` continues a command) 
 output (stdout and stderr merged, as a terminal shows them). ``--update`` runs it and writes
 the output back; ``--check`` runs it and compares after :func:`normalise`. An abridged block
 keeps its abridgement: a line that is only ``…`` (or ``...``) stands for any number of lines,
-and ``…`` inside a line for any text on that line. A ``bash`` block is a script: each command
-must exit 0, and a ``# → TEXT`` comment after a command claims TEXT appears in its output.
+and ``…`` inside a line for any text on that line. A ``bash`` block of bare commands cannot
+be run (it shows no output to compare): it is exempt, or rewritten as a console block.
 
     python tests/docs/docexamples.py --check                 # every marked block
     python tests/docs/docexamples.py --update docs/train.md  # regenerate one file
     python tests/docs/docexamples.py --list                  # what is run, what is exempt
 
-The AWS examples run against a moto server on 127.0.0.1 started for the run (its own process,
-so resetting it between blocks touches nothing else). Without the network, nothing but
-PyPI (for the layer fixture and build-layer examples) is reached: the AWS examples that show
-no endpoint run with the proxies pointed at a closed loopback port.
+Commands run with ``COLUMNS=120`` (a wide terminal), one lambdapack cache shared by every block,
+and never the developer's AWS identity. The AWS examples run against a moto server on 127.0.0.1
+started for the run (its own process, so resetting it between blocks touches nothing else);
+those that show AWS's own endpoints run with the EC2 metadata service off and every proxy
+variable at a closed loopback port, so nothing can reach AWS. PyPI is the only remote host
+the examples use (the layer fixture and the build-layer and lock examples).
 """
 
 from __future__ import annotations
@@ -86,7 +88,6 @@ MARKER = re.compile(r"^<!--\s*(?P<kind>run|exempt):\s*(?P<args>.*?)\s*-->\s*$")
 PROMPT = "$ "
 # a lambdapack command, possibly after env assignments or `env -u …`
 COMMAND = re.compile(r"(?:^|[;&|]\s*)(?:env\b[^|;&]*?\s|[A-Z_]+=\S*\s+)*lambdapack\s")
-CLAIM = re.compile(r"\s#\s*→\s*(?P<text>.+)$")
 SHELL_INFOS = {"", "console", "shell", "sh", "bash", "shell-session"}
 COMMAND_TIMEOUT = 600
 # The moto address docs/deploy.md shows; commands and output use it whatever port the run got.
@@ -190,9 +191,6 @@ class Block:
             return any(COMMAND.search(line) for line in prompted)
         return self.info in {"bash", "sh"} and any(COMMAND.search(line) for line in self.body)
 
-    @property
-    def is_script(self) -> bool:
-        return not any(line.startswith(PROMPT) for line in self.body)
 
 
 def parse_marker(line: str, where: str) -> Marker | None:
@@ -542,18 +540,6 @@ def run_command(command: str, project: Project, previous_status: int = 0) -> tup
     return result.returncode, [line.rstrip() for line in text.split("\n")] if text else []
 
 
-def _wait_for_port(command: str, process: subprocess.Popen[bytes]) -> None:
-    match = re.search(r"--port\s+(\d+)", command)
-    if not match:
-        raise DocError(f"a background command must name --port to be waited for: {command}")
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and process.poll() is None:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", int(match[1])), timeout=1):
-            return
-        time.sleep(0.2)
-    raise DocError(f"{command}: nothing listened on port {match[1]}")
-
-
 @dataclass(frozen=True)
 class Outcome:
     block: Block
@@ -580,45 +566,11 @@ def run_console(block: Block, project: Project) -> Outcome:
     return Outcome(block, not problems, "\n".join(problems), render(merged))
 
 
-def run_script(block: Block, project: Project) -> Outcome:
-    problems: list[str] = []
-    background: list[subprocess.Popen[bytes]] = []
-    try:
-        for line in block.body:
-            command = line.split(" #", 1)[0].strip() if not line.lstrip().startswith("#") else ""
-            if not command:
-                continue
-            if command.endswith("&"):
-                process = subprocess.Popen(["bash", "-c", command[:-1]], cwd=project.path, env=project.env,
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                           start_new_session=True)
-                background.append(process)
-                _wait_for_port(command, process)
-                continue
-            status, output = run_command(command, project)
-            if status != 0:
-                problems.append(f"{command}: exit {status}\n" + "\n".join(output[-15:]))
-                break
-            claim = CLAIM.search(line)
-            if claim and normalise(claim["text"].strip()) not in normalise("\n".join(output)):
-                problems.append(f"{command}: claims {claim['text'].strip()!r}; output was\n" + "\n".join(output))
-    finally:
-        for process in background:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGINT)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
-    return Outcome(block, not problems, "\n".join(problems), None)
-
-
 def run_block(block: Block, fixtures: Fixtures) -> Outcome:
     assert block.marker and block.marker.kind == "run"
     project = fixtures.project(block.marker.fixture)
     try:
-        return run_script(block, project) if block.is_script else run_console(block, project)
+        return run_console(block, project)
     finally:
         shutil.rmtree(project.path, ignore_errors=True)
 
@@ -644,6 +596,8 @@ def problems_of_markers(blocks: Sequence[Block]) -> list[str]:
                 problems.append(f"{block.where}: exempt key {block.marker.exempt!r} is not in EXEMPT")
         elif block.marker.fixture not in Fixtures.names:
             problems.append(f"{block.where}: unknown fixture {block.marker.fixture!r}")
+        elif not steps_of(block):
+            problems.append(f"{block.where}: a run block shows its commands as `$ command` lines")
     problems += [f"EXEMPT[{key!r}] is used by no block" for key in sorted(set(EXEMPT) - used)]
     return problems
 

@@ -29,10 +29,13 @@ def test_an_unmarked_example_is_reported(tmp_path: Path) -> None:
     doc.write_text("Text.\n\n```console\n$ lambdapack train\nTesting accuracy: 0.98\n```\n\n"
                    "```bash\nlambdapack deploy --name iris\n```\n\n```console\n$ ls\n```\n\n"
                    "<!-- run: fixture=empty -->\n```console\n$ lambdapack train\n```\n\n"
-                   "<!-- exempt: no-such-reason -->\n```console\n$ AWS_REGION=x lambdapack deploy --name a\n```\n")
+                   "<!-- exempt: no-such-reason -->\n```console\n$ AWS_REGION=x lambdapack deploy --name a\n```\n\n"
+                   "<!-- run: fixture=empty -->\n```bash\nlambdapack train   # prints the accuracy\n```\n\n"
+                   "<!-- run: fixture=nowhere -->\n```console\n$ lambdapack train\n```\n")
     problems = dx.problems_of_markers(dx.read_blocks(doc))
     assert [p.split(": ", 1)[1].split(":")[0] for p in problems if "page.md" in p] == [
-        "unmarked example", "unmarked example", "exempt key 'no-such-reason' is not in EXEMPT"]
+        "unmarked example", "unmarked example", "exempt key 'no-such-reason' is not in EXEMPT",
+        "a run block shows its commands as `$ command` lines", "unknown fixture 'nowhere'"]
 
 
 def test_console_blocks_split_into_commands_and_their_output() -> None:
