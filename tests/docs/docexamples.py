@@ -70,8 +70,9 @@ EXEMPT: dict[str, str] = {
                                  "no network (~40 s); the fixture's cache holds the finished layer, and "
                                  "tests/layer/test_lock_first.py builds from a stored resolution offline",
     "resolve-again": "commands only, no output shown: they resolve against the live index by design",
-    "project-fixture": "needs the example projects (svc/ with its lock file, an empty one) the section describes, "
-                       "which the repository does not carry; tests/layer/test_project.py builds such projects",
+    "project-fixture": "needs the uv project svc/ (scikit-learn 1.7.2 locked by `uv lock` on the day) the section "
+                       "describes, which the repository does not carry, and a cold compiled build; "
+                       "tests/layer/test_project.py builds such projects",
     "hanging-endpoint": "waits out two 20 s read timeouts of an endpoint that never answers (41 s) by design; "
                         "tests/deploy/test_timeouts.py asserts the same message with injected short timeouts",
     "readme-tour": "builds the default, compiled layer (a cold build alone is ~75 s, over this module's budget) "
@@ -289,8 +290,9 @@ class Fixtures:
     """
 
     names: ClassVar[tuple[str, ...]] = (
-        "empty", "pypi", "flowers", "hostile-suite", "host-model", "layer", "layer-model", "layer-host-model",
-        "layer-function", "toy-function", "aws", "aws-offline", "aws-deployed", "aws-snapstart")
+        "empty", "pypi", "flowers", "empty-project", "hostile-suite", "host-model", "toy-function",
+        "layer", "layer-model", "layer-host-model", "layer-function",
+        "aws", "aws-offline", "aws-deployed", "aws-snapstart")
     # fixtures that are the aws project plus a stack already deployed by these commands
     stacks: ClassVar[dict[str, tuple[str, ...]]] = {
         "aws-deployed": ("lambdapack deploy --name iris",),
@@ -366,6 +368,11 @@ class Fixtures:
         # the first three flowers of examples/flowers.csv under the guide's short names, and a typo
         (path / "flowers.csv").write_text("sl,sw,pl,pw,species\n5.1,3.5,1.4,0.2,setosa\n7.0,3.2,4.7,1.4,versicolor\n"
                                           "6.3,3.3,6.0,2.5,virginica\n4.9,x,1.4,0.2,setosa\n")
+
+    def _make_empty_project(self, path: Path) -> None:
+        # a project that declares no dependencies, as docs/build-layer.md's refusal names it
+        (path / "empty").mkdir()
+        (path / "empty" / "pyproject.toml").write_text('[project]\nname = "empty"\nversion = "0.1"\n')
 
     def _make_hostile_suite(self, path: Path) -> None:
         _run_checked([sys.executable, str(ROOT / "tests" / "reliability" / "hostile.py"), "suite"], path,

@@ -15,7 +15,7 @@ import pytest
 
 # fixtures that need no layer, no network and no moto server ("pypi" is an empty project whose
 # commands resolve against PyPI)
-FAST_FIXTURES = {"empty", "flowers", "hostile-suite", "host-model", "toy-function"}
+FAST_FIXTURES = {"empty", "flowers", "empty-project", "hostile-suite", "host-model", "toy-function"}
 
 BLOCKS = [b for b in dx.all_blocks(dx.doc_paths()) if b.marker and b.marker.kind == "run"]
 
