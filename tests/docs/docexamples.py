@@ -284,9 +284,10 @@ class Project:
 class Fixtures:
     """Scratch projects by name. Each is built once as a template and copied for every block.
 
-    ``layer_factory(runtime, arch, compile)`` gives the real layer zip (the test suite passes its
-    session's ``real_layer``, so a layer other slow tests built is reused); ``cache`` is the
-    lambdapack cache every command shares (wheels, resolutions, finished layers).
+    ``layer_factory()`` gives the real python3.12 x86_64 ``--no-compile`` layer zip (the test suite
+    passes its session's ``real_layer``, so the layer other slow tests built is reused; without it
+    the layer is built here); ``cache`` is the lambdapack cache every command shares (wheels,
+    resolutions, finished layers).
     """
 
     names: ClassVar[tuple[str, ...]] = (
@@ -365,7 +366,7 @@ class Fixtures:
         shutil.copytree(self._template(name), path, dirs_exist_ok=True, symlinks=True)
 
     def _make_flowers(self, path: Path) -> None:
-        # the first three flowers of examples/flowers.csv under the guide's short names, and a typo
+        # one iris flower of each species under the guide's short names, then a row with a typo
         (path / "flowers.csv").write_text("sl,sw,pl,pw,species\n5.1,3.5,1.4,0.2,setosa\n7.0,3.2,4.7,1.4,versicolor\n"
                                           "6.3,3.3,6.0,2.5,virginica\n4.9,x,1.4,0.2,setosa\n")
 
