@@ -28,7 +28,6 @@ Environment variables:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -188,7 +187,7 @@ def check_layer(manifest: dict) -> dict | None:
 
 
 def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
+    digest = lambdapack_predictor.new_sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)

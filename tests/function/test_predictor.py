@@ -361,3 +361,23 @@ def test_a_model_over_the_node_limit_keeps_the_joblib_path(iris_model: Path) -> 
     build = build_predictor(iris_model / "model.joblib", load_manifest(iris_model), max_nodes=100)
     assert build.report.serving == "joblib"
     assert "1,502 nodes, over the predictor's limit of 100" in build.report.reason
+
+
+def test_big_tables_stay_arrays_and_answer_the_same(iris_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from function_support import function_files
+
+    from lambdapack.template_files import template_path
+
+    sys.path.insert(0, str(template_path("lambdapack_predictor.py").parent))
+    try:
+        import lambdapack_predictor as lp
+    finally:
+        sys.path.pop(0)
+    data = function_files(iris_model)["model.predictor"]
+    as_lists = lp.Predictor(*lp.decode(data))
+    monkeypatch.setattr(lp, "LIST_ENTRIES", 0)  # what a forest of millions of nodes gets
+    as_arrays = lp.Predictor(*lp.decode(data))
+    assert type(as_arrays.threshold).__name__ == "array" and isinstance(as_lists.threshold, list)
+    as_arrays.self_check()
+    rows = X_IRIS.tolist() + as_lists.header["check"]["rows"]
+    assert as_arrays.predict(rows) == as_lists.predict(rows)
