@@ -189,7 +189,16 @@ class AwsClient:
 
     def check_credentials(self) -> str:
         """The caller's account id; DeployError if there are no usable credentials."""
-        if self._session.get_credentials() is None:
+        try:
+            # the last place botocore looks is the instance metadata service, over the network
+            # (and through any HTTPS_PROXY): a dead proxy or network fails here, not in a call
+            credentials = self._session.get_credentials()
+        except botocore.exceptions.BotoCoreError as exc:
+            raise DeployError(f"cannot look up AWS credentials: {type(exc).__name__}: {exc}",
+                              hint="set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or check the proxy "
+                                   "(HTTPS_PROXY) and network the instance metadata service is reached through") \
+                from None
+        if credentials is None:
             raise DeployError("no AWS credentials found",
                               hint="run `aws configure` or `aws sso login`, or set AWS_PROFILE / AWS_ACCESS_KEY_ID")
         identity = self.call("sts", "get_caller_identity")

@@ -90,3 +90,24 @@ def test_dry_run_with_no_network(offline: None, artifacts, in_tmp: Path, run_cli
     real = run_cli("deploy", "--name", "iris", "--region", "us-east-1", "--endpoint-url", endpoint)
     assert real.exit_code == 1
     assert f"error: sts GetCallerIdentity: cannot reach {endpoint}" in real.stderr
+
+
+def test_credentials_behind_a_dead_proxy_are_an_error_not_a_bug(artifacts, in_tmp: Path, run_cli,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """With nothing configured botocore asks the instance metadata service, through HTTPS_PROXY."""
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                "AWS_EC2_METADATA_DISABLED", "AWS_ENDPOINT_URL", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    dead = f"http://127.0.0.1:{closed_port()}"  # loopback only: the metadata service is never reached
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(var, dead)
+    artifacts()
+    real = run_cli("deploy", "--name", "iris", "--region", "us-east-1")
+    assert real.exit_code == 1, real.stderr
+    assert "error: cannot look up AWS credentials: ProxyConnectionError" in real.stderr
+    assert "lambdapack bug" not in real.stderr and "HTTPS_PROXY" in real.stderr
+    dry = run_cli("deploy", "--name", "iris", "--region", "us-east-1", "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.stderr
+    assert dry.json()["not_compared_reason"].startswith("cannot look up AWS credentials")
