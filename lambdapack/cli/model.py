@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from lambdapack.cli.main import json_option
 from lambdapack.ui import human_bytes
@@ -75,24 +74,21 @@ def show_command(directory: Path, as_json: bool) -> None:
 
 def _render_show(summary, console: Console) -> None:  # type: ignore[no-untyped-def]
     m = summary.parsed
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("model", str(summary.directory / m.model.file))
     status = "[green]matches[/]" if summary.file_ok else f"[red]{summary.file_problem}[/]"
-    table.add_row("file", f"{human_bytes(m.model.bytes)}, sha256 {m.model.sha256[:16]}… {status}")
-    table.add_row("task", m.task)
-    table.add_row("estimator", m.estimator.class_path)
+    rows = [("model", str(summary.directory / m.model.file)),
+            ("file", f"{human_bytes(m.model.bytes)}, sha256 {m.model.sha256[:16]}… {status}"),
+            ("task", m.task), ("estimator", m.estimator.class_path)]
     if m.estimator.params:
-        table.add_row("params", ", ".join(f"{k}={v!r}" for k, v in m.estimator.params.items()))
+        rows.append(("params", ", ".join(f"{k}={v!r}" for k, v in m.estimator.params.items())))
     if m.dataset is not None:
         split = f", test_size {m.dataset.test_size}" if m.dataset.test_size is not None else ""
         target = f", target {m.dataset.target!r}" if m.dataset.target else ""
-        table.add_row("dataset", f"{m.dataset.name} ({m.dataset.rows} rows{split}{target})")
-    table.add_row("features", ", ".join(f"{f.name} ({f.alias})" if f.alias else f.name for f in m.features))
+        rows.append(("dataset", f"{m.dataset.name} ({m.dataset.rows} rows{split}{target})"))
+    rows.append(("features", ", ".join(f"{f.name} ({f.alias})" if f.alias else f.name for f in m.features)))
     if m.classes is not None:
-        table.add_row("classes", ", ".join(m.classes))
+        rows.append(("classes", ", ".join(m.classes)))
     if m.metrics:
-        table.add_row("metrics", ", ".join(f"{k} {v:.4g}" for k, v in m.metrics.items()))
-    table.add_row("versions", ", ".join(f"{k} {v}" for k, v in m.versions.items()))
-    console.print(table)
+        rows.append(("metrics", ", ".join(f"{k} {v:.4g}" for k, v in m.metrics.items())))
+    rows.append(("versions", ", ".join(f"{k} {v}" for k, v in m.versions.items())))
+    for label, value in rows:  # one line per fact, never wrapped: a pipe or a log reads it whole
+        console.print(f"[bold]{label:<10}[/] {value}", soft_wrap=True, highlight=False)
