@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import statistics
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lambdapack import defaults, interpreters
+from lambdapack import archive, defaults, interpreters
 from lambdapack.emulator import code, ric
 from lambdapack.emulator.invoker import InvokeResult, LocalFunction, LogSink
 from lambdapack.emulator.process import SandboxConfig
@@ -105,8 +103,7 @@ def prepare(spec: FunctionSpec) -> Iterator[Prepared]:
     target = Target.for_runtime(runtime, host_arch())
     runtime_dir = ric.runtime_dir_for(target, python)
     opt_dir = code.opt_dir_for(infos)
-    task_root = Path(tempfile.mkdtemp(prefix="lambdapack-task-"))
-    try:
+    with archive.scratch_dir("task") as task_root:
         code.unpack_function(spec.function_zip, task_root)
         config = SandboxConfig(
             python=python, python_version=python_version, task_root=task_root, opt_dir=opt_dir,
@@ -116,8 +113,6 @@ def prepare(spec: FunctionSpec) -> Iterator[Prepared]:
         info = interpreters.interpreter_version(str(python))
         full = ".".join(map(str, info[0])) if info else python_version
         yield Prepared(config, full)
-    finally:
-        shutil.rmtree(task_root, ignore_errors=True)
 
 
 def _find_interpreter(version: tuple[int, ...], explicit: Path | None, runtime: str) -> Path:

@@ -9,7 +9,6 @@ versions (version_rule.version_mismatches) or when function + layer exceed Lambd
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,7 +169,7 @@ def compiled_sources(sources: dict[str, bytes], runtime: str,
         wanted = f"{version[0]}.{version[1]}"
         return FunctionPycs(None, f"source only: no CPython {wanted} here to compile for {runtime}"), {}
     full = interpreters.interpreter_version(str(interpreter))
-    with tempfile.TemporaryDirectory(prefix="lambdapack-function-") as tmp:
+    with archive.scratch_dir("function") as tmp:
         root = Path(tmp)
         for name, data in sources.items():
             (root / name).write_bytes(data)

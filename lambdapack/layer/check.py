@@ -26,14 +26,13 @@ import json
 import os
 import re
 import subprocess
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from lambdapack.archive import open_zip, safe_extract, unzipped_size, validate_members
+from lambdapack.archive import open_zip, safe_extract, scratch_dir, unzipped_size, validate_members
 from lambdapack.errors import ArchiveError, LayerError, ModelError
 from lambdapack.interpreters import find_python, install_hint, interpreter_version
 from lambdapack.layer.elf import ElfInfo, demangle, read_elf, symbols_by_version, undefined_symbols
@@ -379,7 +378,7 @@ def check_imports(root: Path, target: Target, python: str | None) -> Check:
     roots = [str(root / target.site_packages), str(root / "python")]
     version = interpreter_version(str(interpreter))
     label = f"CPython {'.'.join(map(str, version[0]))}" if version else str(interpreter)
-    with tempfile.TemporaryDirectory(prefix="lambdapack-import-") as cwd:
+    with scratch_dir("import") as cwd:
         try:
             done = subprocess.run([str(interpreter), "-I", "-S", "-c", _IMPORT_SCRIPT, json.dumps(roots),
                                    json.dumps(modules)], capture_output=True, text=True, cwd=cwd, timeout=600,
@@ -437,7 +436,7 @@ def check_layer(path: Path, *, runtime: str | None = None, arch: str | None = No
         file_count = sum(1 for i in infos if not i.is_dir())
         archive = check_archive(zf)
         record = read_record_lenient(zf)
-    with tempfile.TemporaryDirectory(prefix="lambdapack-check-") as tmp:
+    with scratch_dir("check") as tmp:
         root = extracted
         if root is None and archive.status == PASS:
             root = Path(tmp)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +50,7 @@ class IsolatedTrainer:
 
     def run(self, request: dict[str, Any], X: Any, y: Any) -> dict[str, Any]:
         """Run ``_child_train`` on ``request`` with the layer; the model is written to ``request['out']``."""
-        with tempfile.TemporaryDirectory(prefix="lambdapack-train-layer-") as tmp:
+        with archive.scratch_dir("train-layer") as tmp:
             root = Path(tmp) / "opt"
             archive.safe_extract(self.layer.path, root)
             paths = [root / where for where in (self.layer.site_packages, "python") if where]

@@ -14,14 +14,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from lambdapack import interpreters
+from lambdapack import archive, interpreters
 from lambdapack.errors import LambdapackError
 from lambdapack.model import version_rule
 from lambdapack.model.manifest import Manifest
@@ -121,7 +120,7 @@ def build_predictor(model_path: Path, manifest: Manifest, layer: Path | None = N
     runner = _runner(manifest, layer, python)
     if isinstance(runner, str):
         return joblib_path(runner)
-    with tempfile.TemporaryDirectory(prefix="lambdapack-predictor-") as tmp:
+    with archive.scratch_dir("predictor") as tmp:
         out = Path(tmp) / PREDICTOR_FILE
         request = {"model": str(Path(model_path).resolve()), "out": str(out), "sys_path": list(runner.sys_path),
                    "max_nodes": max_nodes, "seed": 0}
