@@ -1,7 +1,10 @@
 """Resolve requirements for a target and fetch the wheel files: the uv and pip backends.
 
-Both backends end the same way: a list of :class:`FetchedWheel` (wheel files on disk whose
-sha256 was computed or verified here), every one checked against the target's tags.
+Resolving and fetching are two steps, so that a stored resolution can be fetched again
+without resolving: :func:`resolve_pins` gives one :class:`PinnedWheel` per package (file,
+sha256, URL), :func:`download_pinned` turns pins into :class:`FetchedWheel` files on disk
+(from the content-addressed cache, else downloaded and verified), every one checked against
+the target's tags.
 
 - ``uv``: ``uv pip compile --format pylock.toml --python-platform <arch>-manylinux_<glibc>``
   resolves (uv expands the tags itself); the lock names each wheel's URL and sha256, and
@@ -389,11 +392,6 @@ def download_pinned(pins: Sequence[PinnedWheel], target: Target, cache_dir: Path
         return sorted(pool.map(fetch, pins), key=lambda w: w.name)
 
 
-def fetch_with_uv(inputs: Inputs, target: Target, cache_dir: Path, progress: ProgressFn | None = None
-                  ) -> list[FetchedWheel]:
-    return download_pinned(resolve_with_uv(inputs, target, cache_dir, progress), target, cache_dir, progress)
-
-
 # ---------------------------------------------------------------- pip backend
 
 def pip_target_args(target: Target) -> list[str]:
@@ -456,11 +454,6 @@ def resolve_with_pip(inputs: Inputs, target: Target, cache_dir: Path, progress: 
                     os.replace(path, dest)
             pins.append(PinnedWheel(name.name, name.version, path.name, digest, dest.stat().st_size))
     return sorted(pins, key=lambda p: p.name)
-
-
-def fetch_with_pip(inputs: Inputs, target: Target, cache_dir: Path, progress: ProgressFn | None = None
-                   ) -> list[FetchedWheel]:
-    return download_pinned(resolve_with_pip(inputs, target, cache_dir, progress), target, cache_dir, progress)
 
 
 def resolve_pins(inputs: Inputs, target: Target, *, resolver: str = "uv", cache_dir: Path,
