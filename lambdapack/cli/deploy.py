@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from lambdapack import defaults
 from lambdapack.cli.main import json_option
 from lambdapack.ui import console, emit, warn
 
@@ -92,8 +93,8 @@ def _render_deploy(result: DeployResult, out: Console) -> None:
 @click.option("--runtime", default=None, help="Lambda runtime (default: the layer's).")
 @click.option("--arch", type=click.Choice(["x86_64", "arm64"]), default=None,
               help="Architecture (default: the layer's).")
-@click.option("--memory", type=int, default=512, show_default=True, help="Memory in MB.")
-@click.option("--timeout", type=int, default=30, show_default=True, help="Timeout in seconds.")
+@click.option("--memory", type=int, default=defaults.MEMORY_MB, show_default=True, help="Memory in MB.")
+@click.option("--timeout", type=int, default=defaults.TIMEOUT_S, show_default=True, help="Timeout in seconds.")
 @click.option("--api", type=click.Choice(["http", "rest", "url", "none"]), default="http", show_default=True,
               help="Front: HTTP API, REST API, function URL, or none.")
 @click.option("--url-auth", type=click.Choice(["NONE", "AWS_IAM"]), default="NONE", show_default=True,
@@ -204,8 +205,8 @@ def _render_sam(result: SamExport, out: Console) -> None:
 @click.option("--runtime", default=None, help="Lambda runtime (default: the layer's).")
 @click.option("--arch", type=click.Choice(["x86_64", "arm64"]), default=None,
               help="Architecture (default: the layer's).")
-@click.option("--memory", type=int, default=512, show_default=True, help="Memory in MB.")
-@click.option("--timeout", type=int, default=30, show_default=True, help="Timeout in seconds.")
+@click.option("--memory", type=int, default=defaults.MEMORY_MB, show_default=True, help="Memory in MB.")
+@click.option("--timeout", type=int, default=defaults.TIMEOUT_S, show_default=True, help="Timeout in seconds.")
 @click.option("--snapstart", is_flag=True,
               help="SnapStart on published versions, with AutoPublishAlias live (python3.12+).")
 @json_option
@@ -224,45 +225,3 @@ def export_sam(name: str, out: Path, layer: Path | None, function: Path, runtime
 
     emit(run_export(name, out, layer or default_layer_path(runtime, arch), function, runtime=runtime, arch=arch,
                     memory=memory, timeout=timeout, snapstart=snapstart), as_json, _render_sam)
-
-
-def remote_invoke_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``invoke``'s options for a deployed stack (the command itself is ``lambdapack.cli.invoke``)."""
-    for option in reversed([
-        click.option("--name", default=None, help="Invoke the deployed stack NAME on AWS (instead of --local)."),
-        click.option("--http", "via_http", is_flag=True,
-                     help="With --name: call the stack's API URL, not the Lambda API."),
-        click.option("--logs", is_flag=True, help="With --name: print the decoded execution log tail (stderr)."),
-    ]):
-        func = option(func)
-    return aws_options(func)
-
-
-def _render_remote(result: Any, out: Console) -> None:
-    import json
-
-    payload = result.payload
-    click.echo(payload if isinstance(payload, str) else json.dumps(payload))
-    where = result.url if result.via == "http" else "the Lambda API"
-    if result.via == "lambda" and result.qualifier:
-        where += f" (alias {result.qualifier})"
-    out.print(f"{result.name}: status {result.status_code} through {where}"
-              + (f", function error {result.function_error}" if result.function_error else ""))
-    if result.logs:
-        out.print(result.logs.rstrip("\n"), markup=False, highlight=False)
-
-
-def run_remote_invoke(name: str, payload: Any, *, via_http: bool, logs: bool, region: str | None,
-                      profile: str | None, endpoint_url: str | None, as_json: bool) -> None:
-    """The ``invoke --name`` branch: call the deployed function, render like the local invoke."""
-    from lambdapack.deploy.remote import invoke_http, invoke_lambda
-    from lambdapack.errors import LambdapackError
-
-    if via_http:
-        result = invoke_http(name, payload)
-    else:
-        result = invoke_lambda(name, payload, logs=logs, region=region, profile=profile, endpoint_url=endpoint_url)
-    emit(result, as_json, _render_remote)
-    if result.function_error:
-        raise LambdapackError(f"the function returned an error ({result.function_error})",
-                              hint="its payload says why; add --logs for the execution log")

@@ -15,9 +15,8 @@ import click
 from rich.console import Console
 
 from lambdapack import defaults
-from lambdapack.cli.deploy import remote_invoke_options, run_remote_invoke
+from lambdapack.cli.deploy import aws_options
 from lambdapack.cli.main import json_option
-from lambdapack.errors import LambdapackError
 
 
 def event_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -45,6 +44,18 @@ def build_event(event: str | None, sl: float | None, sw: float | None, pl: float
                                     if v is not None]
     pairs.extend(parse_feature(item) for item in features)
     return load_event(event, pairs)
+
+
+def remote_invoke_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of ``invoke --name``: a deployed stack, and how to call it."""
+    for option in reversed([
+        click.option("--name", default=None, help="Invoke the deployed stack NAME on AWS (instead of --local)."),
+        click.option("--http", "via_http", is_flag=True,
+                     help="With --name: call the stack's API URL, not the Lambda API."),
+        click.option("--logs", is_flag=True, help="With --name: print the decoded execution log tail (stderr)."),
+    ]):
+        func = option(func)
+    return aws_options(func)
 
 
 @click.command("invoke")
@@ -91,35 +102,41 @@ def invoke_command(local: bool, layers: tuple[Path, ...], no_layer: bool, functi
       lambdapack invoke --name iris --event seed --logs
       lambdapack invoke --name iris --http --event examples/events/http-api-v2-post.json
     """
-    if name and not local:
-        run_remote_invoke(name, build_event(event, sl, sw, pl, pw, features).payload, via_http=via_http, logs=logs,
-                          region=region, profile=profile, endpoint_url=endpoint_url, as_json=as_json)
-        return
-    if not local:
-        raise LambdapackError("give --local or --name", hint="--local runs the function here, in the emulator")
-    from lambdapack.emulator.session import FunctionSpec, function_layers, invoke_local
+    if local and name:
+        raise click.UsageError("--local runs the function here and --name calls it on AWS: give one of them")
+    if not (local or name):
+        raise click.UsageError("give --local (the emulator, no AWS) or --name NAME (the stack deployed as NAME)")
+    if name and (layers or no_layer or repeat != 1 or env_vars):
+        raise click.UsageError("--layer, --no-layer, --repeat and --env set up a local run: drop them with --name")
+    from lambdapack.invocation import LocalInvoke, RemoteInvoke, environment, function_error, invoke
     from lambdapack.ui import emit
 
-    the_event = build_event(event, sl, sw, pl, pw, features)
-    chosen, runtime = function_layers(function_zip, layers, no_layer)
-    spec = FunctionSpec(function_zip=function_zip, layers=chosen, handler=handler, memory_mb=memory_mb,
-                        timeout_s=timeout_s, python=python, runtime=runtime, environment=_env(env_vars))
-    report = invoke_local(spec, the_event.body, repeat=repeat)
-    emit(report, as_json, _render)
-    if not report.ok:
-        failed = next(r for r in report.invocations if not r.ok)
-        raise LambdapackError(f"the function returned an error ({failed.error_type})",
-                              hint="its payload and the logs above say why")
+    target: LocalInvoke | RemoteInvoke
+    if name:
+        target = RemoteInvoke(name, via_http=via_http, logs=logs, region=region, profile=profile,
+                              endpoint_url=endpoint_url)
+    else:
+        target = LocalInvoke(function_zip, tuple(layers), no_layer, handler, memory_mb, timeout_s, python,
+                             environment(env_vars), repeat)
+    result = invoke(target, build_event(event, sl, sw, pl, pw, features))
+    emit(result, as_json, _render_remote if name else _render)
+    error = function_error(result)
+    if error is not None:
+        raise error
 
 
-def _env(items: tuple[str, ...]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise LambdapackError(f"--env {item!r} is not KEY=VALUE", hint="for example --env LOG_LEVEL=debug")
-        out[key] = value
-    return out
+def _render_remote(result: Any, out: Console) -> None:
+    import json
+
+    payload = result.payload
+    click.echo(payload if isinstance(payload, str) else json.dumps(payload))
+    where = result.url if result.via == "http" else "the Lambda API"
+    if result.via == "lambda" and result.qualifier:
+        where += f" (alias {result.qualifier})"
+    out.print(f"{result.name}: status {result.status_code} through {where}"
+              + (f", function error {result.function_error}" if result.function_error else ""))
+    if result.logs:
+        out.print(result.logs.rstrip("\n"), markup=False, highlight=False)
 
 
 def _render(report, console: Console) -> None:  # type: ignore[no-untyped-def]

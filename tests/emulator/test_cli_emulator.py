@@ -57,8 +57,13 @@ def test_invoke_defaults_to_dist(run_cli: Callable, tiny: tuple[Path, Path], in_
 def test_invoke_errors(run_cli: Callable, tiny: tuple[Path, Path], tmp_path: Path) -> None:
     function_zip, layer = tiny
     base = ("invoke", "--local", "--layer", str(layer), "--function", str(function_zip))
+    # where to run is a usage error (exit 2): neither, both, or local options with --name
     no_mode = run_cli("invoke", "--event", "seed")
-    assert no_mode.exit_code == 1 and "give --local or --name" in no_mode.stderr
+    assert no_mode.exit_code == 2 and "give --local (the emulator, no AWS) or --name NAME" in no_mode.stderr
+    both = run_cli("invoke", "--local", "--name", "iris", "--event", "seed")
+    assert both.exit_code == 2 and "give one of them" in both.stderr
+    mixed = run_cli("invoke", "--name", "iris", "--layer", str(layer), "--event", "seed")
+    assert mixed.exit_code == 2 and "drop them with --name" in mixed.stderr
     bad = tmp_path / "bad.json"
     bad.write_text('{"sl": 6.9,,}')
     malformed = run_cli(*base, "--event", str(bad))
