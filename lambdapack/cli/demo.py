@@ -10,14 +10,13 @@ import click
 from rich.console import Console
 
 from lambdapack import defaults
-from lambdapack.cli.main import json_option
+from lambdapack.cli.main import json_option, runtime_option
 
 
 @click.command("demo")
 @click.option("--dir", "root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Where dist/ and build/model go.")
-@click.option("--runtime", metavar="RUNTIME",
-              help="Lambda runtime to demo (default: python3.12, else 3.13, 3.11, 3.10, whichever Python is here).")
+@runtime_option("python3.12, else 3.13, 3.11, 3.10, whichever Python is here")
 @click.option("--rebuild", is_flag=True, help="Build the layer again even if dist/ holds a matching one.")
 @click.option("--memory", "memory_mb", type=int, default=defaults.MEMORY_MB, show_default=True,
               help="Memory size in MB.")

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from lambdapack import defaults
-from lambdapack.cli.main import json_option
+from lambdapack.cli.main import json_option, runtime_option
 from lambdapack.ui import console, emit, warn
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def _render_deploy(result: DeployResult, out: Console) -> None:
               help="Function zip (default: dist/function.zip).")
 @click.option("--model", "model", type=click.Path(path_type=Path), default=None,
               help="Package this model directory on the fly instead of --function.")
-@click.option("--runtime", default=None, help="Lambda runtime (default: the layer's).")
+@runtime_option("the layer's")
 @click.option("--arch", type=click.Choice(["x86_64", "arm64"]), default=None,
               help="Architecture (default: the layer's).")
 @click.option("--memory", type=int, default=defaults.MEMORY_MB, show_default=True, help="Memory in MB.")
@@ -196,13 +196,13 @@ def _render_sam(result: SamExport, out: Console) -> None:
 
 @export.command("sam")
 @click.option("--name", default="lambdapack", show_default=True, help="Function name in the template.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("template.yaml"), show_default=True,
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("template.yaml"), show_default=True,
               help="Where to write the template.")
 @click.option("--layer", type=click.Path(path_type=Path), default=None,
               help="Layer zip (default: dist/layer-<runtime>-<arch>.zip).")
 @click.option("--function", "function", type=click.Path(path_type=Path), default=Path("dist/function.zip"),
               show_default=True, help="Function zip.")
-@click.option("--runtime", default=None, help="Lambda runtime (default: the layer's).")
+@runtime_option("the layer's")
 @click.option("--arch", type=click.Choice(["x86_64", "arm64"]), default=None,
               help="Architecture (default: the layer's).")
 @click.option("--memory", type=int, default=defaults.MEMORY_MB, show_default=True, help="Memory in MB.")

@@ -27,7 +27,7 @@ def model_group() -> None:
 @click.option("--features", required=True, metavar="A,B,C",
               help="Input feature names, in the order the model was fitted on.")
 @click.option("--classes", metavar="X,Y", help="Display names of the model's classes_ (classifiers).")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("build/model"), show_default=True,
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("build/model"), show_default=True,
               help="Directory for model.joblib and model.json.")
 @json_option
 def import_command(model_file: Path, features: str, classes: str | None, out: Path, as_json: bool) -> None:

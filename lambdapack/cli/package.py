@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.console import Console
 
-from lambdapack.cli.main import json_option
-from lambdapack.targets import RUNTIMES
+from lambdapack.cli.main import json_option, python_option, runtime_option
 from lambdapack.ui import emit, human_bytes
 
 if TYPE_CHECKING:
@@ -44,18 +43,15 @@ def _render(report: PackageReport, console: Console) -> None:
 @click.command("package")
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=Path("build/model"),
               show_default=True, help="Model directory holding model.joblib and model.json.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("dist/function.zip"), show_default=True,
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("dist/function.zip"), show_default=True,
               help="Where to write the function zip.")
 @click.option("--layer", type=click.Path(path_type=Path), default=None,
               help="The layer zip that will serve the model: refuse a version mismatch, check the total size; "
                    "prove the predictor with its libraries when this Python's differ from the model's.")
-@click.option("--runtime", type=click.Choice(RUNTIMES), default=None,
-              help="The runtime the function will run on (default: the layer's, else python3.12): its Python "
-                   "precompiles the handler.")
+@runtime_option("the layer's, else python3.12; its Python precompiles the handler")
 @click.option("--no-predictor", "no_predictor", is_flag=True,
               help="Serve by the estimator from model.joblib even when the stdlib predictor covers the model.")
-@click.option("--python", type=click.Path(path_type=Path), metavar="PATH",
-              help="Interpreter of the runtime's Python version (default: PATH, then pyenv).")
+@python_option("to precompile the handler and prove the predictor with the layer")
 @json_option
 def package(model_dir: Path, out: Path, layer: Path | None, runtime: str | None, no_predictor: bool,
             python: Path | None, as_json: bool) -> None:
