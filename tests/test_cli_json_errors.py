@@ -35,7 +35,7 @@ def _failure(stdout: str) -> dict:
     (["invoke", "--local", "--event", "{bad", "--json"], 1, "the event in --event is not valid JSON"),
     (["destroy", "--name", "nothing", "--dry-run", "--json"], 1, "no deployment named 'nothing' here"),
     (["model", "show", "/nonexistent", "--json"], 1, "/nonexistent: no such model directory"),
-    (["demo", "--runtime", "python9", "--json"], 1, "unknown runtime 'python9'"),
+    (["demo", "--runtime", "python9", "--json"], 2, "'python9' is not one of"),
     (["check-layer", "missing.zip", "--json"], 1, "missing.zip: no such file"),
     (["check-layer", "missing.zip", "--jsn", "--json"], 2, "No such option '--jsn'"),
 ])
