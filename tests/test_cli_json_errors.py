@@ -35,7 +35,7 @@ def _failure(stdout: str) -> dict:
     (["invoke", "--local", "--event", "{bad", "--json"], 1, "the event in --event is not valid JSON"),
     (["destroy", "--name", "nothing", "--dry-run", "--json"], 1, "no deployment named 'nothing' here"),
     (["model", "show", "/nonexistent", "--json"], 1, "/nonexistent: no such model directory"),
-    (["demo", "--runtime", "python9", "--json"], 2, "'python9' is not one of"),
+    (["demo", "--runtime", "python9", "--json"], 2, "Invalid value for '--runtime': 'python9' is not one of"),
     (["check-layer", "missing.zip", "--json"], 1, "missing.zip: no such file"),
     (["check-layer", "missing.zip", "--jsn", "--json"], 2, "No such option '--jsn'"),
 ])
@@ -49,7 +49,7 @@ def test_failures_print_one_json_document_and_the_stderr_lines(
     if exit_code == 1:
         assert f"error: {doc['error']}" in result.stderr and f"hint: {doc['hint']}" in result.stderr
     else:  # click's usage message stays as it was
-        assert "Usage: " in result.stderr and doc["hint"].endswith(" check-layer --help`")
+        assert "Usage: " in result.stderr and doc["hint"].endswith(f" {args[0]} --help`")
 
 
 def test_without_json_stdout_stays_empty(run_cli: Callable, in_tmp: Path) -> None:
