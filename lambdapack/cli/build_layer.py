@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
@@ -93,7 +92,14 @@ def render(report: LayerReport, out: Console) -> None:
 @click.option("--extra", "extras", multiple=True, metavar="EXTRA",
               help="With --project: include this extra (repeatable).")
 @json_option
-def build_layer_command(requirements: tuple[str, ...], as_json: bool, compile_: bool | None, **kw: Any) -> None:
+def build_layer_command(requirements: tuple[str, ...], requirement_files: tuple[Path, ...], runtime: str, arch: str,
+                        python_version: str | None, platforms: tuple[str, ...], abis: tuple[str, ...],
+                        resolver: str | None, find_links: tuple[Path, ...], cache_dir: Path | None, out: Path | None,
+                        slim: bool, keep_dist_info: bool, compile_: bool | None, python: str | None, check: bool,
+                        model: Path | None, require_hashes: bool, only_binary: str | None, implementation: str | None,
+                        no_binary: str | None, upgrade: bool, upgrade_packages: tuple[str, ...],
+                        project: Path | None, groups: tuple[str, ...], extras: tuple[str, ...],
+                        as_json: bool) -> None:
     """Build a Lambda layer: REQUIREMENT and WHEEL_PATH arguments [default: scikit-learn joblib].
 
     \b
@@ -110,15 +116,14 @@ def build_layer_command(requirements: tuple[str, ...], as_json: bool, compile_: 
     A rebuild of unchanged inputs installs what they resolved to last time, from the cache,
     without asking the index (--upgrade resolves again).
     """
-    options = LayerOptions(requirements=requirements, requirement_files=tuple(kw["requirement_files"]),
-                           find_links=tuple(kw["find_links"]), runtime=kw["runtime"], arch=kw["arch"],
-                           python_version=kw["python_version"], platforms=tuple(kw["platforms"]),
-                           abis=tuple(kw["abis"]), resolver=kw["resolver"], cache_dir=kw["cache_dir"],
-                           out=kw["out"], slim=kw["slim"], keep_dist_info=kw["keep_dist_info"], compile=compile_,
-                           python=kw["python"], check=kw["check"], model=kw["model"],
-                           require_hashes=kw["require_hashes"], upgrade=kw["upgrade"],
-                           upgrade_packages=tuple(kw["upgrade_packages"]), project=kw["project"],
-                           groups=tuple(kw["groups"]), extras=tuple(kw["extras"]))
+    # --only-binary=:all:, --implementation cp and --no-binary=:none: are accepted for the guide's pip
+    # command line; they say what lambdapack always does (binary CPython wheels only), so nothing reads them
+    options = LayerOptions(requirements=requirements, requirement_files=requirement_files, find_links=find_links,
+                           runtime=runtime, arch=arch, python_version=python_version, platforms=platforms,
+                           abis=abis, resolver=resolver, cache_dir=cache_dir, out=out, slim=slim,
+                           keep_dist_info=keep_dist_info, compile=compile_, python=python, check=check, model=model,
+                           require_hashes=require_hashes, upgrade=upgrade, upgrade_packages=upgrade_packages,
+                           project=project, groups=groups, extras=extras)
     with progress(downloads=True) as bar:
         task = bar.add_task("resolving", total=None)
 

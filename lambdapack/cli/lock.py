@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 
 from lambdapack.cli.main import json_option
-from lambdapack.targets import DEFAULT_ARCH, DEFAULT_RUNTIME
+from lambdapack.targets import DEFAULT_ARCH, DEFAULT_RUNTIME, RUNTIMES
 
 if TYPE_CHECKING:
     from lambdapack.lock import LockResult
@@ -31,7 +31,8 @@ def _render(result: LockResult, console: Console) -> None:
 @click.argument("requirements", nargs=-1)
 @click.option("-r", "--requirement", "requirement_files", multiple=True, type=click.Path(path_type=Path),
               help="Read requirements from a file (repeatable).")
-@click.option("--runtime", default=DEFAULT_RUNTIME, show_default=True, help="Lambda runtime, e.g. python3.12.")
+@click.option("--runtime", type=click.Choice(list(RUNTIMES)), default=DEFAULT_RUNTIME, show_default=True,
+              help="Lambda runtime.")
 @click.option("--arch", type=click.Choice(["x86_64", "arm64"]), default=DEFAULT_ARCH, show_default=True,
               help="Lambda architecture.")
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("requirements.lock"), show_default=True,

@@ -186,7 +186,7 @@ def capped_tags_warning(target: Target) -> str | None:
 
 def model_pins(model_dir: Path, target: Target) -> list[str]:
     """Pins tying the layer to the model's manifest; refuses versions the target can never load."""
-    from lambdapack.model.ties import layer_pins
+    from lambdapack.model.layer_pins import layer_pins
 
     return layer_pins(model_dir, target)
 
@@ -431,7 +431,7 @@ def _pinned_wheels(plan: _Plan, options: LayerOptions, clock: _Clock, step: Prog
         except ResolveError as exc:
             if options.model is None:
                 raise
-            from lambdapack.model.ties import explain_resolve_failure
+            from lambdapack.model.layer_pins import explain_resolve_failure
 
             raise explain_resolve_failure(exc, options.model, target) from None
     with clock("download"):
@@ -527,7 +527,7 @@ def _checked(cache: LayerCache, key: str, staged: Path, out: Path, target: Targe
              root: Path | None, record: dict) -> CheckReport:
     """check-layer on the staged zip; the verdict of an identical zip under the same interpreter is reused."""
     # imported here: a rebuild that reuses a verdict never needs pyelftools
-    from lambdapack.layer.check import MODEL_CHECK, Check, CheckReport, check_layer
+    from lambdapack.layer.check import Check, CheckReport, check_layer, check_model
     from lambdapack.ui import to_jsonable
 
     interpreter = find_python(target.python, options.python)
@@ -543,6 +543,6 @@ def _checked(cache: LayerCache, key: str, staged: Path, out: Path, target: Targe
         if report.ok:
             cache.put_check(key, checker, to_jsonable(report))
     if options.model is not None:
-        checks = (*report.checks, MODEL_CHECK(record, Path(options.model)))
+        checks = (*report.checks, check_model(record, Path(options.model)))
         report = replace(report, checks=checks, ok=all(c.status != "fail" for c in checks))
     return report

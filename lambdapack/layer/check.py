@@ -30,7 +30,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
 
 from lambdapack.archive import open_zip, safe_extract, scratch_dir, unzipped_size, validate_members
 from lambdapack.errors import ArchiveError, LayerError, ModelError
@@ -421,7 +420,6 @@ def check_model(record: dict | None, model_dir: Path) -> Check:
 
 
 # The name layer/build.py imports; not a hook: check_layer calls check_model itself.
-MODEL_CHECK: Final = check_model
 
 
 def check_layer(path: Path, *, runtime: str | None = None, arch: str | None = None, python: str | None = None,

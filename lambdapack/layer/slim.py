@@ -1,4 +1,4 @@
-"""Make a site-packages tree smaller using only the rules measured safe (DESIGN.md).
+"""Make a site-packages tree smaller using only the rules measured safe on the scikit-learn stack.
 
 - :func:`strip_dist_info` removes ``*.dist-info`` (the guide's own step; ``--keep-dist-info``).
 - :func:`slim` removes ``__pycache__``, test suites (except the two files numpy 2.2 imports

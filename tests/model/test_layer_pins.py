@@ -1,4 +1,4 @@
-"""Model <-> layer version ties: pins for a runtime, and the refusal naming both ways out."""
+"""Pinning a layer to a model: the versions to pin for a runtime, and the refusal naming both ways out."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from lambdapack.errors import ModelError, ResolveError, VersionMismatchError
+from lambdapack.model.layer_pins import explain_resolve_failure, layer_pins, newest_loadable, uncarriable
 from lambdapack.model.manifest import load_manifest
-from lambdapack.model.ties import explain_resolve_failure, layer_pins, newest_loadable, uncarriable
 from lambdapack.targets import Target
 
 

@@ -1,4 +1,4 @@
-"""Tying a layer to a model: pin the layer to the model's library versions, or say why it can't be.
+"""Pinning a layer to a model: its library versions for a runtime, or why the runtime cannot carry them.
 
 ``build-layer --model DIR`` pins scikit-learn, numpy, scipy and joblib to the versions in
 ``DIR/model.json`` (the agreement rule of docs/formats.md, :mod:`lambdapack.model.version_rule`). Some
