@@ -40,7 +40,7 @@ from lambdapack.targets import DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT, Target  # no
 
 QUICK_TARGETS = (("python3.12", "x86_64"),)
 FULL_TARGETS = (("python3.12", "x86_64"), ("python3.11", "x86_64"), ("python3.12", "arm64"))
-AREAS = ("layer", "handler", "emulator")
+AREAS = ("layer", "handler", "emulator", "coldstart")
 BASELINE = "lambdapack"
 RUN_ORDER = ("lambdapack", "lambdapack-no-compile", "pip-target", "guide-tags", "guide", "uv-recipe", "sam",
              "chalice")
@@ -49,7 +49,7 @@ RUN_ORDER = ("lambdapack", "lambdapack-no-compile", "pip-target", "guide-tags", 
 QUICK_SOFT_BUDGET_S = 10 * 60
 QUICK_HARD_BUDGET_S = 12.5 * 60
 # bench_layer's figures (zip vs the guide's way, import with/without pycs, warm rebuild vs
-# pip --target) are the peer rows' "Issue 3 goals"; --quick doesn't measure them twice
+# pip --target) are the peer rows' layer goals; --quick doesn't measure them twice
 QUICK_SKIPS_AREAS = ("layer",)
 MB = 1_000_000
 
@@ -221,7 +221,7 @@ def _ratio(a: float | int | None, b: float | int | None) -> float | None:
 
 
 def claims(rows: Sequence[Row], target: str = "python3.12-x86_64") -> list[Claim]:
-    """The layer goals of issue 3, checked against the peer rows of this run."""
+    """The layer goals (docs/build-layer.md), checked against the peer rows of this run."""
     lp, lp_plain = _find(rows, "lambdapack", target), _find(rows, "lambdapack-no-compile", target)
     guide, pip = _find(rows, "guide-tags", target), _find(rows, "pip-target", target)
 
@@ -285,7 +285,7 @@ def render_report(result: Mapping[str, Any]) -> str:
     if notes:
         parts += [notes, ""]
     parts += ["### Ratios to lambdapack (same target, same run)", "", ratio_table(rows), "",
-              "### Issue 3 goals, from the rows above", "", claims_table(claims(rows)), ""]
+              "### Layer goals, from the rows above", "", claims_table(claims(rows)), ""]
     for name, area in result.get("areas", {}).items():
         parts += [f"### bench_{name}", "", area_table(area), ""]
     return "\n".join(parts).rstrip() + "\n"
@@ -481,8 +481,8 @@ def collect(args: argparse.Namespace, command: str) -> dict[str, Any]:
     result["areas"] = {}
     for name in AREAS if args.areas is None else [a for a in AREAS if a in args.areas]:
         if args.quick and args.areas is None and name in QUICK_SKIPS_AREAS:
-            result["areas"][name] = {"skipped": "by --quick: its figures are the peer rows' issue 3 "
-                                     "goals above; `--areas layer` or a full run measures them again"}
+            result["areas"][name] = {"skipped": "by --quick: its figures are the peer rows' layer goals "
+                                     "above; `--areas layer` or a full run measures them again"}
             continue
         log(f"area {name}")
         result["areas"][name] = run_area(name, args.quick)

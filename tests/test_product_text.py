@@ -24,14 +24,6 @@ INTERNAL = {
     "work session": re.compile(r"\b(?:work|working|review|coding|this) session\b"),
 }
 
-# Files being rewritten in parallel by their owners: their remaining hits are pinned here so the
-# count can only go down, and an entry must be removed once its file is clean.
-PINNED: dict[str, int] = {
-    "bench/run.py": 4,
-    "docs/benchmarks.md": 4,
-}
-
-
 def product_files() -> list[Path]:
     files: list[Path] = []
     for name in SCANNED:
@@ -55,15 +47,6 @@ def test_the_patterns_catch_what_they_are_for_and_not_product_words() -> None:
 
 
 def test_product_text_has_no_internal_vocabulary() -> None:
-    found: dict[str, list[str]] = {}
-    for path in product_files():
-        relative = path.relative_to(ROOT).as_posix()
-        lines = [f"{relative}:{n}: {hit}" for n, line in enumerate(path.read_text("utf-8", "replace").splitlines(), 1)
-                 for hit in hits(line)]
-        if lines:
-            found[relative] = lines
-    unpinned = [line for relative, lines in found.items()
-                if len(lines) > PINNED.get(relative, 0) for line in lines]
-    assert not unpinned, "internal vocabulary in product text:\n" + "\n".join(unpinned)
-    clean = sorted(set(PINNED) - set(found))
-    assert not clean, f"{clean} no longer has internal vocabulary: remove it from PINNED"
+    found = [f"{path.relative_to(ROOT).as_posix()}:{n}: {hit}" for path in product_files()
+             for n, line in enumerate(path.read_text("utf-8", "replace").splitlines(), 1) for hit in hits(line)]
+    assert not found, "internal vocabulary in product text:\n" + "\n".join(found)
