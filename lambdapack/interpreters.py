@@ -105,9 +105,14 @@ def find_python(version: tuple[int, int], explicit: str | os.PathLike[str] | Non
     name = f"python{version[0]}.{version[1]}"
     candidates: list[Path] = []
     on_path = shutil.which(name)
-    if on_path:
+    shim = on_path is not None and Path(on_path).parent.name == "shims"
+    if on_path and not shim:
         candidates.append(Path(on_path))
     candidates.extend(_pyenv_candidates(version))
+    if shim:
+        # a pyenv shim runs whichever Python pyenv has selected (often another version) after
+        # starting a shell script: the installs it would pick from are already listed above
+        candidates.append(Path(on_path))
     for candidate in candidates:
         if _is_cpython(candidate, version):
             return candidate
