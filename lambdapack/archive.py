@@ -207,8 +207,8 @@ def _zipinfo(arcname: str, date_time: tuple[int, ...], executable: bool) -> zipf
     return info
 
 
-def write_zip(dest: Path, entries: Iterable[ZipEntry], compresslevel: int = 6) -> str:
-    """Write a byte-reproducible zip of ``entries`` to ``dest`` atomically; return its sha256."""
+def ordered_entries(entries: Iterable[ZipEntry]) -> list[ZipEntry]:
+    """``entries`` in archive order (by name), every name safe and used once."""
     ordered = sorted(entries, key=lambda e: e.arcname)
     seen: set[str] = set()
     for entry in ordered:
@@ -217,6 +217,12 @@ def write_zip(dest: Path, entries: Iterable[ZipEntry], compresslevel: int = 6) -
             raise ArchiveError(f"duplicate archive entry {entry.arcname!r}",
                                hint="two inputs map to the same path; remove one")
         seen.add(entry.arcname)
+    return ordered
+
+
+def write_zip(dest: Path, entries: Iterable[ZipEntry], compresslevel: int = 6) -> str:
+    """Write a byte-reproducible zip of ``entries`` to ``dest`` atomically; return its sha256."""
+    ordered = ordered_entries(entries)
     date_time = time.gmtime(source_date_epoch())[:6]
     with atomic_path(dest) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED,

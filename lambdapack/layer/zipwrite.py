@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from lambdapack.archive import ZipEntry, _zipinfo, atomic_path, check_member_name, sha256_file, source_date_epoch
+from lambdapack.archive import ZipEntry, _zipinfo, atomic_path, ordered_entries, sha256_file, source_date_epoch
 from lambdapack.errors import ArchiveError
 
 
@@ -49,14 +49,7 @@ def _append(zf: zipfile.ZipFile, info: zipfile.ZipInfo, crc: int, size: int, blo
 def write_zip_parallel(dest: Path, entries: Iterable[ZipEntry], compresslevel: int = 6,
                        workers: int | None = None) -> str:
     """Write ``entries`` to ``dest`` atomically, deflating on ``workers`` threads; return the sha256."""
-    ordered = sorted(entries, key=lambda e: e.arcname)
-    seen: set[str] = set()
-    for entry in ordered:
-        check_member_name(entry.arcname)
-        if entry.arcname in seen:
-            raise ArchiveError(f"duplicate archive entry {entry.arcname!r}",
-                               hint="two inputs map to the same path; remove one")
-        seen.add(entry.arcname)
+    ordered = ordered_entries(entries)
     date_time = time.gmtime(source_date_epoch())[:6]
     with atomic_path(dest) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as zf, \
