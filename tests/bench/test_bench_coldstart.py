@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from bench_support import load_bench
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}_under_test", BENCH / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-coldstart = _load("bench_coldstart")
-handler = _load("bench_handler")
+coldstart = load_bench("bench_coldstart")
+handler = load_bench("bench_handler")
 
 # init ms per round for each function; the predictor sits 10 ms above the empty handler in every round
 INIT = {"empty": [50, 60, 70, 80], "guide": [300, 320, 340, 360], "joblib": [1500, 1600, 1700, 1800],

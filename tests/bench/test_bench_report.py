@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
+from bench_support import load_bench
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}_under_test", BENCH / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-run = _load("run")
-measure = _load("measure")
+run = load_bench("run")
+measure = load_bench("measure")
 
 TARGET = "python3.12-x86_64"
 VERSIONS = {"scikit-learn": "1.9.1", "numpy": "2.5.5", "scipy": "1.18.1"}
@@ -172,7 +159,7 @@ def test_elf_scan_reads_glibc_versions_and_machine(tmp_path: Path) -> None:
 
 
 def test_chalice_missing_dependencies_warning_is_reported() -> None:
-    peers = _load("peers")
+    peers = load_bench("peers")
     output = ("Creating shared layer deployment package.\n\nCould not install dependencies:\nscikit-learn==1.9.1\n"
               "scipy==1.17.1\nYou will have to build these yourself and vendor them in\nthe chalice vendor folder.\n")
     assert peers._chalice_warning(output) == (
