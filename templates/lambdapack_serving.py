@@ -426,8 +426,12 @@ class Model:
         """Run one prediction, so the first request after a snapshot restore finds everything loaded."""
         if self.predictor is not None:
             self.predictor.self_check()
-        else:
+            return
+        try:
             self._estimator.predict([[0.0] * len(self.features)])
+        except Exception as exc:  # noqa: BLE001 -- a model that refuses zeros still serves; the snapshot goes on
+            log("WARNING", "warming the model before the snapshot failed; the first request warms it",
+                error=f"{type(exc).__name__}: {exc}")
 
     def metadata(self) -> dict:
         manifest, features = self.manifest, self.features
