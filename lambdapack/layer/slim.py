@@ -76,6 +76,19 @@ def _dropped_dir(name: str, rel: PurePosixPath, drop_dist_info: bool) -> bool:
         k.startswith(rel.as_posix() + "/") for k in KEEP_FROM_TESTS)
 
 
+def dropped_file(rel: str, *, slim: bool = True, drop_dist_info: bool = False) -> bool:
+    """Would :func:`slim` (``slim``) or :func:`strip_dist_info` (``drop_dist_info``) delete the file at
+    ``rel`` (posix, relative to site-packages)? The installer asks, and does not write it at all."""
+    parts = rel.split("/")
+    if drop_dist_info and len(parts) > 1 and parts[0].endswith(".dist-info"):
+        return True
+    if not slim:
+        return False
+    if "__pycache__" in parts[:-1] or os.path.splitext(parts[-1])[1] in DROP_SUFFIXES:
+        return True
+    return any(part in TEST_DIRS for part in parts[1:-1]) and rel not in KEEP_FROM_TESTS
+
+
 def _is_extension(name: str) -> bool:
     return name.endswith(".so") or ".so." in name
 
@@ -145,7 +158,7 @@ def extension_modules(site_packages: Path) -> Iterator[Path]:
 def strip_extensions(site_packages: Path, machine: str, modules: Sequence[Path] | None = None) -> StripResult:
     """``strip --strip-unneeded`` the extension modules of ``machine`` (``modules``: as listed by
     :func:`slim`, else found here), each in its own process, as many at once as there are cores."""
-    from lambdapack.layer.elf import loadable, read_elf  # pyelftools: only when there is something to strip
+    from lambdapack.layer.elf import loadable, read_elf
 
     strip = host_strip_for(machine)
     if strip is None:

@@ -76,6 +76,55 @@ def test_two_builds_of_the_same_inputs_are_byte_identical(default_build: dict, l
     assert result.json()["sha256"] == default_build["sha256"]
 
 
+def _wheels(doc: dict, cache: Path) -> list[Path]:
+    """The wheel files a build installed, from the cache it used."""
+    return [next((cache / "wheels").rglob(p["wheel"])) for p in doc["packages"]]
+
+
+def test_files_as_the_wheel_shipped_them_keep_the_wheels_deflated_bytes(default_build: dict,
+                                                                         layer_download_cache: Path) -> None:
+    """Sources and vendored libraries are copied deflated from their wheel; stripped extensions and
+    pycs are deflated anew: every member still inflates to what the tree held (testzip)."""
+    site = "python/lib/python3.12/site-packages/"
+    shipped: dict[str, zipfile.ZipInfo] = {}
+    for wheel in _wheels(default_build, layer_download_cache):
+        with zipfile.ZipFile(wheel) as zf:
+            shipped.update({i.filename: i for i in zf.infolist()})
+    with zipfile.ZipFile(default_build["path"]) as layer:
+        assert layer.testzip() is None
+        infos = [i for i in layer.infolist() if i.filename.startswith(site)]
+    same = {i.filename for i in infos if (w := shipped.get(i.filename[len(site):])) is not None
+            and (w.CRC, w.file_size, w.compress_size) == (i.CRC, i.file_size, i.compress_size)}
+    sources = {i.filename for i in infos if i.filename.endswith(".py")}
+    libs = {i.filename for i in infos if ".libs/" in i.filename}
+    assert sources and libs and sources | libs <= same
+    extensions = [i for i in infos if i.filename.endswith(".so") and ".libs/" not in i.filename]
+    stripped = [i for i in extensions if (w := shipped.get(i.filename[len(site):])) is not None and w.CRC != i.CRC]
+    assert len(stripped) > 100 and not {i.filename for i in stripped} & same
+
+
+def test_the_installer_skips_exactly_what_slimming_deletes(default_build: dict, layer_download_cache: Path,
+                                                           tmp_path: Path) -> None:
+    from functools import partial
+
+    from lambdapack.layer.slim import dropped_file, slim
+    from lambdapack.wheels.install import install_wheels
+
+    wheels = _wheels(default_build, layer_download_cache)
+    full, skipped = tmp_path / "full", tmp_path / "skipped"
+    installed = install_wheels(wheels, full)
+    removed = slim(full, drop_dist_info=True)
+    filtered = install_wheels(wheels, skipped, skip=partial(dropped_file, drop_dist_info=True))
+    assert slim(skipped, drop_dist_info=True).files_removed == 0
+    assert removed.files_removed > 1000 and filtered.skipped_files == removed.files_removed
+    assert filtered.files == installed.files - removed.files_removed
+
+    def tree(root: Path) -> dict[str, bytes]:
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    assert tree(full) == tree(skipped)
+
+
 def test_python311_gets_the_newest_stack_that_loads_on_glibc_226(real_layer: Callable[..., Path],
                                                                  run_cli: Callable) -> None:
     layer = real_layer("python3.11")
