@@ -21,7 +21,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lambdapack.archive import entries_from_dir, write_zip
@@ -42,6 +42,7 @@ class Build:
     error: str | None = None
     wheel_names: tuple[str, ...] = ()
     note: str = ""
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per build phase, when the tool reports them
 
 
 @dataclass(frozen=True)
@@ -447,9 +448,10 @@ class Lambdapack(Peer):
         try:
             report = json.loads(proc.stdout)
             names = tuple(p["wheel"] for p in report.get("packages", []) if p.get("wheel"))
-        except (ValueError, KeyError, TypeError):
-            names = ()
-        return Build(ok=True, zip_path=out, wheel_names=names)
+            phases = {k: float(v) for k, v in report.get("timings", {}).items()}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            names, phases = (), {}
+        return Build(ok=True, zip_path=out, wheel_names=names, phases=phases)
 
 
 def all_peers() -> list[Peer]:
