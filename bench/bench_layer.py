@@ -27,10 +27,13 @@ import sys
 import tempfile
 import time
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-from lambdapack.archive import entries_from_dir, safe_extract, write_zip
+import peers
+
+from lambdapack.archive import deflate_raw, safe_extract
 from lambdapack.interpreters import find_python
 from lambdapack.layer.build import LayerOptions, build_layer
 from lambdapack.targets import Target
@@ -65,7 +68,34 @@ def unzipped_size(path: Path) -> int:
 
 
 def zip_tree(root: Path, out: Path) -> None:
-    write_zip(out, entries_from_dir(root / "python", prefix="python"))
+    peers.zip_tree(root / "python", out, prefix="python")
+
+
+def zip_figures(layer: Path, cache: Path, target: Target) -> dict:
+    """How the default layer's bytes were deflated: reused from the wheels, or compressed anew, and
+    what zlib and libdeflate (level 6, one thread) make of the compressed-anew part."""
+    shipped: dict[str, tuple[int, int, int]] = {}
+    for wheel in (cache / "wheels").rglob("*.whl"):
+        with zipfile.ZipFile(wheel) as zf:
+            shipped.update({i.filename: (i.CRC, i.file_size, i.compress_size) for i in zf.infolist()})
+    site = target.site_packages + "/"
+    reused = anew = 0
+    fresh: list[bytes] = []
+    with zipfile.ZipFile(layer) as zf:
+        for info in zf.infolist():
+            if shipped.get(info.filename[len(site):]) == (info.CRC, info.file_size, info.compress_size):
+                reused += info.file_size
+            else:
+                anew += info.file_size
+                fresh.append(zf.read(info))
+    out: dict = {"reused_bytes": reused, "deflated_bytes": anew, "reused_fraction": round(reused / (reused + anew), 3)}
+    for name, compress in (("zlib", lambda b: zlib.compress(b, 6)), ("libdeflate", lambda b: deflate_raw(b, 6))):
+        start = time.perf_counter()
+        size = sum(len(compress(b)) for b in fresh)
+        out[name] = {"seconds": round(time.perf_counter() - start, 2), "bytes": size}
+    out["libdeflate_vs_zlib_time"] = round(out["libdeflate"]["seconds"] / out["zlib"]["seconds"], 3)
+    out["libdeflate_vs_zlib_size"] = round(out["libdeflate"]["bytes"] / out["zlib"]["bytes"], 4)
+    return out
 
 
 def guide_way(target: Target, work: Path, cache: Path) -> Path:
@@ -157,6 +187,8 @@ def run(quick: bool) -> dict:
             results["targets"][f"{runtime}-{arch}"] = sizes_for(runtime, arch, work, cache)
 
         target = Target.for_runtime("python3.12", "x86_64")
+        log("how the default layer's bytes were deflated")
+        results["zip"] = zip_figures(work / f"{target.label}.zip", cache, target)
         runs = 3 if quick else 7
         log(f"cold import sklearn.ensemble, median of {runs}")
         with_pyc = cold_import(work / f"{target.label}.zip", target, runs)

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lambdapack.archive import entries_from_dir, write_zip
+from lambdapack.archive import entries_from_dir
 from lambdapack.interpreters import find_python
 from lambdapack.targets import Target
 
@@ -87,9 +87,12 @@ def run_tool(cmd: Sequence[str | os.PathLike[str]], *, cwd: Path | None = None, 
         return subprocess.CompletedProcess([str(c) for c in cmd], 124, "", f"error: timed out after {timeout:.0f} s")
 
 
-def zip_tree(root: Path, dest: Path) -> Path:
-    """``cd root && zip -r dest .`` at zip's default deflate level, as the guides do."""
-    write_zip(dest, entries_from_dir(root), compresslevel=6)
+def zip_tree(root: Path, dest: Path, prefix: str = "") -> Path:
+    """``cd root && zip -r dest .`` as the guides do: zlib's deflate at zip's default level, one thread
+    (lambdapack's own writer, libdeflate on every core, would flatter the peers)."""
+    with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        for entry in entries_from_dir(root, prefix=prefix):
+            zf.write(entry.source, entry.arcname)
     return dest
 
 
