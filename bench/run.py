@@ -40,7 +40,7 @@ from lambdapack.targets import DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT, Target  # no
 
 QUICK_TARGETS = (("python3.12", "x86_64"),)
 FULL_TARGETS = (("python3.12", "x86_64"), ("python3.11", "x86_64"), ("python3.12", "arm64"))
-AREAS = ("layer", "handler", "emulator", "coldstart")
+AREAS = ("layer", "handler", "emulator", "coldstart", "reliability")
 BASELINE = "lambdapack"
 RUN_ORDER = ("lambdapack", "lambdapack-no-compile", "pip-target", "guide-tags", "guide", "uv-recipe", "sam",
              "chalice")

@@ -23,7 +23,11 @@ and never the developer's AWS identity. The AWS examples run against a moto serv
 started for the run (its own process, so resetting it between blocks touches nothing else);
 those that show AWS's own endpoints run with the EC2 metadata service off and every proxy
 variable at a closed loopback port, so nothing can reach AWS. PyPI is the only remote host
-the examples use (the layer fixture and the build-layer and lock examples).
+the examples use (the layer fixture and the build-layer and lock examples), and it is read as
+it was when the outputs were written: ``UV_EXCLUDE_NEWER`` (:data:`RESOLVED_AS_OF`) keeps
+every resolution to the releases the docs show, in a cache of the examples' own (a stored
+resolution from a cache resolved later would not be), so a new numpy on PyPI does not turn
+the check red. Move the date forward when you regenerate the outputs for new releases.
 """
 
 from __future__ import annotations
@@ -42,12 +46,14 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 ROOT = Path(__file__).resolve().parents[2]
+# what the index looked like when the outputs were written: uv ignores files uploaded later
+RESOLVED_AS_OF = "2026-11-29T09:00:00Z"
 DOC_FILES = ("README.md", "docs/*.md")
 
 # Examples not run, and why. A key here is used by an ``<!-- exempt: KEY -->`` marker; the
@@ -62,13 +68,6 @@ EXEMPT: dict[str, str] = {
                       "built and checked by tests/layer/test_real_pypi.py",
     "glibcxx-layer": "the offending layer is compiled on the spot by tests/layer/test_manylinux_policy.py with "
                      "a C++ compiler newer than Amazon Linux 2023's; its exact figures depend on that compiler",
-    "cold-build": "shows a cold build of the default, compiled layer (~75 s on 2 cores) or the rebuild after it; "
-                  "with the suite's cache warm the first prints the cached path instead, so checking it would "
-                  "need an emptied layer cache and a full build each run, over this module's budget; the build "
-                  "is tested by tests/layer/test_real_pypi.py",
-    "stored-resolution-rebuild": "a rebuild from the stored resolution with the finished-layer cache emptied and "
-                                 "no network (~40 s); the fixture's cache holds the finished layer, and "
-                                 "tests/layer/test_lock_first.py builds from a stored resolution offline",
     "resolve-again": "commands only, no output shown: they resolve against the live index by design",
     "project-fixture": "needs the uv project svc/ (scikit-learn 1.7.2 locked by `uv lock` on the day) the section "
                        "describes, which the repository does not carry, and a cold compiled build; "
@@ -90,8 +89,8 @@ EXEMPT: dict[str, str] = {
 FENCE = re.compile(r"^(?P<fence>`{3,})(?P<info>[\w-]*)\s*$")
 MARKER = re.compile(r"^<!--\s*(?P<kind>run|exempt):\s*(?P<args>.*?)\s*-->\s*$")
 PROMPT = "$ "
-# a lambdapack command, possibly after env assignments or `env -u …`
-COMMAND = re.compile(r"(?:^|[;&|]\s*)(?:env\b[^|;&]*?\s|[A-Z_]+=\S*\s+)*lambdapack\s")
+# a lambdapack command, possibly after env assignments (continued over lines) or `env -u …`
+COMMAND = re.compile(r"(?:^|[;&|]\s*)(?:env\b[^|;&]*?\s|[A-Za-z_]\w*=\S*(?:\s|\\)+)*lambdapack\s")
 SHELL_INFOS = {"", "console", "shell", "sh", "bash", "shell-session"}
 COMMAND_TIMEOUT = 600
 # The moto address docs/deploy.md shows; commands and output use it whatever port the run got.
@@ -284,16 +283,16 @@ class Project:
 class Fixtures:
     """Scratch projects by name. Each is built once as a template and copied for every block.
 
-    ``layer_factory()`` gives the real python3.12 x86_64 ``--no-compile`` layer zip (the test suite
-    passes its session's ``real_layer``, so the layer other slow tests built is reused; without it
-    the layer is built here); ``cache`` is the lambdapack cache every command shares (wheels,
-    resolutions, finished layers).
+    ``cache`` is the lambdapack cache every command shares (wheels, resolutions, finished
+    layers), except in the ``resolved`` projects: each gets a private copy of it (hard links)
+    holding the stored resolution of the default inputs but no finished layer, so the build
+    they show really runs; ``resolved-built`` has built the default layer into ``dist/`` first.
     """
 
     names: ClassVar[tuple[str, ...]] = (
         "empty", "pypi", "flowers", "empty-project", "hostile-suite", "host-model", "toy-function",
         "layer", "layer-model", "layer-host-model", "layer-function",
-        "aws", "aws-offline", "aws-deployed", "aws-snapstart")
+        "aws", "aws-offline", "aws-deployed", "aws-snapstart", "resolved", "resolved-built")
     # fixtures that are the aws project plus a stack already deployed by these commands
     stacks: ClassVar[dict[str, tuple[str, ...]]] = {
         "aws-deployed": ("lambdapack deploy --name iris",),
@@ -301,10 +300,9 @@ class Fixtures:
                           "lambdapack deploy --name iris --snapstart --memory 1024"),
     }
 
-    def __init__(self, work: Path, cache: Path, layer_factory: Callable[[], Path] | None = None) -> None:
+    def __init__(self, work: Path, cache: Path) -> None:
         self.work = work
-        self.cache = cache
-        self._layer_factory = layer_factory
+        self.cache = cache  # the examples' own: see the module docstring
         self._templates: dict[str, Path] = {}
         self._moto: MotoServer | None = None
         self._count = 0
@@ -320,7 +318,8 @@ class Fixtures:
                if not k.startswith(("AWS_", "LAMBDAPACK_", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
                                     "https_proxy", "NO_PROXY", "no_proxy"))}
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-        env.update(LAMBDAPACK_CACHE_DIR=str(self.cache), NO_COLOR="1", COLUMNS="120", PYTHONUNBUFFERED="1", TZ="UTC",
+        env.update(LAMBDAPACK_CACHE_DIR=str(self.cache), UV_EXCLUDE_NEWER=RESOLVED_AS_OF,
+                   NO_COLOR="1", COLUMNS="120", PYTHONUNBUFFERED="1", TZ="UTC",
                    AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
                    # without credentials botocore would ask the EC2 metadata service, off loopback
                    AWS_EC2_METADATA_DISABLED="true")
@@ -347,6 +346,12 @@ class Fixtures:
             dead = f"http://127.0.0.1:{_closed_port()}"
             env.update(AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                        HTTPS_PROXY=dead, HTTP_PROXY=dead, https_proxy=dead, http_proxy=dead)
+        if name.startswith("resolved"):
+            private = self.work / f"cache-p{self._count}"
+            shutil.copytree(self.cache, private, copy_function=os.link, ignore=shutil.ignore_patterns("layers"))
+            env["LAMBDAPACK_CACHE_DIR"] = str(private)
+            if name == "resolved-built":
+                _run_checked(["lambdapack", "build-layer"], path, env)
         return Project(path, env)
 
     def moto(self) -> MotoServer:
@@ -364,6 +369,11 @@ class Fixtures:
 
     def _copy_from(self, name: str, path: Path) -> None:
         shutil.copytree(self._template(name), path, dirs_exist_ok=True, symlinks=True)
+
+    def _make_resolved(self, path: Path) -> None:
+        self.real_layer()  # the default inputs resolved (the resolution is the same with or without pycs)
+
+    _make_resolved_built = _make_resolved
 
     def _make_flowers(self, path: Path) -> None:
         # one iris flower of each species under the guide's short names, then a row with a typo
@@ -386,14 +396,12 @@ class Fixtures:
         shutil.copytree(path / "build" / "model", path / "build" / "host")
 
     def real_layer(self) -> Path:
-        if self._layer_factory is not None:
-            return self._layer_factory()
-        from lambdapack.layer.build import LayerOptions, build_layer
-
+        """The default scikit-learn layer without pycs, resolved as of :data:`RESOLVED_AS_OF`."""
         out = self.work / "real-layer" / "layer-python3.12-x86_64.zip"
         if not out.exists():
-            build_layer(LayerOptions(runtime="python3.12", arch="x86_64", compile=False, check=False,
-                                     cache_dir=self.cache, out=out))
+            out.parent.mkdir(parents=True, exist_ok=True)
+            _run_checked(["lambdapack", "build-layer", "--runtime", "python3.12", "--arch", "x86_64", "--no-compile",
+                          "--no-check", "-o", str(out)], out.parent, self.base_env())
         return out
 
     def _make_layer(self, path: Path) -> None:
@@ -637,11 +645,11 @@ def fixtures_for_cli(cache: Path) -> Iterator[Fixtures]:
 
 
 def default_cache() -> Path:
-    if os.environ.get("LAMBDAPACK_CACHE_DIR"):
-        return Path(os.environ["LAMBDAPACK_CACHE_DIR"])
+    """The examples' own cache (never your build cache: its stored resolutions are of another day)."""
     import platformdirs
 
-    return Path(platformdirs.user_cache_dir("lambdapack"))
+    base = Path(os.environ.get("LAMBDAPACK_CACHE_DIR") or platformdirs.user_cache_dir("lambdapack"))
+    return base / "doc-examples"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,7 @@ needs the real scikit-learn layer or the moto server are slow. Regenerate a doc'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import docexamples as dx
@@ -89,10 +89,9 @@ def test_gaps_stand_for_lines_and_inline_ellipses_for_text() -> None:
 
 
 @pytest.fixture(scope="session")
-def doc_fixtures(tmp_path_factory: pytest.TempPathFactory, layer_download_cache: Path,
-                 real_layer: Callable[..., Path]) -> Iterator[dx.Fixtures]:
-    fixtures = dx.Fixtures(tmp_path_factory.mktemp("docs"), layer_download_cache,
-                           lambda: real_layer(runtime="python3.12", arch="x86_64", compile=False))
+def doc_fixtures(tmp_path_factory: pytest.TempPathFactory, layer_download_cache: Path) -> Iterator[dx.Fixtures]:
+    # the examples' own cache: its resolutions are pinned to the day the outputs were written
+    fixtures = dx.Fixtures(tmp_path_factory.mktemp("docs"), layer_download_cache / "doc-examples")
     yield fixtures
     fixtures.close()
 
