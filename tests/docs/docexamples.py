@@ -348,7 +348,7 @@ class Fixtures:
                        HTTPS_PROXY=dead, HTTP_PROXY=dead, https_proxy=dead, http_proxy=dead)
         if name.startswith("resolved"):
             private = self.work / f"cache-p{self._count}"
-            shutil.copytree(self.cache, private, copy_function=os.link, ignore=shutil.ignore_patterns("layers"))
+            shutil.copytree(self.cache, private, copy_function=_link_or_copy, ignore=shutil.ignore_patterns("layers"))
             env["LAMBDAPACK_CACHE_DIR"] = str(private)
             if name == "resolved-built":
                 _run_checked(["lambdapack", "build-layer"], path, env)
@@ -439,6 +439,13 @@ class Fixtures:
 
     def _make_toy_function(self, path: Path) -> None:
         _make_toy_function(path)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system
+        shutil.copy2(src, dst)
 
 
 def _make_stand_ins(path: Path) -> None:

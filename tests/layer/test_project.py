@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -48,13 +50,25 @@ def uv_lock_versions(project: Path, python: str = "3.12") -> dict[str, str]:
             and any(Marker(m).evaluate(env) for m in p.get("resolution-markers") or ["python_version >= '3'"])}
 
 
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system
+        shutil.copy2(src, dst)
+
+
 @pytest.fixture
 def build(run_cli: Callable, tmp_path: Path, layer_download_cache: Path,
           monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
+    """build-layer with this test's own cache: the session's wheels (hard links, no download), but
+    none of its stored resolutions or finished layers, so every test sees a first build."""
     monkeypatch.chdir(tmp_path)
+    cache = tmp_path / "cache"
+    if (layer_download_cache / "wheels").is_dir():
+        shutil.copytree(layer_download_cache / "wheels", cache / "wheels", copy_function=_link_or_copy)
 
     def run(*args: str) -> object:
-        return run_cli("build-layer", "--cache-dir", str(layer_download_cache), *args)
+        return run_cli("build-layer", "--cache-dir", str(cache), *args)
 
     return run
 
