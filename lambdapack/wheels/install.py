@@ -58,9 +58,9 @@ def _write(target: Path, data: bytes, mode: int, path: str) -> None:
 class SitePackagesDestination(WheelDestination):
     """An installer destination that writes only inside ``root`` and only importable files.
 
-    With ``writers`` the files are created on that pool (creating thousands of small files is
-    the slow part of an install on most file systems, and it parallelises); ``drain()`` waits
-    for them and raises the first failure.
+    With ``writers`` the files are created on that pool while the installer inflates the next
+    members (creating thousands of files waits on the file system: it overlaps the CPU work);
+    ``drain()`` waits for them and raises the first failure.
     """
 
     root: Path
