@@ -371,7 +371,7 @@ def conditions(result: Mapping[str, Any]) -> str:
         f"{machine.get('os', '?')}; shared with other work.",
         f"Load average (1/5/15 min) before {_load_text(result.get('load_before', []))}, after "
         f"{_load_text(result.get('load_after', []))}"
-        + (f"; 1-min load per round {min(during):.2f}–{max(during):.2f}." if during else "."),
+        + (f"; 1-min load while the runtimes ran {min(during):.2f}–{max(during):.2f}." if during else "."),
         f"Function Python {result.get('python', {}).get('function', '?')}; bench Python "
         f"{result.get('python', {}).get('host', '?')}; layer {result.get('layer', {}).get('versions', {})}; "
         f"lambdapack {result.get('lambdapack', '?')} ({result.get('git', '?')}).",

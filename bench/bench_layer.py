@@ -74,8 +74,11 @@ def zip_tree(root: Path, out: Path) -> None:
 def zip_figures(layer: Path, cache: Path, target: Target) -> dict:
     """How the default layer's bytes were deflated: reused from the wheels, or compressed anew, and
     what zlib and libdeflate (level 6, one thread) make of the compressed-anew part."""
+    with zipfile.ZipFile(layer) as zf:
+        record = json.loads(zf.read("lambdapack-layer.json"))
     shipped: dict[str, tuple[int, int, int]] = {}
-    for wheel in (cache / "wheels").rglob("*.whl"):
+    for package in record["packages"]:  # the layer's own wheels (the cache holds other targets' too)
+        wheel = next((cache / "wheels").rglob(f"{package['sha256']}/{package['wheel']}"))
         with zipfile.ZipFile(wheel) as zf:
             shipped.update({i.filename: (i.CRC, i.file_size, i.compress_size) for i in zf.infolist()})
     site = target.site_packages + "/"
