@@ -24,7 +24,7 @@ import re
 import shutil
 import struct
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
@@ -444,6 +444,14 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in re.findall(r"\d+", version))
 
 
+def newest_glibc(needs: Iterable[VersionNeed]) -> tuple[tuple[int, int] | None, str | None]:
+    """The newest ``GLIBC_x.y`` among ``needs``: as (major, minor) and as written (``GLIBC_2.2.5``)."""
+    glibc_needs = [n.version for n in needs if _GLIBC.match(n.version)]
+    newest_full = max(glibc_needs, key=_version_key) if glibc_needs else None
+    match = _GLIBC.match(newest_full) if newest_full else None
+    return ((int(match[1]), int(match[2])) if match else None), newest_full
+
+
 def read_elf(path: Path) -> ElfInfo | None:
     """Machine, needed libraries, search paths and symbol versions of ``path``; None if not a readable ELF file."""
     try:
@@ -451,12 +459,7 @@ def read_elf(path: Path) -> ElfInfo | None:
             machine, tags, needs, defs = _read(_Image(fh))
     except (OSError, ValueError, struct.error):  # _BadElf is a ValueError, and so is a bad UTF-8 path
         return None
-    glibc_needs = [n.version for n in needs if _GLIBC.match(n.version)]
-    newest_full = max(glibc_needs, key=_version_key) if glibc_needs else None
-    newest = None
-    if newest_full:
-        match = _GLIBC.match(newest_full)
-        newest = (int(match[1]), int(match[2])) if match else None
+    newest, newest_full = newest_glibc(needs)
     return ElfInfo(
         machine=elf_machine(machine), glibc=newest,
         needed=tuple(tags["DT_NEEDED"]),

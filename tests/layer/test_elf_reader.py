@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import struct
 import sysconfig
 import time
@@ -25,12 +24,11 @@ from elftools.elf.dynamic import DynamicSection, DynamicSegment
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerDefSection, GNUVerNeedSection
 
-from lambdapack.layer.elf import ElfInfo, VersionNeed, is_elf, loadable, read_elf
+from lambdapack.layer.elf import ElfInfo, VersionNeed, is_elf, loadable, newest_glibc, read_elf
 from lambdapack.targets import elf_machine
 
 # --- the oracle: read_elf and loadable as they were written on pyelftools -------------------
 
-_GLIBC = re.compile(r"^GLIBC_(\d+)\.(\d+)(?:\.\d+)?$")
 
 
 def _oracle_tags(elf: ELFFile) -> dict[str, list[str]]:
@@ -61,9 +59,6 @@ def _oracle_versions(elf: ELFFile) -> tuple[list[VersionNeed], set[str]]:
     return needs, defs
 
 
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", version))
-
 
 def oracle_read_elf(path: Path) -> ElfInfo | None:
     try:
@@ -77,12 +72,7 @@ def oracle_read_elf(path: Path) -> ElfInfo | None:
             needs, defs = _oracle_versions(elf)
     except (ELFError, OSError, ValueError, KeyError, AttributeError):
         return None
-    glibc_needs = [n.version for n in needs if _GLIBC.match(n.version)]
-    newest_full = max(glibc_needs, key=_version_key) if glibc_needs else None
-    newest = None
-    if newest_full:
-        match = _GLIBC.match(newest_full)
-        newest = (int(match[1]), int(match[2])) if match else None
+    newest, newest_full = newest_glibc(needs)  # the parsing is what is compared, not this choice
     return ElfInfo(
         machine=machine, glibc=newest,
         needed=tuple(tags["DT_NEEDED"]),
