@@ -40,6 +40,7 @@ from lambdapack.archive import (
 )
 from lambdapack.errors import LayerError, ResolveError
 from lambdapack.interpreters import find_python, interpreter_version, require_python
+from lambdapack.interrupts import hold_signals
 from lambdapack.layer.cache import LayerCache, ResolutionCache, layer_key, resolution_key
 from lambdapack.layer.compile import compile_pycs
 from lambdapack.layer.record import RECORD_NAME, SCHEMA, record_bytes
@@ -231,13 +232,16 @@ def _stage(out: Path) -> Iterator[Path]:
     """A temporary zip path beside ``out``; removed unless the caller moved it into place."""
     out.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_partials(out)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".building", dir=out.parent)
-    os.close(fd)
+    tmp: str | None = None
     try:
+        with hold_signals():  # the file and this cleanup exist together, or neither does
+            fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".building", dir=out.parent)
+            os.close(fd)
         yield Path(tmp)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
 
 @dataclass(frozen=True)
@@ -292,7 +296,8 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
     # nothing changed at all, and the zip at --out is still the one this entry wrote: keep it
     in_place = hit is not None and cache.in_place(key, plan.out)
     with contextlib.ExitStack() as stack:
-        staged = plan.out if in_place else stack.enter_context(_stage(plan.out))
+        with hold_signals():  # no signal between the staged file's creation and its cleanup's registration
+            staged = plan.out if in_place else stack.enter_context(_stage(plan.out))
         root: Path | None = None
         if in_place:
             step(f"{plan.out} is already this layer (same wheels, target and options)", 0, None)
@@ -305,7 +310,8 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
         if hit is not None:
             meta = hit.meta
         else:
-            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lambdapack-layer-")))
+            with hold_signals():  # likewise for the tree
+                root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lambdapack-layer-")))
             # the checks that read the tree run beside the zip; this pool is shut down (waited for)
             # before the tree is removed
             checker = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="check")) if options.check else None
