@@ -10,6 +10,7 @@
    ``lambdapack.archive.safe_extract`` (zips) and the wheel installer (wheels): tried, refused.
 
     python bench/bench_reliability.py [--quick]
+    python bench/bench_reliability.py --faults-from docs/bench/deploy-faults.jsonl   # render a recorded fault run
 """
 
 from __future__ import annotations
@@ -118,5 +119,31 @@ def run(quick: bool) -> dict[str, Any]:
     return result
 
 
+def faults_table(jsonl: Path) -> str:
+    """The deploy-fault run recorded by ``tests/reliability/test_deploy_faults.py``
+    (``LAMBDAPACK_RELIABILITY_REPORT=FILE``) as a markdown table: faults and convergences per front and phase."""
+    trials = [t for t in map(json.loads, jsonl.read_text(encoding="utf-8").splitlines()) if t.get("kind") == "fault"]
+    keys = list(dict.fromkeys((t["api"], t["phase"]) for t in trials))
+
+    def count(rows: list[dict[str, Any]], mode: str, converged: bool | None = None) -> int:
+        return sum(1 for t in rows if t["mode"] == mode and (converged is None or t["converged"] == converged))
+
+    lines = ["| front | phase | writes failed (refused) | converged | writes failed (answer lost) | converged |",
+             "|---|---|---:|---:|---:|---:|"]
+    for api, phase in keys:
+        rows = [t for t in trials if (t["api"], t["phase"]) == (api, phase)]
+        lines.append(f"| {api} | {phase} | {count(rows, 'refused')} | {count(rows, 'refused', True)} | "
+                     f"{count(rows, 'lost')} | {count(rows, 'lost', True)} |")
+    lines.append(f"| **all** | | **{count(trials, 'refused')}** | **{count(trials, 'refused', True)}** | "
+                 f"**{count(trials, 'lost')}** | **{count(trials, 'lost', True)}** |")
+    operations = {t["call"] for t in trials if t["call"]}
+    converged = sum(1 for t in trials if t["converged"])
+    return (f"{len(trials)} faults injected over {len(operations)} distinct AWS operations, {converged} converged.\n\n"
+            + "\n".join(lines))
+
+
 if __name__ == "__main__":
-    print(json.dumps(run("--quick" in sys.argv), indent=2))
+    if "--faults-from" in sys.argv:
+        print(faults_table(Path(sys.argv[sys.argv.index("--faults-from") + 1])))
+    else:
+        print(json.dumps(run("--quick" in sys.argv), indent=2))
