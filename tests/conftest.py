@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from click.testing import CliRunner
@@ -59,9 +60,21 @@ def require_python(version: tuple[int, int]) -> Path:
     reason = f"no CPython {wanted} here (PATH, pyenv, uv): {install_hint(version)}"
     if version in REQUIRED_PYTHONS:
         pytest.fail(f"{reason}; the tests require it (.ci/run provides it)", pytrace=False)
+    cannot_run(reason)
+
+
+def cannot_run(reason: str) -> NoReturn:
+    """End a test that cannot run here: a failure with ``reason`` when ``CI`` is set (a green run
+    never hides a test that did not run), a skip on a developer's machine."""
     if os.environ.get("CI"):
         pytest.fail(f"{reason}; with CI set a test that cannot run is a failure", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.fixture(name="cannot_run", scope="session")
+def cannot_run_fixture() -> Callable[[str], NoReturn]:
+    """:func:`cannot_run` for a test or fixture."""
+    return cannot_run
 
 
 @pytest.fixture(name="require_python")
