@@ -34,6 +34,7 @@ from typing import Protocol
 import deflate
 
 from lambdapack.errors import ArchiveError
+from lambdapack.interrupts import hold_signals
 
 ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip entry can carry
 DEFAULT_MAX_UNPACKED = 1024 * 1024 * 1024  # far above Lambda's 250 MB, far below a bomb
@@ -99,15 +100,18 @@ def atomic_path(dest: Path) -> Iterator[Path]:
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_partials(dest)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path: Path | None = None
     try:
+        with hold_signals():  # the file and this cleanup exist together, or neither does
+            fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+            os.close(fd)
+            tmp_path = Path(tmp)
         yield tmp_path
         os.replace(tmp_path, dest)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
+        if tmp_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                tmp_path.unlink()
 
 
 @contextlib.contextmanager
@@ -116,11 +120,14 @@ def staging_dir(dest: Path) -> Iterator[Path]:
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_partials(dest)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    tmp: Path | None = None
     try:
+        with hold_signals():
+            tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
         yield tmp
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 # lambdapack-<purpose>-<pid>-<mkdtemp's suffix>: scratch directories name the process that owns them
@@ -164,11 +171,14 @@ def scratch_dir(purpose: str) -> Iterator[Path]:
     Creating one first sweeps the scratch directories of processes that no longer exist.
     """
     sweep_dead_scratch()
-    path = Path(tempfile.mkdtemp(prefix=f"lambdapack-{purpose}-{os.getpid()}-"))
+    path: Path | None = None
     try:
+        with hold_signals():
+            path = Path(tempfile.mkdtemp(prefix=f"lambdapack-{purpose}-{os.getpid()}-"))
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        if path is not None:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @contextlib.contextmanager

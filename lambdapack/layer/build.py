@@ -34,6 +34,7 @@ from lambdapack.archive import (
     COMPRESSOR,
     ZipEntry,
     entries_from_dir,
+    scratch_dir,
     source_date_epoch,
     sweep_stale_partials,
     write_zip,
@@ -299,6 +300,7 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
         with hold_signals():  # no signal between the staged file's creation and its cleanup's registration
             staged = plan.out if in_place else stack.enter_context(_stage(plan.out))
         root: Path | None = None
+        tree: Future[list[Check]] | None = None  # the tree's checks, running beside the zip
         if in_place:
             step(f"{plan.out} is already this layer (same wheels, target and options)", 0, None)
         elif hit is not None:
@@ -311,7 +313,7 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
             meta = hit.meta
         else:
             with hold_signals():  # likewise for the tree
-                root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lambdapack-layer-")))
+                root = stack.enter_context(scratch_dir("layer"))
             # the checks that read the tree run beside the zip; this pool is shut down (waited for)
             # before the tree is removed
             checker = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="check")) if options.check else None
@@ -322,8 +324,6 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
                                  hint=f"check free space and permissions in {root.parent} and {plan.out.parent}"
                                  ) from None
         check = None
-        if hit is not None:
-            tree = None
         if options.check:
             step("checking the layer", 0, None)
             with clock("check"):
