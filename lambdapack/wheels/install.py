@@ -215,11 +215,11 @@ def _installed_name(member: str, data_dir: str | None) -> str | None:
     return rest if scheme in _KEPT_SCHEMES and rest else None
 
 
-def _members(path: Path, written: dict[str, str]) -> tuple[dict[str, WheelMember], frozenset[str]]:
-    """The deflated members behind the files ``written`` from wheel ``path``, and its top-level names."""
+def _members(path: Path, infos: list[zipfile.ZipInfo],
+             written: dict[str, str]) -> tuple[dict[str, WheelMember], frozenset[str]]:
+    """The deflated members (``infos``: wheel ``path``'s directory) behind the files ``written``, and its
+    top-level names."""
     members: dict[str, WheelMember] = {}
-    with zipfile.ZipFile(path) as zf:
-        infos = zf.infolist()
     data_dir = next((i.filename.split("/", 1)[0] + "/" for i in infos
                      if i.filename.split("/", 1)[0].endswith(".data")), None)
     tops = frozenset(name for i in infos if not (name := i.filename.split("/", 1)[0]).endswith(".data"))
@@ -233,14 +233,16 @@ def _members(path: Path, written: dict[str, str]) -> tuple[dict[str, WheelMember
 
 
 def _install_one(path: Path, site_packages: Path, writers: ThreadPoolExecutor,
-                 skip: Callable[[str], bool] | None) -> SitePackagesDestination:
+                 skip: Callable[[str], bool] | None) -> tuple[SitePackagesDestination, list[zipfile.ZipInfo]]:
+    """Install one wheel; the destination's account of it, and the wheel's directory (read once)."""
     destination = SitePackagesDestination(site_packages, writers=writers, skip=skip)
     try:
         try:
-            with WheelFile.open(path) as source, warnings.catch_warnings():
+            with zipfile.ZipFile(path) as zf, warnings.catch_warnings():
                 # installer warns about (and skips) __pycache__ members; the slimmer drops them anyway
                 warnings.simplefilter("ignore", RuntimeWarning)
-                install(source, destination, {"INSTALLER": b"lambdapack\n"})
+                install(WheelFile(zf), destination, {"INSTALLER": b"lambdapack\n"})
+                infos = zf.infolist()
         finally:
             destination.drain()
     except WheelError:
@@ -250,7 +252,7 @@ def _install_one(path: Path, site_packages: Path, writers: ThreadPoolExecutor,
     except OSError as exc:
         raise WheelError(f"cannot install {path.name} into {site_packages}: {exc.strerror or exc}",
                          hint="check free disk space and permissions") from None
-    return destination
+    return destination, infos
 
 
 def install_wheels(wheels: Sequence[FetchedWheel] | Sequence[Path], site_packages: Path,
@@ -269,11 +271,14 @@ def install_wheels(wheels: Sequence[FetchedWheel] | Sequence[Path], site_package
     order = sorted(paths, key=lambda p: -p.stat().st_size)
     with ThreadPoolExecutor(max_workers=_FILE_WRITERS) as writers, \
             ThreadPoolExecutor(max_workers=min(len(order), os.cpu_count() or 2) or 1) as pool:
-        done = dict(zip(order, pool.map(lambda p: _install_one(p, site_packages, writers, skip), order), strict=True))
+        installed = dict(zip(order, pool.map(lambda p: _install_one(p, site_packages, writers, skip), order),
+                             strict=True))
+    done = {path: destination for path, (destination, _) in installed.items()}
     members: dict[str, WheelMember] = {}
     tops: dict[Path, frozenset[str]] = {}
     for path in paths:  # in the caller's order: the result never depends on timing
-        found, tops[path] = _members(path, done[path].written)
+        destination, infos = installed[path]
+        found, tops[path] = _members(path, infos, destination.written)
         members.update(found)
     return InstallResult(sum(d.files for d in done.values()), sum(d.bytes for d in done.values()),
                          tuple(x for p in paths for x in done[p].dropped), members, tops,
