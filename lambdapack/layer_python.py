@@ -44,10 +44,11 @@ class ChildFailure(Exception):
     """The called function failed or could not run; ``kind`` says how (its own kinds, or
     ``import``, ``crash``, ``timeout``, ``start``)."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, reply: Mapping[str, Any] | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.reply = dict(reply or {})  # the whole reply, when the function sent one
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,8 @@ class LayerPython:
             tail = " | ".join(done.stderr.strip().splitlines()[-3:]) or f"exit status {done.returncode}"
             raise ChildFailure("crash", tail)
         if not reply.get("ok"):
-            raise ChildFailure(str(reply.get("kind") or "failed"), str(reply.get("message") or "no reason given"))
+            kind, message = str(reply.get("kind") or "failed"), str(reply.get("message") or "no reason given")
+            raise ChildFailure(kind, message, reply)
         return reply
 
 

@@ -31,6 +31,11 @@ def _render(report: PackageReport, console: Console) -> None:
             f" = {human_bytes(report.combined_unzipped_bytes)} of {human_bytes(report.unzipped_limit)}")
     else:
         say(f"  unzipped  {human_bytes(report.unzipped_bytes)} (--layer LAYER.zip checks versions and total size)")
+    if report.inputs:
+        source = "read from the model (model.json types no input)" if report.inputs_read_from_model else "model.json"
+        say(f"  inputs    {len(report.inputs)}, typed by {source}:")
+        for line in report.inputs:
+            say(f"            {line}")
     predictor = report.predictor
     if predictor.serving == "predictor":
         say(f"  serving   stdlib predictor ({human_bytes(predictor.bytes or 0)}, no layer needed): {predictor.reason}")
@@ -57,13 +62,16 @@ def package(model_dir: Path, out: Path, layer: Path | None, runtime: str | None,
             python: Path | None, as_json: bool) -> None:
     """Package the prediction handler with a trained model into a function zip.
 
-    A tree model (decision trees, random forests, extra trees, gradient boosting, histogram
-    gradient boosting) is compiled into a stdlib predictor, proven identical to the estimator
-    before it ships: the function then starts in milliseconds and needs no layer. Other models
-    are served by the estimator from model.joblib with the layer's scikit-learn. The zip holds
-    lambda_function.py (handler lambda_function.lambda_handler), its two modules, model.joblib,
-    model.json, function.json and, for a tree model, model.predictor; the same inputs give a
-    byte-identical zip.
+    Tree models, pipelines of scalers, imputers and encoders in front of them, and linear
+    models are compiled into a stdlib predictor and proven against the estimator before it
+    ships: predictions identical on every probe row; preprocessing, tree scores and
+    probabilities bit-identical (exp-based links within a few ulp, linear models' dot products
+    within a measured bound, each stated in function.json's claim). The function then starts in
+    milliseconds and needs no layer. Other models are served by the estimator from
+    model.joblib with the layer's libraries, and the output names the step that keeps them
+    there. The zip holds lambda_function.py (handler lambda_function.lambda_handler), its
+    lambdapack_runtime package, model.joblib, model.json, function.json and model.predictor
+    when there is one; the same inputs give a byte-identical zip.
 
     \b
     Examples:

@@ -90,8 +90,12 @@ def _scalar(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def fit_and_dump(request: dict[str, Any]) -> dict[str, Any]:
-    """Split, fit, score and ``joblib.dump`` as ``request`` says; return metrics, classes and versions."""
+def fit_and_dump(request: dict[str, Any], describe: Any = None) -> dict[str, Any]:
+    """Split, fit, score and ``joblib.dump`` as ``request`` says; return metrics, classes and versions.
+
+    ``describe(estimator, names, aliases)``, when given, reads the fitted model's inputs (their
+    types, whether they may be missing) for the manifest, in the same libraries that fitted it.
+    """
     import joblib
     import numpy as np
     from sklearn.base import is_classifier
@@ -135,7 +139,10 @@ def fit_and_dump(request: dict[str, Any]) -> dict[str, Any]:
         classes = None
     joblib.dump(estimator, request["out"], compress=request.get("compress", 0))
     import sklearn
+
+    schema = describe(estimator, request["names"], request.get("aliases")) if describe is not None else None
     return {
+        "schema": schema,
         "ok": True,
         "metrics": metrics,
         "classes": classes,
@@ -149,7 +156,11 @@ def fit_and_dump(request: dict[str, Any]) -> dict[str, Any]:
 
 def fit_and_reply(request: dict[str, Any]) -> dict[str, Any]:
     """:func:`fit_and_dump` as the layer's Python answers it (``lambdapack.layer_python``): failures in the reply."""
+    describe = None
+    if request.get("describe_with"):  # "module:function", a module the layer's Python was given
+        module, _, function = str(request["describe_with"]).partition(":")
+        describe = getattr(importlib.import_module(module), function)
     try:
-        return fit_and_dump(request)
+        return fit_and_dump(request, describe)
     except TrainFailure as exc:
         return {"ok": False, "kind": exc.kind, "message": exc.message}

@@ -18,6 +18,8 @@ from lambdapack.layer.inspect import Host, LayerInfo, cannot_run_here, inspect_l
 from lambdapack.layer.record import RECORD_NAME
 from lambdapack.layer_python import ChildFailure, LayerPython
 from lambdapack.model import version_rule
+from lambdapack.predictor.files import compiler_modules
+from lambdapack.predictor.inputs import DESCRIBE_IN_CHILD
 
 CHILD_TRAIN = Path(__file__).resolve().with_name("_child_train.py")
 
@@ -55,7 +57,9 @@ class IsolatedTrainer:
         """Run ``_child_train`` on ``request`` with the layer; the model is written to ``request['out']``."""
         payload = dict(request, X=_as_lists(X), y=_as_lists(y))
         try:
-            reply = self.env.call("_child_train:fit_and_reply", payload, {"_child_train": CHILD_TRAIN})
+            payload["describe_with"] = DESCRIBE_IN_CHILD
+            modules = {"_child_train": CHILD_TRAIN, **compiler_modules()}
+            reply = self.env.call("_child_train:fit_and_reply", payload, modules)
         except ChildFailure as exc:
             raise self._failure(exc) from None
         opt = self.env.opt_dir.resolve() if self.env.opt_dir is not None else None

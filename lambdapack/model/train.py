@@ -40,6 +40,7 @@ from lambdapack.model.manifest import (
     Manifest,
     ModelFile,
 )
+from lambdapack.predictor.inputs import describe_here
 
 DEFAULT_OUT = Path("build/model")
 DEFAULT_DATASET = "iris"
@@ -125,6 +126,8 @@ def train(
         "test_size": test_size,
         "split_random_state": random_state,
         "compress": compress,
+        "names": list(data.feature_names),
+        "aliases": list(data.aliases),
     }
     with staging_dir(out) as staged:
         request["out"] = str(staged / MODEL_FILE)
@@ -142,11 +145,12 @@ def train(
             estimator=EstimatorInfo(spec.class_path, literal_params(merged)),
             dataset=DatasetInfo(name=data.name, source=data.source, rows=data.rows, test_size=test_size,
                                 split_random_state=random_state, target=data.target),
-            features=tuple(Feature(n, a) for n, a in zip(data.feature_names, data.aliases, strict=True)),
+            features=typed_features(reply.get("schema"), data.feature_names, data.aliases),
             classes=classes,
             metrics=reply["metrics"],
             versions=reply["versions"],
             model=ModelFile(MODEL_FILE, model_path.stat().st_size, sha256_file(model_path)),
+            input_frame=(reply.get("schema") or {}).get("input_frame"),
         )
         (staged / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
         publish(staged, out)
@@ -183,9 +187,21 @@ def _load_data(dataset: str | None, csv: Path | None, target: str | None, task: 
     return load_bundled(dataset or DEFAULT_DATASET)
 
 
+def typed_features(schema: Mapping[str, Any] | None, names: Iterable[str],
+                   aliases: Iterable[str | None]) -> tuple[Feature, ...]:
+    """The manifest's inputs: the names given, typed as the model itself describes them."""
+    described = {f["name"]: f for f in (schema or {}).get("features") or ()}
+    out = []
+    for name, alias in zip(names, aliases, strict=True):
+        found = described.get(name) or {}
+        out.append(Feature(name, alias, found.get("type", "number"), bool(found.get("nullable", False)),
+                           tuple(found.get("categories") or ()), found.get("unknown", "error")))
+    return tuple(out)
+
+
 def _fit_here(request: dict[str, Any]) -> dict[str, Any]:
     try:
-        return _child_train.fit_and_dump(request)
+        return _child_train.fit_and_dump(request, describe_here)
     except _child_train.TrainFailure as exc:
         raise failure_to_error(exc.kind, exc.message) from None
     except OSError as exc:

@@ -8,10 +8,10 @@ import numpy as np
 import sklearn
 
 from .errors import Unsupported, version
-from .tables import Tables, sklearn_tree
+from .tables import Export, Tables, sklearn_tree
 
 
-def export(est: Any, task: str) -> tuple[dict, Tables]:
+def export(est: Any, task: str) -> Export:
     trees = list(est.estimators_) if hasattr(est, "estimators_") else [est]
     if getattr(est, "n_outputs_", 1) != 1:
         raise Unsupported("multi-output trees")
@@ -29,8 +29,10 @@ def export(est: Any, task: str) -> tuple[dict, Tables]:
                 values /= normalizer
         else:
             values = np.array(tree.tree_.value[:, 0, :1], dtype=np.float64)
-        tables.add(feature, left, right, threshold, values)
-    header = {"kind": "forest", "n_values": len(est.classes_) if task == "classification" else 1,
-              "n_outputs": 1, "float32_inputs": True, "missing": False,
-              "decision": "argmax" if task == "classification" else "value", "link": "identity"}
-    return header, tables
+        # scikit-learn >= 1.3 trees send a NaN where the split learned (or to the larger child)
+        missing = getattr(tree.tree_, "missing_go_to_left", None)
+        tables.add(feature, left, right, threshold, values, missing)
+    model = {"n_features": int(est.n_features_in_), "n_values": len(est.classes_) if task == "classification" else 1,
+             "n_outputs": 1, "float32_inputs": True, "aggregate": "mean"}
+    output = {"decision": "argmax" if task == "classification" else "value", "link": "identity"}
+    return tables.export(model, output)

@@ -8,10 +8,10 @@ import numpy as np
 import sklearn
 
 from .errors import Unsupported, version
-from .tables import Tables, link_of, sklearn_tree
+from .tables import Export, Tables, link_of, sklearn_tree
 
 
-def export(est: Any, task: str) -> tuple[dict, Tables]:
+def export(est: Any, task: str) -> Export:
     if version(sklearn.__version__) < (1, 4):
         raise Unsupported(f"gradient boosting needs scikit-learn >= 1.4 for an exact predictor "
                           f"(this model: {sklearn.__version__})")
@@ -28,11 +28,11 @@ def export(est: Any, task: str) -> tuple[dict, Tables]:
         for k in range(K):
             tree = est.estimators_[i, k]
             feature, left, right, threshold = sklearn_tree(tree)
+            # GradientBoosting checks its input is finite: a NaN never reaches the trees
             tables.add(feature, left, right, threshold, np.array(tree.tree_.value[:, 0, :1], dtype=np.float64))
             outputs.append(k)
     link = link_of(est)
     decision = "value" if task == "regression" else ("argmax" if K > 1 else "raw_ge_0")
-    header = {"kind": "boosting", "n_values": 1, "n_outputs": K, "float32_inputs": True, "missing": False,
-              "baseline": [float(b) for b in baseline], "scale": float(est.learning_rate),
-              "tree_output": outputs, "decision": decision, "link": link}
-    return header, tables
+    model = {"n_features": n_features, "n_values": 1, "n_outputs": K, "float32_inputs": True, "aggregate": "sum",
+             "baseline": [float(b) for b in baseline], "scale": float(est.learning_rate), "tree_output": outputs}
+    return tables.export(model, {"decision": decision, "link": link})

@@ -8,10 +8,10 @@ import numpy as np
 import sklearn
 
 from .errors import Unsupported, version
-from .tables import Tables, link_of
+from .tables import Export, Tables, link_of
 
 
-def export(est: Any, task: str) -> tuple[dict, Tables]:
+def export(est: Any, task: str) -> Export:
     if version(sklearn.__version__) < (1, 4):
         raise Unsupported(f"histogram gradient boosting needs scikit-learn >= 1.4 for an exact predictor "
                           f"(this model: {sklearn.__version__})")
@@ -33,7 +33,7 @@ def export(est: Any, task: str) -> tuple[dict, Tables]:
             outputs.append(k)
     K = int(est.n_trees_per_iteration_)
     decision = "value" if task == "regression" else ("argmax" if K > 1 else "raw_gt_0")
-    header = {"kind": "hist_boosting", "n_values": 1, "n_outputs": K, "float32_inputs": False, "missing": True,
-              "baseline": [float(b) for b in np.ravel(est._baseline_prediction)], "scale": None,
-              "tree_output": outputs, "decision": decision, "link": link_of(est)}
-    return header, tables
+    model = {"n_features": int(est.n_features_in_), "n_values": 1, "n_outputs": K, "float32_inputs": False,
+             "aggregate": "sum", "baseline": [float(b) for b in np.ravel(est._baseline_prediction)], "scale": None,
+             "tree_output": outputs}
+    return tables.export(model, {"decision": decision, "link": link_of(est)})

@@ -1,243 +1,200 @@
-"""The proof: probe rows that reach every leaf and sit on and beside every threshold, compared with the estimator.
+"""The proof: the predictor against the estimator on every probe row, and the claim that holds.
 
-Probe rows: one row per leaf no earlier row reached (built from the leaf's path, so every leaf of
-every tree is reached), every threshold and one float32 (or float64) step either side of it,
-random rows over and beyond the thresholds' range, extreme magnitudes, and NaN rows for models
-that route missing values. The predictor must give the estimator's ``predict`` on all of them,
-its ``decision_function`` for boosting, and its ``predict_proba``; any difference is
-:class:`Unsupported`, and the function keeps the joblib path.
+The estimator is asked exactly as the handler asks it (``lambdapack_runtime.frames``), in the
+model's own libraries. What must hold:
+
+* the preprocessing steps' outputs are bit-identical to scikit-learn's (elementwise float
+  operations, repeated in the same order and precision);
+* ``predict`` gives the same label or value on every row;
+* raw scores (``decision_function``) and probabilities (``predict_proba``) are bit-identical
+  where the final estimator's arithmetic is repeated exactly (``exact``: trees, boosting), except
+  that ``exp`` comes from the C library where numpy's vectorised ``exp`` may differ in the last
+  bits (softmax probabilities, log-link predictions): within ``EXP_ULPS``, measured and stated;
+* where the arithmetic is a BLAS dot product (``dot``), within ``DOT_ULPS`` units in the last
+  place of the dot product's magnitude, measured and stated.
+
+Anything else is :class:`~.errors.Unsupported`, and the function keeps the joblib path.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
-import lambdapack_predictor
 import numpy as np
+from lambdapack_runtime.frames import estimator_input
+from lambdapack_runtime.inputs import Inputs
 
 from .errors import Unsupported
+from .tables import Export
 
-MAX_ROWS = 200_000  # verification rows beyond which a model is too large to prove here
-_CHUNK = 4096
-
-
-def _float32_at_most(value: float) -> float:
-    """The largest float32 <= value."""
-    f = np.float32(value)
-    if float(f) > value:
-        f = np.nextafter(f, np.float32(-np.inf))
-    return float(f)
+EXP_ULPS = 8  # numpy's exp against the C library's, in ulps of the result
+DOT_ULPS = 64  # a BLAS dot product against the correctly rounded one, in ulps of sum(|x_i * w_i|) + |b|
 
 
-def _float32_above(value: float) -> float:
-    """The smallest float32 > value."""
-    f = np.float32(value)
-    if float(f) <= value:
-        f = np.nextafter(f, np.float32(np.inf))
-    return float(f)
+def ulps(a: Any, b: Any) -> int:
+    """The largest distance between ``a`` and ``b`` in units in the last place (NaN equal to NaN)."""
+    a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
+    both_nan = np.isnan(a) & np.isnan(b)
+    if not a.size:
+        return 0
+    # sign-magnitude bit patterns onto one ordered line, -0.0 and 0.0 both at 0
+    ia = [-(i & (2**63 - 1)) if i < 0 else i for i in a.view(np.int64).tolist()]
+    ib = [-(i & (2**63 - 1)) if i < 0 else i for i in b.view(np.int64).tolist()]
+    return max(0 if nan else abs(x - y) for x, y, nan in zip(ia, ib, both_nan.tolist(), strict=True))
 
 
-def _pick(lo: float, hi: float, f32: bool) -> float | None:
-    """A value v with lo < v <= hi (as the model rounds it), or None if there is none."""
-    if f32:
-        v = _float32_at_most(hi) if math.isfinite(hi) else _float32_above(lo) if math.isfinite(lo) else 0.0
-        if not math.isfinite(hi) and math.isfinite(lo) and not math.isfinite(v):
-            return None
-    else:
-        v = hi if math.isfinite(hi) else float(np.nextafter(lo, np.inf)) if math.isfinite(lo) else 0.0
-    return v if lo < v <= hi else None
-
-
-def leaf_paths(tables: dict, roots: list) -> dict:
-    """{leaf node: [(feature, threshold, went_left), ...]} for every leaf."""
-    feature, left, right, threshold = (tables[k].tolist() for k in ("feature", "left", "right", "threshold"))
-    paths: dict = {}
-    for root in roots:
-        stack = [(root, ())]
-        while stack:
-            node, path = stack.pop()
-            f = feature[node]
-            if f < 0:
-                paths[node] = path
-                continue
-            stack.append((left[node], (*path, (f, threshold[node], True))))
-            stack.append((right[node], (*path, (f, threshold[node], False))))
-    return paths
-
-
-def walk(tables: dict, roots: list, X: Any, header: dict) -> Any:
-    """(rows, trees) leaf node reached, vectorised; the model's own rounding and missing routing."""
-    if header["float32_inputs"]:
-        X = X.astype(np.float32).astype(np.float64)
-    feature, left, right, threshold = (tables[k] for k in ("feature", "left", "right", "threshold"))
-    missing_left = tables.get("missing_left")
-    out = []
-    for start in range(0, len(X), _CHUNK):
-        chunk = X[start : start + _CHUNK]
-        nodes = np.tile(np.asarray(roots, dtype=np.int64), (len(chunk), 1))
-        rows = np.arange(len(chunk))[:, None]
-        while True:
-            f = feature[nodes]
-            active = f >= 0
-            if not active.any():
-                break
-            v = chunk[rows, np.where(active, f, 0)]
-            go_left = v <= threshold[nodes]
-            if header["missing"]:
-                go_left = np.where(np.isnan(v), missing_left[nodes].astype(bool), go_left)
-            nodes = np.where(active, np.where(go_left, left[nodes], right[nodes]), nodes)
-        out.append(nodes)
-    return np.concatenate(out) if out else np.zeros((0, len(roots)), dtype=np.int64)
-
-
-def base_rows(tables: dict, header: dict, rng: Any) -> Any:
-    """Thresholds and their neighbours, random rows, extremes, and NaN rows where they are served."""
-    n = header["n_features"]
-    feature, threshold = tables["feature"], tables["threshold"]
-    columns, lows, highs = [], [], []
-    for f in range(n):
-        cuts = np.unique(threshold[feature == f])
-        if cuts.size == 0:
-            cuts = np.array([0.0])
-        if header["float32_inputs"]:
-            c32 = cuts.astype(np.float32)
-            near = [cuts, np.nextafter(c32, np.float32(np.inf)).astype(np.float64),
-                    np.nextafter(c32, np.float32(-np.inf)).astype(np.float64)]
-        else:
-            near = [cuts, np.nextafter(cuts, np.inf), np.nextafter(cuts, -np.inf)]
-        columns.append(np.unique(np.concatenate(near)))
-        finite = cuts[np.isfinite(cuts)]  # histogram boosting splits missing from present at +inf
-        lows.append(float(finite.min()) if finite.size else 0.0)
-        highs.append(float(finite.max()) if finite.size else 0.0)
-    depth = max(len(c) for c in columns)
-    on_cuts = np.empty((depth, n))
-    for f, col in enumerate(columns):  # every threshold value appears in its column; the others vary
-        on_cuts[:, f] = np.concatenate([col, rng.choice(col, depth - len(col))]) if len(col) < depth else col
-        rng.shuffle(on_cuts[:, f])
-    lo, hi = np.array(lows), np.array(highs)
-    span = np.maximum(hi - lo, 1.0)
-    uniform = rng.uniform(lo - span, hi + span, size=(512, n))
-    extremes = rng.choice(np.array([-3.4e38, -1e12, -1.0, -0.0, 0.0, 5e-324, 1e-30, 1.0, 1e12, 3.4e38]),
-                          size=(64, n))
-    blocks = [on_cuts, uniform, extremes]
-    if header["missing"]:
-        holes = rng.uniform(lo - span, hi + span, size=(256, n))
-        holes[rng.random(size=holes.shape) < 0.3] = np.nan
-        blocks.append(holes)
-    return np.concatenate(blocks)
-
-
-def leaf_rows(tables: dict, header: dict, rows: Any, rng: Any) -> tuple[Any, int, int]:
-    """Rows added so that every reachable leaf is reached; (rows, leaves, unreachable leaves)."""
-    roots = header["roots"]
-    paths = leaf_paths(tables, roots)
-    reached = set(np.unique(walk(tables, roots, rows, header)).tolist())
-    missing = [leaf for leaf in paths if leaf not in reached]
-    if len(rows) + len(missing) > MAX_ROWS:
-        raise Unsupported(f"it has {len(paths):,} leaves: too many to prove exact at package time "
-                          f"(limit {MAX_ROWS:,} verification rows)")
-    n = header["n_features"]
-    extra, unreachable = [], 0
-    base = rows[rng.integers(0, len(rows), size=max(len(missing), 1))]
-    for i, leaf in enumerate(missing):
-        lo, hi = [-math.inf] * n, [math.inf] * n
-        for f, thr, went_left in paths[leaf]:
-            if went_left:
-                hi[f] = min(hi[f], thr)
-            else:
-                lo[f] = max(lo[f], thr)
-        row = base[i].copy()
-        row[np.isnan(row)] = 0.0
-        ok = True
-        for f in range(n):
-            if math.isinf(lo[f]) and math.isinf(hi[f]):
-                continue
-            v = _pick(lo[f], hi[f], header["float32_inputs"])
-            if v is None:
-                ok = False
-                break
-            row[f] = v
-        if ok:
-            extra.append(row)
-        else:
-            unreachable += 1
-    all_rows = np.concatenate([rows, np.array(extra).reshape(-1, n)]) if extra else rows
-    reached = set(np.unique(walk(tables, roots, all_rows, header)).tolist())
-    not_reached = [leaf for leaf in paths if leaf not in reached]
-    if len(not_reached) > unreachable:
-        raise Unsupported(f"{len(not_reached) - unreachable} leaves could not be reached by their own path: "
-                          "the trees are not what the predictor assumes")
-    return all_rows, len(paths), unreachable
-
-
-def _ulps(a: Any, b: Any) -> int:
+def identical(a: Any, b: Any) -> bool:
+    """Bit for bit, NaN equal to NaN (whatever its payload), -0.0 not equal to 0.0."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    ia, ib = a.view(np.int64), b.view(np.int64)
-    return int(np.max(np.abs(ia - ib))) if a.size else 0
+    if a.shape != b.shape:
+        return False
+    same = a.view(np.int64) == b.view(np.int64)
+    return bool(np.all(same | (np.isnan(a) & np.isnan(b))))
 
 
-def verify(est: Any, predictor: Any, X: Any, header: dict) -> dict:
-    """Compare the predictor with the estimator on every row; raise Unsupported on any difference."""
-    rows = X.tolist()
-    outputs, probas = predictor.predict(rows)
-    raws = [predictor.raw([predictor_input(predictor, v) for v in row]) for row in rows] \
-        if header["kind"] != "forest" else None
-    report = {"rows": len(rows)}
-    expected = est.predict(X)
-    if header["task"] == "classification":
-        labels = np.asarray(header["classes"], dtype=object)[np.asarray(outputs)]
-        bad = np.flatnonzero(labels != np.asarray(expected.tolist(), dtype=object))
-    else:
-        bad = np.flatnonzero(np.asarray(outputs, dtype=np.float64) != expected)
-        if header["link"] == "log" and bad.size:
-            report["exp_ulps"] = _explain_exp(est, X, outputs, bad, header)
-            bad = np.array([], dtype=np.int64)
-    if bad.size:
-        i = int(bad[0])
-        raise Unsupported(f"it disagrees with predict() on {bad.size} of {len(rows)} rows "
-                          f"(first: row {X[i].tolist()} -> {outputs[i]!r}, estimator {expected[i]!r})")
-    if raws is not None and header["task"] == "classification":
-        decision = np.asarray(est.decision_function(X), dtype=np.float64).reshape(len(rows), -1)
-        got = np.asarray(raws, dtype=np.float64).reshape(len(rows), -1)
-        if not np.array_equal(decision, got):
-            raise Unsupported(f"its raw scores differ from decision_function() by up to "
-                              f"{_ulps(decision, got)} ulp")
-    if probas is not None:
-        report.update(_check_probabilities(est, X, probas, header, raws))
-    return report
+def preprocess(model: Any, X: Any) -> tuple[Any, Any]:
+    """``(what the final estimator receives, the final estimator)`` for the input ``X``."""
+    while type(model).__name__ == "Pipeline":
+        if len(model.steps) > 1:
+            X = model[:-1].transform(X)
+        model = model.steps[-1][1]
+    if hasattr(X, "toarray"):
+        X = X.toarray()
+    return np.asarray(X, dtype=np.float64), model
 
 
-def predictor_input(predictor: Any, value: float) -> float:
-    return lambdapack_predictor.float32(value) if predictor.float32_inputs else value
+class Proof:
+    """The estimator's answers for the probe rows, and the comparison with the predictor's."""
 
+    def __init__(self, model: Any, fields: list[dict], frame: str | None, export: Export, has_steps: bool,
+                 classes: list | None) -> None:
+        self.model = model
+        self.classes = classes
+        self.fields = fields
+        self.frame = frame
+        self.export = export
+        self.has_steps = has_steps
+        self.inputs = Inputs(fields).fields
 
-def _check_probabilities(est: Any, X: Any, probas: list, header: dict, raws: Any) -> dict:
-    expected = np.asarray(est.predict_proba(X), dtype=np.float64)
-    got = np.asarray(probas, dtype=np.float64)
-    if np.array_equal(expected, got):
-        return {"probabilities": "exact"}
-    if header["link"] != "softmax":
-        raise Unsupported(f"its probabilities differ from predict_proba() by up to {_ulps(expected, got)} ulp")
-    # softmax: the raw scores are proven equal above; what may differ is numpy's own exp
-    raw = np.asarray(raws, dtype=np.float64)
-    shifted = raw - raw.max(axis=1, keepdims=True)
-    if np.array_equal(np.exp(shifted), np.vectorize(math.exp)(shifted)):
-        raise Unsupported(f"its probabilities differ from predict_proba() by up to {_ulps(expected, got)} ulp")
-    ulps = _ulps(expected, got)
-    if ulps > 8:
-        raise Unsupported(f"its probabilities differ from predict_proba() by {ulps} ulp")
-    return {"probabilities": "exp", "exp_ulps": ulps,
-            "exp_rows": int(np.sum(np.any(expected != got, axis=1)))}
+    def estimator_input(self, rows: list[list]) -> Any:
+        return estimator_input(rows, self.inputs, self.frame)
 
+    def verify(self, predictor: Any, rows: list[list], task: str) -> dict:
+        X = self.estimator_input(rows)
+        report: dict[str, Any] = {"rows": len(rows), "arithmetic": self.export.arithmetic}
+        with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
+            warnings.simplefilter("ignore")  # feature-name warnings, numpy overflow in sums of extreme rows
+            if self.has_steps:
+                report["transforms"] = self._transforms(predictor, rows, X)
+            outputs, probas = predictor.predict(rows)
+            expected = self.model.predict(X)
+            report["predict"] = self._predict(outputs, expected, rows, task)
+            if task == "regression":
+                report["scores"] = self._regression(outputs, expected, X)
+            else:
+                report["scores"] = self._scores(predictor, rows, X)
+                if probas is not None:
+                    report["probabilities"] = self._probabilities(probas, X, predictor)
+        return report
 
-def _explain_exp(est: Any, X: Any, outputs: list, bad: Any, header: dict) -> int:
-    """A log-link regressor: the raw score must be exact; only exp itself may differ."""
-    raw = np.asarray(est._raw_predict(X), dtype=np.float64).ravel()
-    mine = np.vectorize(math.exp)(raw)
-    if not np.array_equal(mine, np.asarray(outputs, dtype=np.float64)):
-        raise Unsupported("its raw scores differ from the estimator's")
-    ulps = _ulps(np.asarray(est.predict(X), dtype=np.float64), mine)
-    if ulps > 8:
-        raise Unsupported(f"its predictions differ from predict() by {ulps} ulp")
-    return ulps
+    def _transforms(self, predictor: Any, rows: list[list], X: Any) -> str:
+        reference, _ = preprocess(self.model, X)
+        mine = np.array([predictor.transform(row) for row in rows], dtype=np.float64)
+        if not identical(mine, reference):
+            if mine.shape != reference.shape:
+                raise Unsupported(f"its steps give {mine.shape[1]} columns where scikit-learn gives "
+                                  f"{reference.shape[1]}")
+            bad = np.flatnonzero(~np.all((mine == reference) | (np.isnan(mine) & np.isnan(reference)), axis=1))
+            first = int(bad[0]) if bad.size else 0
+            raise Unsupported(f"its preprocessing differs from scikit-learn's on {max(bad.size, 1)} of {len(rows)} "
+                              f"rows (first: {rows[first]!r})")
+        return "bit-identical"
+
+    def _predict(self, outputs: list, expected: Any, rows: list[list], task: str) -> str:
+        if task == "classification":
+            labels = np.asarray(self.classes, dtype=object)[np.asarray(outputs)]
+            bad = np.flatnonzero(labels != np.asarray(expected.tolist(), dtype=object))
+        else:
+            got = np.asarray(outputs, dtype=np.float64)
+            close = np.isclose(got, expected, rtol=1e-12, atol=0.0) if self._bounded_regression() else got == expected
+            bad = np.flatnonzero(~close)
+        if bad.size:
+            i = int(bad[0])
+            raise Unsupported(f"it disagrees with predict() on {bad.size} of {len(rows)} rows "
+                              f"(first: row {rows[i]!r} -> {outputs[i]!r}, estimator {expected[i]!r})")
+        return "identical"
+
+    def _bounded_regression(self) -> bool:
+        return self.export.arithmetic == "dot" or self.export.output.get("link") == "log"
+
+    def _regression(self, outputs: list, expected: Any, X: Any) -> dict:
+        got = np.asarray(outputs, dtype=np.float64)
+        if identical(got, expected):
+            return {"claim": "bit-identical"}
+        if self.export.output.get("link") == "log" and self.export.arithmetic == "exact":
+            return self._exp_difference(got, expected, X)
+        if self.export.arithmetic == "dot":
+            return self._dot_difference(got, np.asarray(expected, dtype=np.float64), X)
+        raise Unsupported(f"its predictions differ from predict() by up to {ulps(got, expected)} ulp")
+
+    def _exp_difference(self, got: Any, expected: Any, X: Any) -> dict:
+        """A log-link regressor: the raw score must be exact; only ``exp`` itself may differ."""
+        seen, final = preprocess(self.model, X)
+        raw = np.asarray(final._raw_predict(seen), dtype=np.float64).ravel()
+        if not identical(np.vectorize(math.exp)(raw), got):
+            raise Unsupported("its raw scores differ from the estimator's")
+        measured = ulps(expected, got)
+        if measured > EXP_ULPS:
+            raise Unsupported(f"its predictions differ from predict() by {measured} ulp")
+        return {"claim": "exp", "max_ulps": measured, "rows_differing": int(np.sum(got != expected))}
+
+    def _dot_difference(self, got: Any, expected: Any, X: Any) -> dict:
+        scale = self.export.magnitude(preprocess(self.model, X)[0]) if hasattr(self.export, "magnitude") else None
+        if scale is None:
+            raise Unsupported("its dot products cannot be bounded")
+        scaled = np.abs(got - expected) / np.array([math.ulp(s) for s in np.ravel(scale)]).reshape(np.shape(scale))
+        measured = float(np.max(scaled)) if scaled.size else 0.0
+        if measured > DOT_ULPS:
+            raise Unsupported(f"its scores differ from scikit-learn's by {measured:g} ulp of their magnitude "
+                              f"(bound {DOT_ULPS})")
+        return {"claim": "dot", "max_ulps": measured, "plain_ulps": ulps(got, expected),
+                "rows_differing": int(np.sum(np.any((got != expected).reshape(len(got), -1), axis=1)))}
+
+    def _scores(self, predictor: Any, rows: list[list], X: Any) -> dict | None:
+        if not callable(getattr(self.model, "decision_function", None)) or self.export.model.get("aggregate") == "mean":
+            return None
+        expected = np.asarray(self.model.decision_function(X), dtype=np.float64).reshape(len(rows), -1)
+        got = np.asarray([predictor.raw(row) for row in rows], dtype=np.float64).reshape(len(rows), -1)
+        if identical(expected, got):
+            return {"claim": "bit-identical"}
+        if self.export.arithmetic == "dot":
+            return self._dot_difference(got, expected, X)
+        raise Unsupported(f"its raw scores differ from decision_function() by up to {ulps(expected, got)} ulp")
+
+    def _probabilities(self, probas: list, X: Any, predictor: Any) -> dict:
+        expected = np.asarray(self.model.predict_proba(X), dtype=np.float64)
+        got = np.asarray(probas, dtype=np.float64)
+        if identical(expected, got):
+            return {"claim": "bit-identical"}
+        measured = ulps(expected, got)
+        differing = int(np.sum(np.any(expected != got, axis=1)))
+        link = self.export.output.get("link")
+        if self.export.arithmetic == "dot":
+            bound = DOT_ULPS
+            claim = "dot"
+            measured_abs = float(np.max(np.abs(expected - got)))
+            if measured_abs > DOT_ULPS * 2.0**-52:
+                raise Unsupported(f"its probabilities differ from predict_proba() by {measured_abs:.3g}")
+            return {"claim": claim, "max_abs": measured_abs, "max_ulps": measured, "rows_differing": differing,
+                    "bound_ulps": bound}
+        if link != "softmax" or measured > EXP_ULPS or not self._exp_differs(predictor, X):
+            raise Unsupported(f"its probabilities differ from predict_proba() by up to {measured} ulp")
+        return {"claim": "exp", "max_ulps": measured, "rows_differing": differing}
+
+    def _exp_differs(self, predictor: Any, X: Any) -> bool:
+        """Whether numpy's ``exp`` and the C library's disagree on these scores: the only excuse for a softmax gap."""
+        raw = np.asarray(self.model.decision_function(X), dtype=np.float64).reshape(X.shape[0], -1)
+        shifted = raw - raw.max(axis=1, keepdims=True)
+        return not identical(np.exp(shifted), np.vectorize(math.exp)(shifted))

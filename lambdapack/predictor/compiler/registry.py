@@ -1,13 +1,19 @@
-"""Which front end compiles which estimator: the one table a new model family is added to.
+"""Which front end compiles which step or estimator: the one table a new model family is added to.
 
 Pure data, importable without numpy: ``lambdapack.predictor.build`` reads it to say early that a
-model is not covered. Each value names a module of this package whose ``export(est, task)``
-returns ``(header, Tables)``.
+model is not covered. ``STEPS`` name modules with ``lower(step, columns, facts) -> (spec,
+columns)``; ``MODELS`` name modules with ``export(estimator, task) -> Export``.
 """
 
 from __future__ import annotations
 
-FRONT_ENDS = {
+STEPS = {
+    "StandardScaler": "scalers", "MinMaxScaler": "scalers", "MaxAbsScaler": "scalers", "RobustScaler": "scalers",
+    "SimpleImputer": "imputers",
+    "OneHotEncoder": "encoders", "OrdinalEncoder": "encoders",
+}
+
+MODELS = {
     "DecisionTreeClassifier": "forest", "ExtraTreeClassifier": "forest",
     "DecisionTreeRegressor": "forest", "ExtraTreeRegressor": "forest",
     "RandomForestClassifier": "forest", "ExtraTreesClassifier": "forest",
@@ -16,3 +22,5 @@ FRONT_ENDS = {
     "HistGradientBoostingClassifier": "hist_gradient_boosting",
     "HistGradientBoostingRegressor": "hist_gradient_boosting",
 }
+
+COMPOSITES = ("Pipeline", "ColumnTransformer")
