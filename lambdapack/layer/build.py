@@ -52,7 +52,7 @@ from lambdapack.wheels.fetch import HashMismatch, MissingWheel, ProgressFn, down
 
 if TYPE_CHECKING:
     from lambdapack.layer.check import Check, CheckReport
-    from lambdapack.project import Project
+    from lambdapack.project.inputs import Project
     from lambdapack.wheels.install import InstallResult
 
 DEFAULT_REQUIREMENTS = ("scikit-learn", "joblib")
@@ -382,7 +382,7 @@ def _plan(options: LayerOptions, warnings: list[str], notes: list[str]) -> _Plan
     project = None
     requirements, wheel_paths = split_inputs(list(options.requirements))
     if options.project is not None:
-        from lambdapack.project import read_project
+        from lambdapack.project.read import read_project
 
         project = read_project(options.project, groups=options.groups, extras=options.extras)
         if requirements or wheel_paths or options.requirement_files:
