@@ -17,7 +17,6 @@ import hashlib
 import importlib
 import json
 import os
-import tempfile
 import threading
 import time
 import zipfile
@@ -36,7 +35,7 @@ from lambdapack.archive import (
     entries_from_dir,
     scratch_dir,
     source_date_epoch,
-    sweep_stale_partials,
+    staging_file,
     write_zip,
 )
 from lambdapack.errors import LayerError, ResolveError
@@ -228,23 +227,6 @@ def artifact_mode() -> int:
     return 0o666 & ~mask
 
 
-@contextlib.contextmanager
-def _stage(out: Path) -> Iterator[Path]:
-    """A temporary zip path beside ``out``; removed unless the caller moved it into place."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    sweep_stale_partials(out)
-    tmp: str | None = None
-    try:
-        with hold_signals():  # the file and this cleanup exist together, or neither does
-            fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".building", dir=out.parent)
-            os.close(fd)
-        yield Path(tmp)
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-
-
 @dataclass(frozen=True)
 class _Plan:
     """What is being built from what: the target, the inputs and how they are pinned."""
@@ -298,7 +280,7 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
     in_place = hit is not None and cache.in_place(key, plan.out)
     with contextlib.ExitStack() as stack:
         with hold_signals():  # no signal between the staged file's creation and its cleanup's registration
-            staged = plan.out if in_place else stack.enter_context(_stage(plan.out))
+            staged = plan.out if in_place else stack.enter_context(staging_file(plan.out, ".building"))
         root: Path | None = None
         tree: Future[list[Check]] | None = None  # the tree's checks, running beside the zip
         if in_place:
