@@ -188,7 +188,7 @@ def run_demo(root: Path = Path("."), *, runtime: str | None = None, rebuild: boo
              memory_mb: int = defaults.MEMORY_MB, step: Step | None = None) -> DemoReport:
     """The whole pipeline in ``root``; see the module docstring."""
     from lambdapack.emulator.gateway import FunctionPool, Gateway
-    from lambdapack.emulator.session import FunctionSpec, open_function
+    from lambdapack.emulator.session import LocalFunctionSpec, open_function
     from lambdapack.function.package import package_function
 
     say = step or (lambda _message: None)
@@ -207,7 +207,7 @@ def run_demo(root: Path = Path("."), *, runtime: str | None = None, rebuild: boo
     package = package_function(model.directory, function, layer=layer.path)
 
     logs: list[bytes] = []
-    spec = FunctionSpec(function, (layer.path,), memory_mb=memory_mb, python=python, function_name="iris")
+    spec = LocalFunctionSpec(function, (layer.path,), memory_mb=memory_mb, python=python, function_name="iris")
     say("starting the local Lambda and sending the guide's event (cold start, then warm)")
     event = json.dumps(SEED_EVENT).encode()
     try:

@@ -14,7 +14,7 @@ from lambdapack.cli.invoke import invoke_command
 from lambdapack.cli.serve import serve_command
 from lambdapack.deploy import models, preflight
 from lambdapack.emulator.process import SandboxConfig
-from lambdapack.emulator.session import FunctionSpec
+from lambdapack.emulator.session import LocalFunctionSpec
 from lambdapack.function import package
 from lambdapack.function.manifest import FunctionManifest
 from lambdapack.template_files import template_bytes
@@ -37,7 +37,7 @@ def _field_default(cls: type, name: str) -> object:
 
 
 def test_the_emulator_deploy_and_package_use_the_same_defaults() -> None:
-    for cls in (FunctionSpec, SandboxConfig):
+    for cls in (LocalFunctionSpec, SandboxConfig):
         assert (_field_default(cls, "handler"), _field_default(cls, "memory_mb"), _field_default(cls, "timeout_s")) \
             == (defaults.HANDLER, defaults.MEMORY_MB, defaults.TIMEOUT_S)
     assert _field_default(models.FunctionSpec, "handler") == defaults.HANDLER

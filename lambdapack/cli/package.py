@@ -13,10 +13,10 @@ from lambdapack.cli.main import json_option, python_option, runtime_option
 from lambdapack.ui import emit, human_bytes
 
 if TYPE_CHECKING:
-    from lambdapack.function.package import PackageReport
+    from lambdapack.function.package import FunctionPackageReport
 
 
-def _render(report: PackageReport, console: Console) -> None:
+def _render(report: FunctionPackageReport, console: Console) -> None:
     say = partial(console.print, soft_wrap=True)  # one line per fact, never wrapped
     say(f"[bold green]packaged[/] {report.path} ({human_bytes(report.bytes)}, sha256 {report.sha256[:12]}…)")
     say(f"  handler   {report.handler}")

@@ -61,11 +61,11 @@ def serve_command(port: int, concurrency: int, payload_version: str, layers: tup
       lambdapack serve --payload alb-multi
     """
     from lambdapack.emulator.gateway import start_gateway
-    from lambdapack.emulator.session import FunctionSpec, function_layers
+    from lambdapack.emulator.session import LocalFunctionSpec, function_layers
     from lambdapack.ui import console, emit
 
     chosen, runtime = function_layers(function_zip, layers, no_layer)
-    spec = FunctionSpec(function_zip=function_zip, layers=chosen, handler=handler, memory_mb=memory_mb,
+    spec = LocalFunctionSpec(function_zip=function_zip, layers=chosen, handler=handler, memory_mb=memory_mb,
                         timeout_s=timeout_s, python=python, runtime=runtime)
     stop = threading.Event()
 

@@ -142,7 +142,7 @@ def package_model(model_dir: Path, root: Path, name: str) -> Path:
     return package_function(Path(model_dir), root / ".lambdapack" / "build" / f"{name}-function.zip").path
 
 
-def check_local(request: DeployRequest, root: Path) -> preflight.Inputs:
+def check_local(request: DeployRequest, root: Path) -> preflight.DeployInputs:
     """Every check that needs no AWS: name, limits, the zips, runtime/arch, versions, SnapStart, --no-layer."""
     preflight.check_name(request.name)
     preflight.check_limits(request.memory, request.timeout)
@@ -153,31 +153,31 @@ def check_local(request: DeployRequest, root: Path) -> preflight.Inputs:
         inputs = _function_only(request, root)
     else:
         layer_path = request.layer or root / default_layer_path(request.runtime, request.arch)
-        layer = preflight.read_layer(Path(layer_path))
+        layer = preflight.read_layer_zip(Path(layer_path))
         if request.snapstart and (request.runtime or layer.runtime):
             # the runtime decides before anything else does: no point packaging or comparing versions
             preflight.check_snapstart(str(request.runtime or layer.runtime))
-        function = preflight.read_function(Path(_function_zip(request, root)))
+        function = preflight.read_function_zip(Path(_function_zip(request, root)))
         inputs = preflight.check_inputs(layer, function, request.runtime, request.arch)
     if request.snapstart:
         preflight.check_snapstart(inputs.runtime)
     return inputs
 
 
-def _function_only(request: DeployRequest, root: Path) -> preflight.Inputs:
+def _function_only(request: DeployRequest, root: Path) -> preflight.DeployInputs:
     from lambdapack.function.manifest import read_function_manifest, require_layer_free
 
     if request.layer is not None:
         raise DeployError("--layer and --no-layer are exclusive", hint="drop one of them")
     path = Path(_function_zip(request, root))
-    function = preflight.read_function(path)
+    function = preflight.read_function_zip(path)
     manifest = read_function_manifest(path)
     require_layer_free(manifest, path)
     # the runtime the function was packaged for, unless --runtime says otherwise
     return preflight.check_function_only(function, request.runtime or manifest.runtime, request.arch)
 
 
-def build_stack(request: DeployRequest, inputs: preflight.Inputs, region: str, account: str,
+def build_stack(request: DeployRequest, inputs: preflight.DeployInputs, region: str, account: str,
                 partition: str) -> Stack:
     """The desired stack from checked inputs and the account."""
     name = request.name

@@ -26,7 +26,7 @@ DEFAULT_FUNCTION = Path("dist/function.zip")
 
 
 @dataclass(frozen=True)
-class FunctionSpec:
+class LocalFunctionSpec:
     """What to run locally and with which Lambda configuration."""
 
     function_zip: Path
@@ -57,7 +57,7 @@ def default_layer(dist: Path = Path("dist")) -> Path:
                         hint="choose one with --layer PATH")
 
 
-def _check_spec(spec: FunctionSpec) -> None:
+def _check_spec(spec: LocalFunctionSpec) -> None:
     if not spec.function_zip.is_file():
         raise EmulatorError(f"{spec.function_zip}: no such function package",
                             hint="build it with `lambdapack package`, or pass --function PATH")
@@ -90,7 +90,7 @@ def _resolve_region(region: str | None) -> str:
 
 
 @contextlib.contextmanager
-def prepare(spec: FunctionSpec) -> Iterator[Prepared]:
+def prepare(spec: LocalFunctionSpec) -> Iterator[Prepared]:
     """Check and lay out ``spec``; the task root lives as long as the context."""
     _check_spec(spec)
     infos = code.inspect_layers(spec.layers)
@@ -140,7 +140,7 @@ def _real_executable(python: Path) -> Path:
 
 
 @contextlib.contextmanager
-def open_function(spec: FunctionSpec, log_sink: LogSink | None = None) -> Iterator[LocalFunction]:
+def open_function(spec: LocalFunctionSpec, log_sink: LogSink | None = None) -> Iterator[LocalFunction]:
     with prepare(spec) as prepared, LocalFunction(prepared.config, log_sink) as function:
         yield function
 
@@ -174,7 +174,7 @@ class LocalInvokeReport:
         return all(r.ok for r in self.invocations)
 
 
-def invoke_local(spec: FunctionSpec, event: bytes, repeat: int = 1,
+def invoke_local(spec: LocalFunctionSpec, event: bytes, repeat: int = 1,
                  log_sink: LogSink | None = None) -> LocalInvokeReport:
     """Invoke the function ``repeat`` times with ``event``: one cold start, then warm runs."""
     if repeat < 1:

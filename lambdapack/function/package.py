@@ -21,8 +21,8 @@ from lambdapack.layer.inspect import inspect_layer
 from lambdapack.layer.record import RECORD_NAME
 from lambdapack.model import version_rule
 from lambdapack.model.manifest import MANIFEST_FILE, Manifest, load_manifest, verify_model_file
+from lambdapack.predictor.build import DEFAULT_MAX_ROWS as PREDICTOR_MAX_BATCH_ROWS  # rows a request may send
 from lambdapack.predictor.build import (
-    DEFAULT_MAX_ROWS,
     FORMAT,
     PREDICTOR_FILE,
     PredictorBuild,
@@ -51,7 +51,9 @@ class LayerCheck:
 
 
 @dataclass(frozen=True)
-class PackageReport:
+class FunctionPackageReport:
+    """What ``package`` wrote: the function zip, what it holds, and how the function will serve."""
+
     path: Path
     sha256: str
     bytes: int
@@ -73,7 +75,7 @@ class PackageReport:
 
 def package_function(model_dir: Path = DEFAULT_MODEL_DIR, out: Path = DEFAULT_OUT,
                      layer: Path | None = None, *, predictor: bool = True, runtime: str | None = None,
-                     python: Path | None = None) -> PackageReport:
+                     python: Path | None = None) -> FunctionPackageReport:
     """Write the function zip for the model in ``model_dir`` to ``out``; nothing is written on failure.
 
     With ``predictor`` (the default) a tree model the stdlib predictor covers is compiled and
@@ -93,7 +95,7 @@ def package_function(model_dir: Path = DEFAULT_MODEL_DIR, out: Path = DEFAULT_OU
     if hashlib.sha256(model_bytes).hexdigest() != manifest.model.sha256:
         raise PackageError(f"{model_path} changed while it was being packaged",
                            hint="wait for whatever writes the model to finish, then package again")
-    checked = check_layer(Path(layer), manifest, runtime) if layer is not None else None
+    checked = check_layer_for_model(Path(layer), manifest, runtime) if layer is not None else None
     compiled = (build_predictor(model_path, manifest, Path(layer) if layer is not None else None, python)
                 if predictor else joblib_path("packaged with --no-predictor"))
     function = function_manifest_for(compiled, (checked.runtime if checked else None) or runtime)
@@ -122,7 +124,7 @@ def package_function(model_dir: Path = DEFAULT_MODEL_DIR, out: Path = DEFAULT_OU
     except OSError as exc:
         raise PackageError(f"cannot write {out} ({exc.strerror or exc})",
                            hint="check free space and permissions of the output directory") from None
-    return PackageReport(
+    return FunctionPackageReport(
         path=out,
         sha256=digest,
         bytes=size,
@@ -187,7 +189,8 @@ def function_manifest_for(compiled: PredictorBuild, runtime: str | None) -> Func
     predictor = None
     if compiled.data is not None:
         predictor = PredictorFile(file=PREDICTOR_FILE, format=FORMAT, sha256=hashlib.sha256(compiled.data).hexdigest(),
-                                  bytes=len(compiled.data), kind=str(compiled.report.kind), max_rows=DEFAULT_MAX_ROWS)
+                                  bytes=len(compiled.data), kind=str(compiled.report.kind),
+                                  max_rows=PREDICTOR_MAX_BATCH_ROWS)
     report = compiled.report
     return FunctionManifest(serving=report.serving, reason=report.reason, needs_layer=predictor is None,
                             runtime=runtime, predictor=predictor, handler=HANDLER)
@@ -200,7 +203,7 @@ def _read(path: Path) -> bytes:
         raise PackageError(f"cannot read {path} ({exc.strerror or exc})", hint="check the file's permissions") from None
 
 
-def check_layer(layer: Path, manifest: Manifest, runtime: str | None = None) -> LayerCheck:
+def check_layer_for_model(layer: Path, manifest: Manifest, runtime: str | None = None) -> LayerCheck:
     """Refuse a layer that does not carry exactly the model's library versions, or is for another ``runtime``."""
     info = inspect_layer(layer, error=PackageError)
     if info.record is None:

@@ -90,7 +90,7 @@ class LayerOptions:
 
 
 @dataclass(frozen=True)
-class PackageReport:
+class LayerPackage:
     name: str
     version: str
     wheel: str
@@ -109,7 +109,7 @@ class LayerReport:
     glibc: str
     platforms: tuple[str, ...]
     resolver: str
-    packages: tuple[PackageReport, ...]
+    packages: tuple[LayerPackage, ...]
     zip_bytes: int
     unzipped_bytes: int
     file_count: int
@@ -332,7 +332,7 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
     return LayerReport(
         path=plan.out, sha256=meta["sha256"], runtime=target.runtime, arch=target.arch,
         python_version=target.python_version, abi=target.abi, glibc=target.glibc_version, platforms=target.platforms,
-        resolver=plan.resolver, packages=tuple(PackageReport(**p) for p in meta["packages"]),
+        resolver=plan.resolver, packages=tuple(LayerPackage(**p) for p in meta["packages"]),
         zip_bytes=meta["zip_bytes"], unzipped_bytes=meta["unzipped_bytes"], file_count=meta["file_count"],
         fits_direct_upload=meta["zip_bytes"] <= DIRECT_UPLOAD_LIMIT,
         fits_unzipped_limit=meta["unzipped_bytes"] <= UNZIPPED_LIMIT,
@@ -543,7 +543,7 @@ def _checked(cache: LayerCache, key: str, staged: Path, out: Path, target: Targe
              root: Path | None, record: dict, tree: Future[list[Check]] | None) -> CheckReport:
     """check-layer on the staged zip; the verdict of an identical zip under the same interpreter is reused."""
     # imported here: a rebuild that reuses a verdict never needs pyelftools
-    from lambdapack.layer.check import Check, CheckReport, check_layer, check_model
+    from lambdapack.layer.check import Check, CheckReport, check_layer_zip, check_model
     from lambdapack.ui import to_jsonable
 
     interpreter = find_python(target.python, options.python)
@@ -554,7 +554,7 @@ def _checked(cache: LayerCache, key: str, staged: Path, out: Path, target: Targe
         report = CheckReport(**{**cached, "path": out, "checks": tuple(Check(**{**c, "offenders": tuple(
             c["offenders"])}) for c in cached["checks"])})
     else:
-        report = replace(check_layer(staged, runtime=target.runtime, arch=target.arch, python=options.python,
+        report = replace(check_layer_zip(staged, runtime=target.runtime, arch=target.arch, python=options.python,
                                      extracted=root, tree_checks=tree.result() if tree else None), path=out)
         if report.ok:
             cache.put_check(key, checker, to_jsonable(report))

@@ -127,7 +127,7 @@ def train(
         "split_random_state": random_state,
         "compress": compress,
     }
-    with staging_dir(out) as staged:
+    with staging_model_dir(out) as staged:
         request["out"] = str(staged / MODEL_FILE)
         if isolated is not None:
             step(f"training {spec.class_name} with the layer's Python {isolated.python}")
@@ -217,7 +217,7 @@ def _class_names(labels: list[Any], target_names: tuple[str, ...] | None) -> tup
 
 
 @contextlib.contextmanager
-def staging_dir(out: Path) -> Iterator[Path]:
+def staging_model_dir(out: Path) -> Iterator[Path]:
     """A fresh directory beside ``out`` (same filesystem, so publishing is a rename)."""
     stack = contextlib.ExitStack()
     try:
