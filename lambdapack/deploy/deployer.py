@@ -19,7 +19,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from lambdapack import targets
+from lambdapack import defaults, targets
 from lambdapack.deploy import preflight
 from lambdapack.deploy.aws import AwsClient
 from lambdapack.deploy.destroy import plan_destroy
@@ -124,14 +124,14 @@ def bucket_name(account: str, region: str, name: str) -> str:
 
 
 def default_layer_path(runtime: str | None, arch: str | None) -> Path:
-    return Path("dist") / f"layer-{runtime or targets.DEFAULT_RUNTIME}-{arch or targets.DEFAULT_ARCH}.zip"
+    return defaults.layer_zip(f"{runtime or targets.DEFAULT_RUNTIME}-{arch or targets.DEFAULT_ARCH}")
 
 
 def _function_zip(request: DeployRequest, root: Path) -> Path:
     if request.function is not None and request.model is not None:
         raise DeployError("--function and --model are exclusive", hint="pass one of them")
     if request.model is None:
-        return request.function or root / "dist" / "function.zip"
+        return request.function or root / defaults.FUNCTION_ZIP
     return package_model(request.model, root, request.name)
 
 

@@ -22,7 +22,7 @@ from lambdapack import defaults
 HANDLER = defaults.HANDLER
 BASIC_EXECUTION_POLICY = "arn:{partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 STACK_TAG = "lambdapack:stack"
-HTTP_ROUTES = ("POST /predict", "GET /predict", "GET /health")
+HTTP_ROUTES = (f"POST {defaults.PREDICT_PATH}", f"GET {defaults.PREDICT_PATH}", "GET /health")
 DEFAULT_MEMORY = defaults.MEMORY_MB
 DEFAULT_TIMEOUT = defaults.TIMEOUT_S
 DEFAULT_THROTTLE_BURST = 50
@@ -39,6 +39,13 @@ class ApiKind(str, enum.Enum):
     REST = "rest"
     URL = "url"
     NONE = "none"
+
+
+def predict_url(endpoint: str, api: str) -> str:
+    """Where a stack answers predictions: its API's prediction route, or the function URL itself
+    (``--api url`` passes every path to the function)."""
+    route = defaults.PREDICT_PATH if api in (ApiKind.HTTP.value, ApiKind.REST.value) else ""
+    return f"{endpoint.rstrip('/')}{route}"
 
 
 def trust_policy_for(service: str = "lambda.amazonaws.com") -> str:

@@ -182,7 +182,7 @@ def check_inputs(layer: LayerUpload, function: FunctionInfo, runtime: str | None
         if mismatches:
             raise VersionMismatchError(
                 "the model and the layer disagree: " + "; ".join(m.describe() for m in mismatches),
-                hint="rebuild the layer for this model: lambdapack build-layer --model build/model "
+                hint=f"rebuild the layer for this model: lambdapack build-layer --model {defaults.MODEL_DIR} "
                      f"--runtime {final_runtime} --arch {final_arch}")
     total = layer.artifact.unzipped + function.artifact.unzipped
     if total > targets.UNZIPPED_LIMIT:

@@ -22,8 +22,6 @@ from lambdapack.emulator.process import SandboxConfig
 from lambdapack.errors import EmulatorError, InterpreterError
 from lambdapack.targets import DEFAULT_ARCH, DEFAULT_RUNTIME, Target, get_runtime, host_arch
 
-DEFAULT_FUNCTION = Path("dist/function.zip")
-
 
 @dataclass(frozen=True)
 class LocalFunctionSpec:
@@ -41,10 +39,10 @@ class LocalFunctionSpec:
     environment: Mapping[str, str] = field(default_factory=dict)
 
 
-def default_layer(dist: Path = Path("dist")) -> Path:
+def default_layer(dist: Path = defaults.DIST_DIR) -> Path:
     """``dist/layer-python3.12-<this machine's arch>.zip``, else the only layer in ``dist/``."""
     for arch in dict.fromkeys((host_arch(), DEFAULT_ARCH)):
-        preferred = dist / f"layer-{DEFAULT_RUNTIME}-{arch}.zip"
+        preferred = defaults.layer_zip(f"{DEFAULT_RUNTIME}-{arch}", dist)
         if preferred.is_file():
             return preferred
     found = sorted(dist.glob("layer-*.zip"))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lambdapack import archive, interpreters, targets
-from lambdapack.defaults import HANDLER, HANDLER_FILE
+from lambdapack.defaults import FUNCTION_ZIP, HANDLER, HANDLER_FILE, MODEL_DIR
 from lambdapack.errors import LambdapackError, PackageError, VersionMismatchError
 from lambdapack.function.manifest import FUNCTION_MANIFEST, FunctionManifest, PredictorFile
 from lambdapack.layer.compile import compile_pycs
@@ -34,8 +34,6 @@ from lambdapack.template_files import template_bytes
 
 # shipped beside the handler: the machinery it imports, standard library only
 SUPPORT_FILES = ("lambdapack_serving.py", "lambdapack_predictor.py")
-DEFAULT_MODEL_DIR = Path("build/model")
-DEFAULT_OUT = Path("dist/function.zip")
 
 
 @dataclass(frozen=True)
@@ -73,7 +71,7 @@ class FunctionPackageReport:
     pycs: FunctionPycs
 
 
-def package_function(model_dir: Path = DEFAULT_MODEL_DIR, out: Path = DEFAULT_OUT,
+def package_function(model_dir: Path = MODEL_DIR, out: Path = FUNCTION_ZIP,
                      layer: Path | None = None, *, predictor: bool = True, runtime: str | None = None,
                      python: Path | None = None) -> FunctionPackageReport:
     """Write the function zip for the model in ``model_dir`` to ``out``; nothing is written on failure.

@@ -19,6 +19,7 @@ from typing import Any
 
 from lambdapack import archive
 from lambdapack.archive import sha256_file
+from lambdapack.defaults import MODEL_DIR as DEFAULT_OUT
 from lambdapack.errors import ModelError
 from lambdapack.model import _child_train
 from lambdapack.model.datasets import BUNDLED, Dataset, load_bundled, load_csv
@@ -40,7 +41,6 @@ from lambdapack.model.manifest import (
     ModelFile,
 )
 
-DEFAULT_OUT = Path("build/model")
 DEFAULT_DATASET = "iris"
 DEFAULT_TEST_SIZE = 0.33
 DEFAULT_RANDOM_STATE = 42
