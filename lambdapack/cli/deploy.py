@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from lambdapack import defaults
 from lambdapack.cli.main import json_option, runtime_option
-from lambdapack.deploy.models import DEFAULT_THROTTLE_BURST, DEFAULT_THROTTLE_RATE, predict_url
+from lambdapack.deploy.models import DEFAULT_THROTTLE_BURST, DEFAULT_THROTTLE_RATE, Change, Op, predict_url
 from lambdapack.ui import console, emit, warn
 
 if TYPE_CHECKING:
@@ -20,12 +20,12 @@ if TYPE_CHECKING:
     from lambdapack.deploy.models import Action
     from lambdapack.deploy.sam import SamExport
 
-_MARKS = {"create": "[green]+[/]", "publish": "[green]+[/]", "add": "[green]+[/]", "upload": "[green]+[/]",
-          "attach": "[green]+[/]", "delete": "[red]-[/]", "remove": "[red]-[/]", "detach": "[red]-[/]"}
+_COLOURS = {Change.ADD: "green", Change.MODIFY: "yellow", Change.REMOVE: "red"}
 
 
-def _mark(op: str) -> str:
-    return _MARKS.get(op.split("_", 1)[0], "[yellow]~[/]")
+def _mark(op: Op) -> str:
+    change = Op(op).change
+    return f"[{_COLOURS[change]}]{change.value}[/]"
 
 
 def _line(step: Step | Action) -> str:

@@ -36,6 +36,7 @@ from lambdapack.deploy.models import (
     BucketSpec,
     FunctionSpec,
     LayerSpec,
+    Op,
     Plan,
     RoleSpec,
     Stack,
@@ -75,7 +76,7 @@ class DeployRequest:
 class Step:
     """One planned (or performed) action, as shown to the user."""
 
-    op: str
+    op: Op
     resource: str
     summary: str
 

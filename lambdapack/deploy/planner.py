@@ -26,6 +26,7 @@ from lambdapack.deploy.models import (
     ApiKind,
     FunctionSpec,
     LayerSpec,
+    Op,
     Plan,
     Ref,
     Stack,
@@ -191,10 +192,10 @@ def _plan_role(stack: Stack, seen: Observed, recorded: Mapping[str, Any],
     spec = stack.role
     role = seen.role
     if role is None:
-        actions.append(Action("create_role", "role", f"IAM role {spec.name} (trust lambda.amazonaws.com)",
+        actions.append(Action(Op.CREATE_ROLE, "role", f"IAM role {spec.name} (trust lambda.amazonaws.com)",
                               {"RoleName": spec.name, "AssumeRolePolicyDocument": spec.trust_policy}))
         for arn in spec.managed_policies:
-            actions.append(Action("attach_role_policy", "role", f"attach {arn.rsplit('/', 1)[-1]} to {spec.name}",
+            actions.append(Action(Op.ATTACH_ROLE_POLICY, "role", f"attach {arn.rsplit('/', 1)[-1]} to {spec.name}",
                                   {"RoleName": spec.name, "PolicyArn": arn}))
         return
     if not role.ours and "role" not in recorded:
@@ -202,16 +203,16 @@ def _plan_role(stack: Stack, seen: Observed, recorded: Mapping[str, Any],
                           hint="choose another --name, or delete that role")
     record["role"] = {"name": spec.name, "arn": role.arn}
     if _policy(role.trust_policy) != _policy(spec.trust_policy):
-        actions.append(Action("update_assume_role_policy", "role", f"reset the trust policy of {spec.name}",
+        actions.append(Action(Op.UPDATE_ASSUME_ROLE_POLICY, "role", f"reset the trust policy of {spec.name}",
                               {"RoleName": spec.name, "PolicyDocument": spec.trust_policy}))
     for arn in spec.managed_policies:
         if arn not in role.policies:
-            actions.append(Action("attach_role_policy", "role", f"attach {arn.rsplit('/', 1)[-1]} to {spec.name}",
+            actions.append(Action(Op.ATTACH_ROLE_POLICY, "role", f"attach {arn.rsplit('/', 1)[-1]} to {spec.name}",
                                   {"RoleName": spec.name, "PolicyArn": arn}))
     # least privilege: anything else attached to lambdapack's own role goes
     for arn in role.policies:
         if arn not in spec.managed_policies:
-            actions.append(Action("detach_role_policy", "role", f"detach {arn} from {spec.name}",
+            actions.append(Action(Op.DETACH_ROLE_POLICY, "role", f"detach {arn} from {spec.name}",
                                   {"RoleName": spec.name, "PolicyArn": arn}))
 
 
@@ -220,16 +221,16 @@ def _plan_bucket(stack: Stack, seen: Observed, actions: list[Action], record: di
     name = stack.bucket.name
     bucket = seen.bucket
     if bucket is None:
-        actions.append(Action("create_bucket", "bucket", f"S3 bucket {name} for uploads over the direct limit",
+        actions.append(Action(Op.CREATE_BUCKET, "bucket", f"S3 bucket {name} for uploads over the direct limit",
                               {"Bucket": name}))
     else:
         # every object in the stack's own bucket is lambdapack's (even one whose upload answer was lost)
         record["bucket"] = {"name": name, "keys": sorted(seen.objects)}
     if bucket is None or not bucket.public_access_blocked:
-        actions.append(Action("block_public_access", "bucket", f"block all public access to {name}",
+        actions.append(Action(Op.BLOCK_PUBLIC_ACCESS, "bucket", f"block all public access to {name}",
                               {"Bucket": name}))
     if bucket is None or not bucket.encrypted:
-        actions.append(Action("encrypt_bucket", "bucket", f"default encryption (SSE-S3) on {name}",
+        actions.append(Action(Op.ENCRYPT_BUCKET, "bucket", f"default encryption (SSE-S3) on {name}",
                               {"Bucket": name}))
 
 
@@ -245,7 +246,7 @@ def _plan_layer(stack: Stack, spec: LayerSpec, seen: Observed, recorded: Mapping
         return
     source = _code_source(stack, spec, seen, actions)
     actions.append(Action(
-        "publish_layer_version", "layer",
+        Op.PUBLISH_LAYER_VERSION, "layer",
         f"layer {spec.name} ({spec.artifact.size:,} bytes, sha256 {spec.artifact.sha256[:12]}"
         f"{', via S3' if spec.via_s3 else ''})",
         {"LayerName": spec.name, "Description": spec.description, "content": source,
@@ -261,7 +262,7 @@ def _code_source(stack: Stack, spec: LayerSpec | FunctionSpec, seen: Observed,
         return {"path": str(spec.artifact.path)}
     assert stack.bucket is not None
     if spec.s3_key not in seen.objects:
-        actions.append(Action("upload_object", "bucket",
+        actions.append(Action(Op.UPLOAD_OBJECT, "bucket",
                               f"upload {spec.artifact.path.name} to s3://{stack.bucket.name}/{spec.s3_key}",
                               {"Bucket": stack.bucket.name, "Key": spec.s3_key, "path": str(spec.artifact.path),
                                "size": spec.artifact.size}))
@@ -289,7 +290,7 @@ def _plan_function(stack: Stack, seen: Observed, recorded: Mapping[str, Any], ac
     if fn is None:
         snap = {"SnapStart": _snapstart(True)} if spec.snapstart else {}
         actions.append(Action(
-            "create_function", "function",
+            Op.CREATE_FUNCTION, "function",
             f"function {spec.name} ({spec.runtime}, {spec.arch}, {spec.memory} MB, {spec.timeout} s"
             f"{', no layer' if stack.layer is None else ''}{', SnapStart' if spec.snapstart else ''})",
             {**config, **snap, "Architectures": [spec.arch], "code": code, "sha256": spec.artifact.sha256}))
@@ -301,7 +302,7 @@ def _plan_function(stack: Stack, seen: Observed, recorded: Mapping[str, Any], ac
                           "versions": sorted((v.number for v in seen.versions
                                               if v.description.startswith(VERSION_PREFIX)), key=int)}
     if fn.code_sha256 != spec.artifact.code_sha256 or fn.arch != spec.arch:
-        actions.append(Action("update_function_code", "function",
+        actions.append(Action(Op.UPDATE_FUNCTION_CODE, "function",
                               f"code of {spec.name} (sha256 {spec.artifact.sha256[:12]})",
                               {"FunctionName": spec.name, "Architectures": [spec.arch], "code": code,
                                "sha256": spec.artifact.sha256}))
@@ -315,7 +316,7 @@ def _plan_function(stack: Stack, seen: Observed, recorded: Mapping[str, Any], ac
         config = {**config, "SnapStart": _snapstart(spec.snapstart)}
         changed.append("SnapStart")
     if changed:
-        actions.append(Action("update_function_configuration", "function",
+        actions.append(Action(Op.UPDATE_FUNCTION_CONFIGURATION, "function",
                               f"configuration of {spec.name} ({', '.join(changed)})", config))
 
 
@@ -327,7 +328,7 @@ def _plan_alias(stack: Stack, seen: Observed, published: VersionSeen | None, act
     assert alias is not None
     number: Any
     if published is None:
-        actions.append(Action("publish_version", "version",
+        actions.append(Action(Op.PUBLISH_VERSION, "version",
                               f"publish a version of {spec.name} (SnapStart takes its snapshot; waits until active)",
                               {"FunctionName": spec.name, "Description": stack.version_description,
                                "CodeSha256": spec.artifact.code_sha256}))
@@ -337,11 +338,11 @@ def _plan_alias(stack: Stack, seen: Observed, published: VersionSeen | None, act
         number = published.number
     shown = number.render() if isinstance(number, Ref) else number
     if seen.alias is None:
-        actions.append(Action("create_alias", "alias", f"alias {alias} → version {shown}",
+        actions.append(Action(Op.CREATE_ALIAS, "alias", f"alias {alias} → version {shown}",
                               {"FunctionName": spec.name, "Name": alias, "FunctionVersion": number,
                                "Description": "lambdapack: the version the API calls"}))
     elif seen.alias.version != number:
-        actions.append(Action("update_alias", "alias", f"alias {alias}: version {seen.alias.version} → {shown}",
+        actions.append(Action(Op.UPDATE_ALIAS, "alias", f"alias {alias}: version {seen.alias.version} → {shown}",
                               {"FunctionName": spec.name, "Name": alias, "FunctionVersion": number}))
 
 
@@ -352,10 +353,10 @@ def _retire_old_target(stack: Stack, seen: Observed, actions: list[Action]) -> N
     old, old_alias = ((seen.permissions, None) if alias else (seen.alias_permissions, SNAPSTART_ALIAS))
     where = f"{fn}:{old_alias}" if old_alias else fn
     for sid in sorted(s for s in old if s in OUR_SIDS):
-        actions.append(Action("remove_permission", "permission", f"invoke permission {sid} on {where}",
+        actions.append(Action(Op.REMOVE_PERMISSION, "permission", f"invoke permission {sid} on {where}",
                               {"FunctionName": fn, "StatementId": sid, **_qualifier(old_alias)}))
     if alias is None and seen.alias is not None:
-        actions.append(Action("delete_alias", "alias",
+        actions.append(Action(Op.DELETE_ALIAS, "alias",
                               f"alias {seen.alias.name} (deploy without --snapstart: the front calls {fn} itself)",
                               {"FunctionName": fn, "Name": seen.alias.name}))
 
@@ -369,25 +370,25 @@ def _plan_api(stack: Stack, seen: Observed, recorded: Mapping[str, Any], actions
     permissions = seen.alias_permissions if alias else seen.permissions
     # an API of another kind recorded by an earlier deploy goes first
     if seen.http_api and kind is not ApiKind.HTTP:
-        actions.append(Action("delete_http_api", "api",
+        actions.append(Action(Op.DELETE_HTTP_API, "api",
                               f"HTTP API {seen.http_api.id} (switching to --api {kind.value})",
                               {"ApiId": seen.http_api.id}))
     if seen.rest_api and (kind is not ApiKind.REST or not seen.rest_api.complete):
         why = "incomplete, recreated" if kind is ApiKind.REST else f"switching to --api {kind.value}"
-        actions.append(Action("delete_rest_api", "api", f"REST API {seen.rest_api.id} ({why})",
+        actions.append(Action(Op.DELETE_REST_API, "api", f"REST API {seen.rest_api.id} ({why})",
                               {"restApiId": seen.rest_api.id}))
     # AWS gives each qualifier its own function URL: one on the target this deploy does not use goes
     for url_alias, url in ((None, seen.url), (SNAPSTART_ALIAS, seen.alias_url)):
         if url is not None and (kind is not ApiKind.URL or url_alias != alias):
             where = f"{stack.function.name}:{url_alias}" if url_alias else stack.function.name
-            actions.append(Action("delete_function_url", "url", f"function URL of {where}",
+            actions.append(Action(Op.DELETE_FUNCTION_URL, "url", f"function URL of {where}",
                                   {"FunctionName": stack.function.name, **_qualifier(url_alias)}))
     wanted_sids = {ApiKind.HTTP: {API_PERMISSION_SID}, ApiKind.REST: {API_PERMISSION_SID},
                    ApiKind.URL: {URL_PERMISSION_SID, URL_INVOKE_PERMISSION_SID} if stack.api.url_auth == "NONE"
                    else set(), ApiKind.NONE: set()}[kind]
     for sid in sorted(set(permissions) - wanted_sids):
         if sid in OUR_SIDS:
-            actions.append(Action("remove_permission", "permission", f"invoke permission {sid}",
+            actions.append(Action(Op.REMOVE_PERMISSION, "permission", f"invoke permission {sid}",
                                   {"FunctionName": stack.function.name, "StatementId": sid, **_qualifier(alias)}))
 
     if kind is ApiKind.HTTP:
@@ -404,12 +405,12 @@ def _permission(stack: Stack, permissions: Mapping[str, str], source_arn: Any, a
     if current is not None and current == source_arn:
         return
     if current is not None:
-        actions.append(Action("remove_permission", "permission", f"stale invoke permission {API_PERMISSION_SID}",
+        actions.append(Action(Op.REMOVE_PERMISSION, "permission", f"stale invoke permission {API_PERMISSION_SID}",
                               {"FunctionName": stack.function.name, "StatementId": API_PERMISSION_SID,
                                **_qualifier(alias)}))
     shown = source_arn.render() if isinstance(source_arn, Ref) else source_arn
     invoked = f"{stack.function.name}:{alias}" if alias else stack.function.name
-    actions.append(Action("add_permission", "permission", f"allow API Gateway to invoke {invoked} "
+    actions.append(Action(Op.ADD_PERMISSION, "permission", f"allow API Gateway to invoke {invoked} "
                           f"from {shown}",
                           {"FunctionName": stack.function.name, "StatementId": API_PERMISSION_SID,
                            "Action": "lambda:InvokeFunction", "Principal": "apigateway.amazonaws.com",
@@ -422,7 +423,7 @@ def _plan_http_api(stack: Stack, seen: Observed, target: Any, permissions: Mappi
     api = seen.http_api
     throttle = {"ThrottlingBurstLimit": spec.throttle_burst, "ThrottlingRateLimit": spec.throttle_rate}
     if api is None:
-        actions.append(Action("create_http_api", "api", f"HTTP API {spec.name}",
+        actions.append(Action(Op.CREATE_HTTP_API, "api", f"HTTP API {spec.name}",
                               {"Name": spec.name, "ProtocolType": "HTTP"}))
         api_id: Any = Ref("api.id")
     else:
@@ -436,11 +437,11 @@ def _plan_http_api(stack: Stack, seen: Observed, target: Any, permissions: Mappi
         # the new target must accept the API's calls before the integration sends them there
         _permission(stack, permissions, source_arn, actions)
     if integration is None:
-        actions.append(Action("create_integration", "api", "Lambda proxy integration (payload format 2.0)",
+        actions.append(Action(Op.CREATE_INTEGRATION, "api", "Lambda proxy integration (payload format 2.0)",
                               {"ApiId": api_id, "IntegrationType": "AWS_PROXY", "IntegrationUri": target,
                                "PayloadFormatVersion": "2.0", "IntegrationMethod": "POST"}))
     elif retarget:
-        actions.append(Action("update_integration", "api", f"point the integration at {_shown(target)}, payload 2.0",
+        actions.append(Action(Op.UPDATE_INTEGRATION, "api", f"point the integration at {_shown(target)}, payload 2.0",
                               {"ApiId": api_id, "IntegrationId": integration, "IntegrationUri": target,
                                "PayloadFormatVersion": "2.0"}))
     route_target: Any = f"integrations/{integration}" if integration else Ref("api.integration_id",
@@ -448,19 +449,19 @@ def _plan_http_api(stack: Stack, seen: Observed, target: Any, permissions: Mappi
     for route in spec.routes:
         route_id = api.routes.get(route) if api else None
         if route_id is None:
-            actions.append(Action("create_route", "api", f"route {route}",
+            actions.append(Action(Op.CREATE_ROUTE, "api", f"route {route}",
                                   {"ApiId": api_id, "RouteKey": route, "Target": route_target}))
         elif api is not None and api.route_targets.get(route) != route_target:
-            actions.append(Action("update_route", "api", f"route {route} → the integration",
+            actions.append(Action(Op.UPDATE_ROUTE, "api", f"route {route} → the integration",
                                   {"ApiId": api_id, "RouteId": route_id, "Target": route_target}))
     if api is None or not api.stage:
-        actions.append(Action("create_stage", "api",
+        actions.append(Action(Op.CREATE_STAGE, "api",
                               f"stage $default (auto-deploy, burst {spec.throttle_burst}, "
                               f"rate {spec.throttle_rate:g}/s)",
                               {"ApiId": api_id, "StageName": "$default", "AutoDeploy": True,
                                "DefaultRouteSettings": throttle}))
     elif api.throttle != (spec.throttle_burst, spec.throttle_rate):
-        actions.append(Action("update_stage", "api",
+        actions.append(Action(Op.UPDATE_STAGE, "api",
                               f"stage throttling (burst {spec.throttle_burst}, rate {spec.throttle_rate:g}/s)",
                               {"ApiId": api_id, "StageName": "$default", "DefaultRouteSettings": throttle}))
     if not retarget:
@@ -490,14 +491,14 @@ def _plan_rest_api(stack: Stack, seen: Observed, target: Any, permissions: Mappi
         source_arn: Any = stack.api_source_arn(rest.id)
         if rest.integration_uri != uri:
             _permission(stack, permissions, source_arn, actions)
-            actions.append(Action("update_rest_integration", "api",
+            actions.append(Action(Op.UPDATE_REST_INTEGRATION, "api",
                                   f"point the REST API's integrations at {_shown(target)}; redeploy stage "
                                   f"{spec.stage}", {"restApiId": rest.id, "uri": uri, "stage": spec.stage}))
             return
     else:
         # a REST API is a tree of resources, methods and a deployment; one that stopped
         # halfway is replaced whole rather than patched
-        actions.append(Action("create_rest_api", "api",
+        actions.append(Action(Op.CREATE_REST_API, "api",
                               f"REST API {spec.name}: proxy resource, ANY methods, Lambda proxy integration, "
                               f"stage {spec.stage} (burst {spec.throttle_burst}, rate {spec.throttle_rate:g}/s)",
                               {"name": spec.name, "uri": uri, "stage": spec.stage,
@@ -515,23 +516,23 @@ def _plan_url(stack: Stack, seen: Observed, actions: list[Action], record: dict[
     permissions = seen.alias_permissions if alias else seen.permissions
     where = f"{fn}:{alias}" if alias else fn
     if url is None:
-        actions.append(Action("create_function_url", "url", f"function URL for {where} (AuthType {auth})",
+        actions.append(Action(Op.CREATE_FUNCTION_URL, "url", f"function URL for {where} (AuthType {auth})",
                               {"FunctionName": fn, "AuthType": auth, **_qualifier(alias)}))
     else:
         record["url"] = {"url": url.url, "auth": url.auth, "qualifier": alias}
         if url.auth != auth:
-            actions.append(Action("update_function_url", "url", f"function URL auth type → {auth}",
+            actions.append(Action(Op.UPDATE_FUNCTION_URL, "url", f"function URL auth type → {auth}",
                                   {"FunctionName": fn, "AuthType": auth, **_qualifier(alias)}))
     if auth == "NONE":
         notes.append("the function URL has AuthType NONE: anyone with the URL can call it "
                      "(use --url-auth AWS_IAM to require signed requests)")
         if URL_PERMISSION_SID not in permissions:
-            actions.append(Action("add_permission", "permission", f"allow public calls to {where}'s URL",
+            actions.append(Action(Op.ADD_PERMISSION, "permission", f"allow public calls to {where}'s URL",
                                   {"FunctionName": fn, "StatementId": URL_PERMISSION_SID,
                                    "Action": "lambda:InvokeFunctionUrl", "Principal": "*",
                                    "FunctionUrlAuthType": "NONE", **_qualifier(alias)}))
         if URL_INVOKE_PERMISSION_SID not in permissions:
-            actions.append(Action("add_permission", "permission", f"allow {where} to be invoked through its URL",
+            actions.append(Action(Op.ADD_PERMISSION, "permission", f"allow {where} to be invoked through its URL",
                                   {"FunctionName": fn, "StatementId": URL_INVOKE_PERMISSION_SID,
                                    "Action": "lambda:InvokeFunction", "Principal": "*",
                                    "InvokedViaFunctionUrl": True, **_qualifier(alias)}))
