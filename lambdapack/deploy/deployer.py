@@ -43,7 +43,8 @@ from lambdapack.deploy.models import (
     trust_policy_for,
 )
 from lambdapack.deploy.observe import read_back
-from lambdapack.deploy.planner import Observed, plan_deploy
+from lambdapack.deploy.observed import Observed
+from lambdapack.deploy.planner import plan_deploy
 from lambdapack.deploy.state import DeployState, load_state, remove_state, save_state, state_path
 from lambdapack.errors import DeployError
 

@@ -28,8 +28,7 @@ from lambdapack.deploy.deployer import Step
 from lambdapack.deploy.destroy import plan_destroy
 from lambdapack.deploy.executor import Executor
 from lambdapack.deploy.models import Action, ApiKind, Change, Op, Stack
-from lambdapack.deploy.planner import (
-    API_PERMISSION_SID,
+from lambdapack.deploy.observed import (
     AliasSeen,
     HttpApiSeen,
     Observed,
@@ -37,8 +36,9 @@ from lambdapack.deploy.planner import (
     RoleSeen,
     UrlSeen,
     VersionSeen,
-    plan_deploy,
 )
+from lambdapack.deploy.plan_front import API_PERMISSION_SID
+from lambdapack.deploy.planner import plan_deploy
 from lambdapack.deploy.state import DeployState
 from lambdapack.ui import to_jsonable
 
