@@ -21,7 +21,7 @@ from lambdapack.layer.inspect import inspect_layer
 from lambdapack.layer.record import RECORD_NAME
 from lambdapack.model import version_rule
 from lambdapack.model.manifest import MANIFEST_FILE, Manifest, load_manifest, verify_model_file
-from lambdapack.predictor.build import DEFAULT_MAX_ROWS as PREDICTOR_MAX_BATCH_ROWS  # rows a request may send
+from lambdapack.predictor.build import DEFAULT_MAX_ROWS as PREDICTOR_MAX_BATCH_ROWS  # batches the predictor serves
 from lambdapack.predictor.build import (
     FORMAT,
     PREDICTOR_FILE,
