@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING
 import click
 from rich.console import Console
 
+from lambdapack import defaults
 from lambdapack.cli.main import json_option, python_option, runtime_option
 from lambdapack.ui import emit, human_bytes
 
 if TYPE_CHECKING:
-    from lambdapack.function.package import PackageReport
+    from lambdapack.function.package import FunctionPackageReport
 
 
-def _render(report: PackageReport, console: Console) -> None:
+def _render(report: FunctionPackageReport, console: Console) -> None:
     say = partial(console.print, soft_wrap=True)  # one line per fact, never wrapped
     say(f"[bold green]packaged[/] {report.path} ({human_bytes(report.bytes)}, sha256 {report.sha256[:12]}…)")
     say(f"  handler   {report.handler}")
@@ -46,9 +47,9 @@ def _render(report: PackageReport, console: Console) -> None:
 
 
 @click.command("package")
-@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=Path("build/model"),
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=defaults.MODEL_DIR,
               show_default=True, help="Model directory holding model.joblib and model.json.")
-@click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("dist/function.zip"), show_default=True,
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=defaults.FUNCTION_ZIP, show_default=True,
               help="Where to write the function zip.")
 @click.option("--layer", type=click.Path(path_type=Path), default=None,
               help="The layer zip that will serve the model: refuse a version mismatch, check the total size; "

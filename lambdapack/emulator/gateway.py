@@ -42,7 +42,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from lambdapack.emulator.invoker import InitOutcome, InvokeResult, LocalFunction, LogSink, stderr_sink
 from lambdapack.emulator.process import ACCOUNT_ID
-from lambdapack.emulator.session import FunctionSpec, prepare
+from lambdapack.emulator.session import LocalFunctionSpec, prepare
 from lambdapack.errors import EmulatorError, LambdapackError
 
 # "alb": an Application Load Balancer target group; "alb-multi": one with multi-value headers on
@@ -550,7 +550,7 @@ class Gateway:
 
 
 @contextlib.contextmanager
-def start_gateway(spec: FunctionSpec, *, port: int = 3000, concurrency: int = 1, payload_version: str = "2.0",
+def start_gateway(spec: LocalFunctionSpec, *, port: int = 3000, concurrency: int = 1, payload_version: str = "2.0",
                   host: str = "127.0.0.1", log_sink: LogSink | None = None,
                   read_timeout: float = DEFAULT_READ_TIMEOUT) -> Iterator[tuple[Gateway, ServeInfo]]:
     """Serve ``spec`` on ``host:port`` until the context exits (``port=0`` picks a free one)."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lambdapack import archive, interpreters, targets
-from lambdapack.defaults import HANDLER, HANDLER_FILE
+from lambdapack.defaults import FUNCTION_ZIP, HANDLER, HANDLER_FILE, MODEL_DIR
 from lambdapack.errors import LambdapackError, PackageError, VersionMismatchError
 from lambdapack.function.manifest import FUNCTION_MANIFEST, FunctionManifest, PredictorFile
 from lambdapack.layer.compile import compile_pycs
@@ -41,8 +41,6 @@ def handler_sources() -> dict[str, bytes]:
     """The handler and the runtime package it imports (standard library only), by their paths in the zip."""
     return {HANDLER_FILE: template_bytes(HANDLER_FILE), **template_tree(RUNTIME)}
 
-DEFAULT_MODEL_DIR = Path("build/model")
-DEFAULT_OUT = Path("dist/function.zip")
 
 
 @dataclass(frozen=True)
@@ -58,7 +56,9 @@ class LayerCheck:
 
 
 @dataclass(frozen=True)
-class PackageReport:
+class FunctionPackageReport:
+    """What ``package`` wrote: the function zip, what it holds, and how the function will serve."""
+
     path: Path
     sha256: str
     bytes: int
@@ -80,9 +80,9 @@ class PackageReport:
     inputs_read_from_model: bool = False  # an untyped (lambdapack.model/1) manifest, typed from the model itself
 
 
-def package_function(model_dir: Path = DEFAULT_MODEL_DIR, out: Path = DEFAULT_OUT,
+def package_function(model_dir: Path = MODEL_DIR, out: Path = FUNCTION_ZIP,
                      layer: Path | None = None, *, predictor: bool = True, runtime: str | None = None,
-                     python: Path | None = None) -> PackageReport:
+                     python: Path | None = None) -> FunctionPackageReport:
     """Write the function zip for the model in ``model_dir`` to ``out``; nothing is written on failure.
 
     With ``predictor`` (the default) a tree model the stdlib predictor covers is compiled and
@@ -102,7 +102,7 @@ def package_function(model_dir: Path = DEFAULT_MODEL_DIR, out: Path = DEFAULT_OU
     if hashlib.sha256(model_bytes).hexdigest() != manifest.model.sha256:
         raise PackageError(f"{model_path} changed while it was being packaged",
                            hint="wait for whatever writes the model to finish, then package again")
-    checked = check_layer(Path(layer), manifest, runtime) if layer is not None else None
+    checked = check_layer_for_model(Path(layer), manifest, runtime) if layer is not None else None
     compiled = (build_predictor(model_path, manifest, Path(layer) if layer is not None else None, python)
                 if predictor else joblib_path("packaged with --no-predictor"))
     function = function_manifest_for(compiled, (checked.runtime if checked else None) or runtime)
@@ -133,7 +133,7 @@ def package_function(model_dir: Path = DEFAULT_MODEL_DIR, out: Path = DEFAULT_OU
     except OSError as exc:
         raise PackageError(f"cannot write {out} ({exc.strerror or exc})",
                            hint="check free space and permissions of the output directory") from None
-    return PackageReport(
+    return FunctionPackageReport(
         path=out,
         sha256=digest,
         bytes=size,
@@ -237,7 +237,7 @@ def _read(path: Path) -> bytes:
         raise PackageError(f"cannot read {path} ({exc.strerror or exc})", hint="check the file's permissions") from None
 
 
-def check_layer(layer: Path, manifest: Manifest, runtime: str | None = None) -> LayerCheck:
+def check_layer_for_model(layer: Path, manifest: Manifest, runtime: str | None = None) -> LayerCheck:
     """Refuse a layer that does not carry exactly the model's library versions, or is for another ``runtime``."""
     info = inspect_layer(layer, error=PackageError)
     if info.record is None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdapack.archive import sha256_file
+from lambdapack.defaults import MODEL_DIR
 from lambdapack.errors import ModelError
 
 SCHEMA = "lambdapack.model/2"
@@ -279,7 +280,7 @@ def _manifest_path(directory: Path) -> Path:
 def _read_text(path: Path) -> str:
     if not path.parent.is_dir():
         raise ModelError(f"{path.parent}: no such model directory",
-                         hint="train one with `lambdapack train` (writes build/model/) or pass the right directory")
+                         hint=f"train one with `lambdapack train` (writes {MODEL_DIR}/) or pass the right directory")
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -294,6 +295,11 @@ def load_manifest(directory: Path) -> Manifest:
     """Read ``DIR/model.json`` (or a path to the manifest itself), refusing anything malformed."""
     path = _manifest_path(directory)
     return Manifest.from_dict(_decode(_read_text(path), str(path)), source=str(path))
+
+
+def parse_manifest(raw: str | bytes, source: str) -> Manifest:
+    """A manifest document read from elsewhere (the copy inside a function zip), refused like a file's."""
+    return Manifest.from_dict(_decode(raw, source), source=source)
 
 
 def load_versions(directory: Path) -> dict[str, str]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from lambdapack import archive
 from lambdapack.archive import sha256_file
+from lambdapack.defaults import MODEL_DIR as DEFAULT_OUT
 from lambdapack.errors import ModelError
 from lambdapack.model import _child_train
 from lambdapack.model.datasets import BUNDLED, Dataset, load_bundled, load_csv
@@ -42,7 +43,6 @@ from lambdapack.model.manifest import (
 )
 from lambdapack.predictor.inputs import describe_here
 
-DEFAULT_OUT = Path("build/model")
 DEFAULT_DATASET = "iris"
 DEFAULT_TEST_SIZE = 0.33
 DEFAULT_RANDOM_STATE = 42
@@ -129,7 +129,7 @@ def train(
         "names": list(data.feature_names),
         "aliases": list(data.aliases),
     }
-    with staging_dir(out) as staged:
+    with staging_model_dir(out) as staged:
         request["out"] = str(staged / MODEL_FILE)
         if isolated is not None:
             step(f"training {spec.class_name} with the layer's Python {isolated.python}")
@@ -220,7 +220,7 @@ def _class_names(labels: list[Any], target_names: tuple[str, ...] | None) -> tup
 
 
 @contextlib.contextmanager
-def staging_dir(out: Path) -> Iterator[Path]:
+def staging_model_dir(out: Path) -> Iterator[Path]:
     """A fresh directory beside ``out`` (same filesystem, so publishing is a rename)."""
     stack = contextlib.ExitStack()
     try:

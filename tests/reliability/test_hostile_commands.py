@@ -51,7 +51,7 @@ def test_check_layer_fails_the_archive_check(case: hostile.HostileCase, tmp_path
 
     monkeypatch.setattr(tempfile, "tempdir", None)  # let TMPDIR take effect for this test
     try:
-        report = check.check_layer(layer)
+        report = check.check_layer_zip(layer)
     except LambdapackError as exc:  # unreadable as a zip at all
         assert exc.hint
         assert_nothing_outside(sandbox, sandbox / "build", before)
