@@ -29,7 +29,9 @@ from packaging.utils import canonicalize_name
 from lambdapack.archive import atomic_write_bytes, sha256_file
 from lambdapack.errors import ResolveError
 from lambdapack.targets import Target
-from lambdapack.wheels import FetchedWheel, Inputs, ProgressFn, default_cache_dir, fetch_wheels
+from lambdapack.wheels.fetch import fetch_wheels
+from lambdapack.wheels.pins import FetchedWheel, Inputs, ProgressFn
+from lambdapack.wheels.store import default_cache_dir
 
 HEADER_KEY = "lambdapack-lock:"
 _HASH_OPTION = re.compile(r"--hash[= ](?P<algo>[a-z0-9]+):(?P<digest>[0-9a-fA-F]+)")

@@ -47,8 +47,9 @@ from lambdapack.layer.compile import compile_pycs
 from lambdapack.layer.record import RECORD_NAME, SCHEMA, record_bytes
 from lambdapack.layer.slim import dropped_file, host_strip_for, slim, strip_dist_info, strip_extensions
 from lambdapack.targets import DIRECT_UPLOAD_LIMIT, RUNTIMES, UNZIPPED_LIMIT, Target
-from lambdapack.wheels import FetchedWheel, Inputs, default_cache_dir, split_inputs
-from lambdapack.wheels.fetch import HashMismatch, MissingWheel, ProgressFn, download_pinned, resolve_pins
+from lambdapack.wheels.pins import FetchedWheel, Inputs, ProgressFn, split_inputs
+from lambdapack.wheels.resolve import resolve_pins
+from lambdapack.wheels.store import HashMismatch, MissingWheel, default_cache_dir, download_pinned
 
 if TYPE_CHECKING:
     from lambdapack.layer.check import Check, CheckReport

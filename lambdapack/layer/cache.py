@@ -36,7 +36,7 @@ from filelock import FileLock
 from lambdapack import __version__
 from lambdapack.archive import atomic_path, atomic_write_bytes
 from lambdapack.targets import Target
-from lambdapack.wheels.fetch import Inputs, PinnedWheel
+from lambdapack.wheels.pins import Inputs, PinnedWheel
 
 # bump when a builder change (slim rules, install layout, pyc options, record fields…) changes
 # the bytes of a layer built from the same wheels; lambdapack's version is in the key as well

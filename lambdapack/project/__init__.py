@@ -36,7 +36,7 @@ from packaging.utils import canonicalize_name
 from lambdapack.errors import ResolveError, WheelError
 from lambdapack.targets import Target
 from lambdapack.wheels.check import best_tag_rank, parse_wheel_name
-from lambdapack.wheels.fetch import PinnedWheel, ProgressFn
+from lambdapack.wheels.pins import PinnedWheel, ProgressFn
 
 if sys.version_info >= (3, 11):
     import tomllib

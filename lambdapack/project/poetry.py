@@ -4,7 +4,7 @@ poetry.lock is universal: it holds every package any platform could need, with t
 on the dependency edges. The packages a Lambda layer needs are the ones reachable from
 ``pyproject.toml``'s dependencies (plus the chosen groups and extras) along edges whose
 markers hold for the target. The lock names each file and its hash but not its URL; the
-index is asked where that exact file lives (:func:`lambdapack.wheels.fetch.locate_wheels`).
+index is asked where that exact file lives (:func:`lambdapack.wheels.resolve.locate_wheels`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from lambdapack.project import (
     load_toml,
 )
 from lambdapack.targets import Target
-from lambdapack.wheels.fetch import PinnedWheel, ProgressFn, locate_wheels
+from lambdapack.wheels.pins import PinnedWheel, ProgressFn
+from lambdapack.wheels.resolve import locate_wheels
 
 LOCK_VERSIONS = ("1.1", "2.0", "2.1")
 # (name, extras, marker) of one dependency edge
