@@ -30,11 +30,15 @@ CPU_ONLY_BUILDS: dict[str, str] = {
 # NVIDIA's CUDA runtime and libraries (nvidia-cublas-cu12, nvidia-nccl-cu13, ...) and the CUDA
 # variants other projects publish under a suffix (cupy-cuda12x, jax-cuda12-plugin, ...)
 _GPU_ONLY = re.compile(r"^(nvidia-.+|.+-cu\d+|.+-cuda\d+x?(-.+)?)$")
-_REASON = "the CPU-only build: Lambda has no GPU, and {gpu}'s Linux wheel pulls in NVIDIA's CUDA/NCCL libraries"
+_REASON = "Lambda has no GPU, and {gpu}'s Linux wheel pulls in NVIDIA's CUDA/NCCL libraries"
 # a requirement line's project name (PEP 508), before extras, a specifier, a marker or the end
 _NAME = re.compile(r"^(?P<lead>\s*)(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)"
                    r"(?P<rest>\s*(?:[\[(<>=!~;]|$).*)$", re.S)
 _INCLUDE = re.compile(r"^(?P<option>\s*(?:-r|-c|--requirement|--constraint)(?:\s+|=))(?P<path>\S+)(?P<rest>.*)$", re.S)
+
+
+class GpuWheelError(ResolveError):
+    """A CUDA/NCCL wheel, or a GPU build with no substitution possible, would go into a layer."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,7 @@ class Substitution:
     reason: str
 
     def describe(self) -> str:
-        return f"{self.requested} -> {self.chosen} ({self.source}): {self.reason}"
+        return f"{self.requested} -> {self.chosen}, its CPU-only build (asked for in {self.source}): {self.reason}"
 
 
 def is_gpu_only(name: str) -> bool:
@@ -60,10 +64,10 @@ def cpu_only_route() -> str:
     return ", ".join(f"{cpu} for {gpu}" for gpu, cpu in sorted(CPU_ONLY_BUILDS.items()))
 
 
-def _refuse_requirement(name: str, source: str) -> ResolveError:
-    return ResolveError(f"{name} ({source}) is a CUDA/NCCL library: Lambda runs without a GPU, so a layer never "
+def _refuse_requirement(name: str, source: str) -> GpuWheelError:
+    return GpuWheelError(f"{name} ({source}) is a CUDA/NCCL library: Lambda runs without a GPU, so a layer never "
                         "ships it",
-                        hint=f"drop it from the requirements; for a library with a CPU-only build require that "
+                         hint=f"drop it from the requirements; for a library with a CPU-only build require that "
                              f"build ({cpu_only_route()}; lambdapack picks it for you when you name the library)")
 
 
@@ -156,7 +160,7 @@ def refuse_gpu_wheels(names: Iterable[str], source: str) -> None:
                 + (f" (with {', '.join(gpu_only)})" if gpu_only else ""))
     else:
         what = f"{source} pins {', '.join(gpu_only)}, CUDA/NCCL libraries"
-    raise ResolveError(f"{what}: Lambda runs without a GPU, so a layer never ships them",
-                       hint=("; ".join(routes) if routes else f"use the CPU-only build ({cpu_only_route()})")
-                       + " (in the project or requirements that name it; lock again if a lock pins it), "
-                         "or drop the package that depends on it")
+    raise GpuWheelError(f"{what}: Lambda runs without a GPU, so a layer never ships them",
+                        hint=("; ".join(routes) if routes else f"use the CPU-only build ({cpu_only_route()})")
+                        + " (in the project or requirements that name it; lock again if a lock pins it), "
+                          "or drop the package that depends on it")
