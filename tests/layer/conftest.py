@@ -93,3 +93,27 @@ def elf_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     foreign = bytearray(plain)
     foreign[18:20] = EM_AARCH64.to_bytes(2, "little")
     return {"plain": plain, "newer": newer, "aarch64": bytes(foreign)}
+
+
+@pytest.fixture(scope="session")
+def build(tmp_path_factory: pytest.TempPathFactory, python312: Path) -> Callable[..., Path]:
+    """Compile a shared object: ``build(name, source, cxx=False, flags=())`` -> its path."""
+    for tool in ("gcc", "g++"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is needed to compile the test extensions")
+    python = python312
+    include = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    out_dir = tmp_path_factory.mktemp("ext")
+
+    def compile_(name: str, source: str, *, cxx: bool = False, flags: tuple[str, ...] = ()) -> Path:
+        src = out_dir / (name + (".cpp" if cxx else ".c"))
+        src.write_text(source)
+        out = out_dir / name
+        command = ["g++" if cxx else "gcc", "-shared", "-fPIC", "-O1", f"-I{include}", "-o", str(out), str(src),
+                   *flags]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        return out
+
+    return compile_
