@@ -123,7 +123,7 @@ def _rewrite_file(path: Path, workdir: Path | None, found: list[Substitution], d
         out.append(text)
     if not changed or workdir is None:
         return path
-    copy = workdir / f"{len(done):03d}-{path.name}"
+    copy = workdir / f"{list(done).index(path):03d}-{path.name}"  # files of one name in two directories
     copy.write_text("".join(out), encoding="utf-8")
     done[path] = copy
     return copy

@@ -23,15 +23,17 @@ def _record_line(name: str, data: bytes) -> str:
 
 def write_wheel(directory: Path, name: str, version: str = "1.0", files: dict[str, bytes] | None = None,
                 tag: str = "py3-none-any", *, links: dict[str, str] | None = None,
-                raw_members: dict[str, bytes] | None = None, entry_points: str | None = None) -> Path:
+                raw_members: dict[str, bytes] | None = None, entry_points: str | None = None,
+                requires: tuple[str, ...] = ()) -> Path:
     """A wheel zip written by hand: WHEEL, METADATA, RECORD and ``files``.
 
     ``links`` become symlink members; ``raw_members`` are added without RECORD entries
-    (to build hostile wheels).
+    (to build hostile wheels); ``requires`` are its ``Requires-Dist`` lines.
     """
     dist = f"{name.replace('-', '_')}-{version}"
     members: dict[str, bytes] = dict(files or {"__init__.py": b""})
-    members[f"{dist}.dist-info/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    members[f"{dist}.dist-info/METADATA"] = (f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+                                             + "".join(f"Requires-Dist: {r}\n" for r in requires)).encode()
     members[f"{dist}.dist-info/WHEEL"] = (f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: "
                                           f"{'true' if tag.endswith('any') else 'false'}\nTag: {tag}\n").encode()
     if entry_points:
