@@ -615,6 +615,6 @@ def _checked(cache: LayerCache, key: str, staged: Path, out: Path, target: Targe
         if report.ok:
             cache.put_check(key, checker, to_jsonable(report))
     if options.model is not None:
-        checks = (*report.checks, check_model(record, Path(options.model)))
+        checks = (*report.checks, check_model(record, Path(options.model), out))
         report = replace(report, checks=checks, ok=all(c.status != "fail" for c in checks))
     return report

@@ -422,7 +422,7 @@ def check_imports(root: Path, target: Target, python: str | None) -> Check:
     return Check("import", PASS, f"{label} imports all {len(modules)} top-level packages: {', '.join(modules)}")
 
 
-def check_model(record: dict | None, model_dir: Path) -> Check:
+def check_model(record: dict | None, model_dir: Path, layer: Path | None = None) -> Check:
     """Do the model's library versions match the layer's? (The rule of docs/formats.md.)"""
     try:
         versions = load_versions(Path(model_dir))
@@ -434,7 +434,7 @@ def check_model(record: dict | None, model_dir: Path) -> Check:
     mismatches = version_rule.version_mismatches(versions, version_rule.layer_versions(record))
     if mismatches:
         return Check("model", FAIL, "the model was made with other library versions than the layer has",
-                     tuple(m.describe() for m in mismatches), hints.model_hint(model_dir))
+                     tuple(m.describe() for m in mismatches), hints.model_hint(model_dir, layer))
     return Check("model", PASS, "the model's " + ", ".join(f"{k} {v}" for k, v in versions.items()
                                                           if k in version_rule.PINNED_PACKAGES) + " match the layer")
 
@@ -484,7 +484,7 @@ def check_layer(path: Path, *, runtime: str | None = None, arch: str | None = No
             for name in ("elf", "libs", "abi", "import"):
                 checks.append(Check(name, SKIP, "not run: the archive is unsafe to unpack"))
         if model is not None:
-            checks.append(check_model(record, Path(model)))
+            checks.append(check_model(record, Path(model), path))
     return CheckReport(path=path, runtime=target.runtime, target_from=source, arch=target.arch,
                        python_version=target.python_version,
                        glibc=target.glibc_version, zip_bytes=zip_bytes, unzipped_bytes=unzipped,

@@ -57,8 +57,9 @@ def elf_hint(target: Target, *, wrong_machine: bool, too_new: bool) -> str:
                 f"({_rebuild(target)}), or check it against the arch it was built for (--arch)")
     plat = _manylinux(target)
     if too_new:
+        newer = "; or serve the function on python3.12 or newer (glibc 2.34)" if target.glibc < (2, 34) else ""
         return (f"the layer holds binaries built for a newer system than {plat}: pin a release with a {plat} "
-                "(or older) wheel, or serve on a newer runtime (python3.12+ has glibc 2.34)")
+                f"(or older) wheel, or rebuild it on such a system{newer}")
     return (f"a binary uses internal symbols of a system library that no {plat} wheel may rely on: pin another "
             "release of its package, or rebuild it with `auditwheel repair`")
 
@@ -87,6 +88,6 @@ def import_hint(target: Target, *, crashed: bool) -> str:
             f"names it), or run `{python} -I -c 'import NAME'` on the unzipped layer for the traceback")
 
 
-def model_hint(model_dir: Path) -> str:
+def model_hint(model_dir: Path, layer: Path | None = None) -> str:
     return (f"rebuild the layer pinned to the model (`lambdapack build-layer --model {model_dir}`), or retrain "
-            "the model with the layer's libraries (`lambdapack train --layer LAYER.zip`)")
+            f"the model with the layer's libraries (`lambdapack train --layer {layer or 'LAYER.zip'}`)")

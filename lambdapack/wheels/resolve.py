@@ -25,7 +25,7 @@ from pathlib import Path
 from lambdapack.errors import ResolveError, WheelError
 from lambdapack.targets import Target
 from lambdapack.wheels.check import best_tag_rank, require_compatible
-from lambdapack.wheels.cpu_only import cpu_only_inputs, refuse_gpu_wheels
+from lambdapack.wheels.cpu_only import CPU_ONLY_BUILDS, cpu_only_inputs, refuse_gpu_wheels
 from lambdapack.wheels.diagnose import resolve_failure
 from lambdapack.wheels.pins import Inputs, PinnedWheel, ProgressFn
 from lambdapack.wheels.store import store_file
@@ -230,6 +230,8 @@ def resolve_pins(inputs: Inputs, target: Target, *, resolver: str = "uv", cache_
                            hint="use --resolver pip with --platform, or --runtime/--arch with uv")
     cache_dir.mkdir(parents=True, exist_ok=True)
     backend = resolve_with_uv if resolver == "uv" else resolve_with_pip
+    # --upgrade-package xgboost upgrades what the layer holds of it: xgboost-cpu
+    upgrade = [CPU_ONLY_BUILDS.get(name, name) for name in upgrade]
     with tempfile.TemporaryDirectory(prefix="lambdapack-inputs-") as tmp:
         cpu_inputs, _ = cpu_only_inputs(inputs, Path(tmp))
         pins = backend(cpu_inputs, target, cache_dir, progress, preferences=preferences, upgrade=upgrade)
