@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from lambdapack import layer_python
 from lambdapack.archive import ZipEntry, write_zip
 from lambdapack.deploy import preflight
 from lambdapack.deploy.models import Artifact
 from lambdapack.emulator import code
-from lambdapack.errors import LambdapackError
+from lambdapack.errors import EmulatorError, LambdapackError
 from lambdapack.function.package import check_layer
 from lambdapack.layer.inspect import LayerInfo, inspect_layer
 from lambdapack.model.isolated import layer_for_training
@@ -74,7 +75,7 @@ def _train(path: Path) -> dict[str, object]:
 
 def _invoke(path: Path) -> dict[str, object]:
     (layer,) = code.inspect_layers([path])
-    version, runtime = code.check_runnable([layer], WANTED_RUNTIME)
+    version, runtime = layer_python.check_runnable([layer], WANTED_RUNTIME, EmulatorError)
     return {"runtime": runtime if layer.runtime else None, "arch": layer.arch, "python_version": version}
 
 

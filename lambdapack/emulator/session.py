@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lambdapack import archive, defaults, interpreters
+from lambdapack import archive, defaults, interpreters, layer_python
 from lambdapack.emulator import code, ric
 from lambdapack.emulator.invoker import InvokeResult, LocalFunction, LogSink
 from lambdapack.emulator.process import SandboxConfig
@@ -94,7 +94,7 @@ def prepare(spec: FunctionSpec) -> Iterator[Prepared]:
     """Check and lay out ``spec``; the task root lives as long as the context."""
     _check_spec(spec)
     infos = code.inspect_layers(spec.layers)
-    version, runtime = code.check_runnable(infos, spec.runtime)
+    version, runtime = layer_python.check_runnable(infos, spec.runtime, EmulatorError)
     if runtime is None:
         runtime = spec.runtime or DEFAULT_RUNTIME
     python_version = version or "{}.{}".format(*get_runtime(runtime).python)
@@ -102,7 +102,7 @@ def prepare(spec: FunctionSpec) -> Iterator[Prepared]:
     python = _find_interpreter(wanted, spec.python, runtime)
     target = Target.for_runtime(runtime, host_arch())
     runtime_dir = ric.runtime_dir_for(target, python)
-    opt_dir = code.opt_dir_for(infos)
+    opt_dir = layer_python.unpacked_layers(infos, EmulatorError)
     with archive.scratch_dir("task") as task_root:
         code.unpack_function(spec.function_zip, task_root)
         config = SandboxConfig(

@@ -30,6 +30,7 @@ from lambdapack.model.estimators import (
     parse_params,
     resolved_params,
 )
+from lambdapack.model.isolated import failure_to_error, prepare
 from lambdapack.model.manifest import (
     MANIFEST_FILE,
     MODEL_FILE,
@@ -105,10 +106,8 @@ def train(
 
     isolated = None
     if layer is not None:
-        from lambdapack.model import isolated as isolated_mod
-
         # refuse a layer we cannot run before spending time on the data
-        isolated = isolated_mod.prepare(Path(layer), python)
+        isolated = prepare(Path(layer), python)
     else:
         check_params(spec, merged)
 
@@ -192,18 +191,6 @@ def _fit_here(request: dict[str, Any]) -> dict[str, Any]:
     except OSError as exc:
         raise ModelError(f"cannot write the model ({exc.strerror or exc})",
                          hint="check free space and permissions of the output directory") from None
-
-
-def failure_to_error(kind: str, message: str) -> ModelError:
-    hints = {
-        "param": "fix the --param value (the message says what the estimator accepts)",
-        "data": "use more rows or a different --test-size",
-        "fit": "check the data and parameters; the estimator's own message is above",
-        "estimator": "choose an estimator from `lambdapack train --help`",
-        "import": "the layer must carry scikit-learn, numpy, scipy and joblib "
-                  "(`lambdapack build-layer scikit-learn joblib`)",
-    }
-    return ModelError(message, hint=hints.get(kind, "see the message above"))
 
 
 def _class_names(labels: list[Any], target_names: tuple[str, ...] | None) -> tuple[str, ...]:

@@ -2,30 +2,32 @@
 
 ``build_predictor`` decides where the proof runs: in this interpreter when its scikit-learn,
 numpy, scipy and joblib are the versions the model was trained with, else in the layer's Python
-with only the layer's libraries (the layer is unpacked once into the emulator's cache). It runs
-``_child_compile.py`` there, which exports the trees, builds verification rows that reach every
-leaf and sit on and beside every threshold, and compares the predictor with the estimator's
-``predict``, ``decision_function`` and ``predict_proba``. Any model it does not cover, and any
-difference, leaves the function on the joblib path, with the reason.
+with only the layer's libraries (:class:`lambdapack.layer_python.LayerPython`). There the
+compiler (:mod:`lambdapack.predictor.compiler`) exports the model through its family's front
+end, builds probe rows that reach every leaf and sit on and beside every threshold, and compares
+the predictor with the estimator's ``predict``, ``decision_function`` and ``predict_proba``. Any
+model it does not cover, and any difference, leaves the function on the joblib path, with the
+reason.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from lambdapack import archive, interpreters
+from lambdapack import archive
 from lambdapack.errors import LambdapackError
+from lambdapack.layer.inspect import inspect_layer
+from lambdapack.layer_python import ChildFailure, LayerPython
 from lambdapack.model import version_rule
 from lambdapack.model.manifest import Manifest
-from lambdapack.predictor import _child_compile
+from lambdapack.predictor.compiler.registry import FRONT_ENDS
 from lambdapack.template_files import template_path
+
+COMPILER = Path(__file__).resolve().with_name("compiler")
 
 PREDICTOR_FILE = "model.predictor"
 FORMAT = "lambdapack.predictor/1"
@@ -37,7 +39,7 @@ MAX_NODES = 2_000_000
 # breast_cancer; 50 costs the least over all three (at most 16.5 ms a request over the faster path).
 DEFAULT_MAX_ROWS = 50
 COMPILE_TIMEOUT_S = 900
-COVERED = frozenset(_child_compile.EXPORTERS)
+COVERED = frozenset(FRONT_ENDS)
 
 
 @dataclass(frozen=True)
@@ -72,43 +74,28 @@ def host_versions() -> dict[str, str]:
     return out
 
 
-@dataclass(frozen=True)
-class _Runner:
-    command: tuple[str, ...]
-    sys_path: tuple[str, ...]
-    description: str
-
-
-def _runner(manifest: Manifest, layer: Path | None, python: Path | None) -> _Runner | str:
+def _prover(manifest: Manifest, layer: Path | None, python: Path | None) -> LayerPython | str:
     """Where the proof runs, or why it cannot run anywhere here."""
-    templates = str(template_path("lambdapack_predictor.py").parent)
-    script = str(Path(_child_compile.__file__).resolve())
-    here = host_versions()
-    differ = version_rule.version_mismatches(manifest.versions, here)
+    differ = version_rule.version_mismatches(manifest.versions, host_versions())
     if not differ:
-        return _Runner((sys.executable, "-I", "-B", script), (templates,),
-                       f"this Python {sys.version_info[0]}.{sys.version_info[1]}, scikit-learn "
-                       f"{here.get('scikit-learn')}")
+        return LayerPython.here()
     if layer is None:
         trained = ", ".join(f"{m.package} {m.model}" for m in differ)
         found = ", ".join(f"{m.package} {m.layer or 'none'}" for m in differ)
         return (f"the model was trained with {trained} and this Python has {found}: give --layer to prove the "
                 "predictor with the model's own libraries")
-    from lambdapack.emulator import code
-    from lambdapack.layer.inspect import inspect_layer
-
     try:
         info = inspect_layer(layer)
-        version, _ = code.check_runnable([info])
-        if version is None:
+        if info.python is None:
             return f"{layer.name} does not say which Python it is for"
-        interpreter = interpreters.require_python(tuple(int(p) for p in version.split(".")), python)
-        opt = code.opt_dir_for([info])
+        return LayerPython.for_layers([info], python)
     except LambdapackError as exc:
         return f"the layer's libraries cannot run here ({exc.message})"
-    site = opt / "python" / "lib" / f"python{version}" / "site-packages"
-    return _Runner((str(interpreter), "-I", "-S", "-B", script), (templates, str(site), str(opt / "python")),
-                   f"the layer's Python {version}, scikit-learn {manifest.versions.get('scikit-learn')}")
+
+
+def _proven_with(env: LayerPython, manifest: Manifest) -> str:
+    sklearn = host_versions().get("scikit-learn") if not env.site_paths else manifest.versions.get("scikit-learn")
+    return f"{env.description}, scikit-learn {sklearn}"
 
 
 def build_predictor(model_path: Path, manifest: Manifest, layer: Path | None = None,
@@ -117,41 +104,34 @@ def build_predictor(model_path: Path, manifest: Manifest, layer: Path | None = N
     name = manifest.estimator.class_path.rpartition(".")[2]
     if name not in COVERED or not manifest.estimator.class_path.startswith("sklearn."):
         return joblib_path(f"{name} is not a tree model the stdlib predictor covers")
-    runner = _runner(manifest, layer, python)
-    if isinstance(runner, str):
-        return joblib_path(runner)
+    env = _prover(manifest, layer, python)
+    if isinstance(env, str):
+        return joblib_path(env)
+    modules = {"lambdapack_predictor": template_path("lambdapack_predictor.py"), "lambdapack_compiler": COMPILER}
     with archive.scratch_dir("predictor") as tmp:
         out = Path(tmp) / PREDICTOR_FILE
-        request = {"model": str(Path(model_path).resolve()), "out": str(out), "sys_path": list(runner.sys_path),
-                   "max_nodes": max_nodes, "seed": 0}
-        reply = _run(runner, request, cwd=Path(tmp))
-        if not reply.get("ok"):
-            return joblib_path(str(reply.get("reason") or "the compiler gave no reason"))
+        request = {"model": str(Path(model_path).resolve()), "out": str(out), "max_nodes": max_nodes, "seed": 0}
+        try:
+            reply = env.call("lambdapack_compiler.entry:compile_and_reply", request, modules,
+                             timeout=COMPILE_TIMEOUT_S, cwd=Path(tmp))
+        except ChildFailure as exc:
+            return joblib_path(_failure_reason(exc))
         data = out.read_bytes()
     verification = dict(reply.get("report") or {})
     report = PredictorReport(serving="predictor", reason=_proof_sentence(verification),
-                             kind=str(verification.get("kind")), bytes=len(data), proven_with=runner.description,
-                             verification=verification)
+                             kind=str(verification.get("kind")), bytes=len(data),
+                             proven_with=_proven_with(env, manifest), verification=verification)
     return PredictorBuild(report, data)
 
 
-def _run(runner: _Runner, request: dict, cwd: Path) -> dict:
-    try:
-        done = subprocess.run(runner.command, input=json.dumps(request), capture_output=True, text=True, cwd=cwd,
-                              timeout=COMPILE_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired:
-        return {"ok": False, "reason": f"proving the predictor took over {COMPILE_TIMEOUT_S} s"}
-    except OSError as exc:
-        return {"ok": False, "reason": f"cannot run {runner.command[0]} ({exc.strerror or exc})"}
-    lines = done.stdout.strip().splitlines()
-    try:
-        reply = json.loads(lines[-1]) if lines else None
-    except json.JSONDecodeError:
-        reply = None
-    if done.returncode != 0 or not isinstance(reply, dict):
-        tail = " | ".join(done.stderr.strip().splitlines()[-2:]) or f"exit status {done.returncode}"
-        return {"ok": False, "reason": f"the predictor compiler failed ({tail})"}
-    return reply
+def _failure_reason(exc: ChildFailure) -> str:
+    if exc.kind == "unsupported":
+        return exc.message
+    if exc.kind == "import":
+        return f"cannot import the model's libraries here ({exc.message})"
+    if exc.kind == "timeout":
+        return f"proving the predictor took over {COMPILE_TIMEOUT_S} s"
+    return f"the predictor compiler failed ({exc.message})"
 
 
 def _proof_sentence(report: Mapping[str, Any]) -> str:

@@ -289,7 +289,7 @@ def test_init_that_never_finishes_times_out(tmp_path: Path, tiny: tuple[Path, Pa
 
 
 def test_unpacked_layers_are_pruned_when_old_and_many(tmp_path: Path) -> None:
-    from lambdapack.emulator.code import prune_opt_dirs
+    from lambdapack.layer_python import prune_unpacked
 
     now = time.time()
     dirs = []
@@ -300,7 +300,7 @@ def test_unpacked_layers_are_pruned_when_old_and_many(tmp_path: Path) -> None:
         os.utime(path / ".complete", (now - age_days * 86400, now - age_days * 86400))
         dirs.append(path)
     keep = dirs[0]
-    removed = prune_opt_dirs(tmp_path, keep=keep, newest=3, idle_s=86400)
+    removed = prune_unpacked(tmp_path, keep=keep, newest=3, idle_s=86400)
     # kept: the one in use, the two most recently used others; older ones go only if idle a day
     assert sorted(p.name for p in removed) == ["opt-2", "opt-3"]
     assert keep.exists() and (tmp_path / "opt-0.01").exists() and (tmp_path / "opt-1.5").exists()

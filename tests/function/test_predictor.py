@@ -32,7 +32,6 @@ from lambdapack import archive
 from lambdapack.function.package import package_function
 from lambdapack.interpreters import find_python
 from lambdapack.model.manifest import load_manifest
-from lambdapack.predictor import _child_compile
 from lambdapack.predictor.build import build_predictor
 
 LoadHandler = Callable[..., ModuleType]
@@ -134,20 +133,19 @@ def test_a_predictor_that_disagrees_is_never_shipped(tmp_path: Path, monkeypatch
     """The proof has teeth: drop the float32 rounding of inputs and the threshold rows catch it."""
     est = RandomForestClassifier(n_estimators=10, random_state=0).fit(X_IRIS, Y_IRIS)
     model_dir = _direct(est, X_IRIS, Y_IRIS, tmp_path, "rounding")
-    real_export = _child_compile.export_forest
+    from lambdapack.predictor.compiler import entry, forest  # imports the runtime from the templates directory
+    from lambdapack.predictor.compiler.errors import Unsupported
+
+    real_export = forest.export
 
     def without_rounding(*args: object) -> tuple:
         header, tables = real_export(*args)
         return dict(header, float32_inputs=False), tables
 
-    monkeypatch.setattr(_child_compile, "export_forest", without_rounding)
-    monkeypatch.setitem(_child_compile.EXPORTERS, "RandomForestClassifier", without_rounding)
-    import lambdapack_predictor  # noqa: F401 -- the compiler imports it from the templates directory
-
-    request = {"model": str(model_dir / "model.joblib"), "out": str(tmp_path / "p"), "sys_path": [],
-               "max_nodes": 10**6}
-    with pytest.raises(_child_compile.Unsupported, match=r"disagrees with predict\(\)"):
-        _child_compile.compile_model(request)
+    monkeypatch.setattr(forest, "export", without_rounding)
+    request = {"model": str(model_dir / "model.joblib"), "out": str(tmp_path / "p"), "max_nodes": 10**6}
+    with pytest.raises(Unsupported, match=r"disagrees with predict\(\)"):
+        entry.compile_model(request)
     assert not (tmp_path / "p").exists()
 
 
