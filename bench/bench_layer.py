@@ -38,7 +38,7 @@ from lambdapack.interpreters import find_python
 from lambdapack.layer.build import LayerOptions, build_layer
 from lambdapack.targets import Target
 from lambdapack.wheels import Inputs, fetch_wheels
-from lambdapack.wheels.fetch import pip_target_args
+from lambdapack.wheels.tools import pip_target_args
 
 REQUIREMENTS = ("scikit-learn", "joblib")
 QUICK_TARGETS = (("python3.12", "x86_64"),)

@@ -386,12 +386,12 @@ class UvRecipe(Peer):
                "x86_64-manylinux2014 --python 3.12 --prefix packages; cp -r packages/lib python/; zip -r")
 
     def prepare(self, env: ToolEnv, target: Target, workdir: Path) -> str:
-        from lambdapack.wheels.fetch import uv_binary
+        from lambdapack.wheels.tools import uv_binary
 
         return run_tool([uv_binary(), "--version"]).stdout.strip()
 
     def _build(self, target: Target, workdir: Path, cache: Path) -> Build:
-        from lambdapack.wheels.fetch import uv_binary
+        from lambdapack.wheels.tools import uv_binary
 
         prefix = workdir / "packages"
         shutil.rmtree(prefix, ignore_errors=True)

@@ -29,7 +29,10 @@ from packaging.utils import canonicalize_name
 from lambdapack.archive import atomic_write_bytes, sha256_file
 from lambdapack.errors import ResolveError
 from lambdapack.targets import Target
-from lambdapack.wheels import FetchedWheel, Inputs, ProgressFn, default_cache_dir, fetch_wheels
+from lambdapack.wheels.cpu_only import Substitution, cpu_only_inputs, refuse_gpu_wheels
+from lambdapack.wheels.fetch import fetch_wheels
+from lambdapack.wheels.pins import FetchedWheel, Inputs, ProgressFn
+from lambdapack.wheels.store import default_cache_dir
 
 HEADER_KEY = "lambdapack-lock:"
 _HASH_OPTION = re.compile(r"--hash[= ](?P<algo>[a-z0-9]+):(?P<digest>[0-9a-fA-F]+)")
@@ -54,6 +57,7 @@ class LockResult:
     glibc: str
     packages: tuple[HashPin, ...]
     sha256: str  # of the lock file itself
+    substitutions: tuple[Substitution, ...] = ()  # requirements locked as their CPU-only build
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,8 @@ def _target_fields(target: Target) -> dict[str, str]:
     return fields
 
 
-def render_lock(wheels: Sequence[FetchedWheel], target: Target, command: str) -> str:
+def render_lock(wheels: Sequence[FetchedWheel], target: Target, command: str,
+                substitutions: Sequence[Substitution] = ()) -> str:
     header = " ".join(f"{k}={v}" for k, v in _target_fields(target).items())
     lines = [
         f"# {HEADER_KEY} {header}",
@@ -80,6 +85,7 @@ def render_lock(wheels: Sequence[FetchedWheel], target: Target, command: str) ->
         "#   lambdapack build-layer --require-hashes -r THIS_FILE"
         + (f" --runtime {target.runtime} --arch {target.arch}" if target.runtime else ""),
         f"# {command}" if command else "#",
+        *(f"# {s.requested} is locked as {s.chosen}, its CPU-only build: {s.reason}" for s in substitutions),
         "",
     ]
     for wheel in sorted(wheels, key=lambda w: w.name):
@@ -94,9 +100,10 @@ def lock_requirements(inputs: Inputs, target: Target, out: Path, *, resolver: st
     if inputs.wheel_paths:
         raise ResolveError("a lock pins index releases, not local wheel files",
                            hint="publish the wheel to an index (or --find-links DIR) and name it as a requirement")
+    _, substitutions = cpu_only_inputs(inputs)  # fetch_wheels applies them; the lock and the result name them
     wheels = fetch_wheels(inputs, target, resolver=resolver, cache_dir=cache_dir or default_cache_dir(),
                           progress=progress)
-    text = render_lock(wheels, target, command)
+    text = render_lock(wheels, target, command, substitutions)
     try:
         atomic_write_bytes(Path(out), text.encode("utf-8"))
     except OSError as exc:
@@ -105,7 +112,7 @@ def lock_requirements(inputs: Inputs, target: Target, out: Path, *, resolver: st
     packages = tuple(HashPin(w.name, w.version, w.filename, w.sha256)
                      for w in sorted(wheels, key=lambda w: w.name))
     return LockResult(Path(out), target.runtime, target.arch if target.runtime else None, target.python_version,
-                      target.glibc_version, packages, sha256_file(Path(out)))
+                      target.glibc_version, packages, sha256_file(Path(out)), substitutions)
 
 
 def _logical_lines(text: str) -> list[str]:
@@ -207,4 +214,5 @@ def require_hashes_inputs(inputs: Inputs, target: Target) -> LockFile:
                            hint="lambdapack lock --runtime R --arch A REQS… --out requirements.lock")
     lock = read_lock(inputs.requirement_files[0])
     check_lock_target(lock, target)
+    refuse_gpu_wheels(lock.pins, lock.path.name)  # a lock's hashes name one file: nothing can be substituted
     return lock

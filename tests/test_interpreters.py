@@ -98,7 +98,7 @@ def test_the_cli_runs_under_every_host_python(version: tuple[int, int], tmp_path
                                               require_python: Callable[[tuple[int, int]], Path]) -> None:
     """lambdapack's own code (PYTHONPATH=the repository) in a fresh venv of that Python with the CLI's dependencies."""
     python = require_python(version)
-    from lambdapack.wheels.fetch import uv_binary
+    from lambdapack.wheels.tools import uv_binary
 
     uv = uv_binary()
     venv = tmp_path / "venv"

@@ -22,6 +22,12 @@ def render(report: LayerReport, out: Console) -> None:
         warn(message)
     for note in report.notes:
         out.print(f"[dim]note: {note}[/]")
+    for sub in report.substitutions:
+        out.print(f"[bold]{sub.requested} → {sub.chosen}[/], its CPU-only build (asked for in {sub.source}): "
+                  f"{sub.reason}", soft_wrap=True)
+    for lib in report.vendored_libraries:
+        out.print(f"{lib.path} ← {lib.source} from {lib.package} (needed by "
+                  f"{', '.join(lib.needed_by)}; /opt/{lib.path} on Lambda)", soft_wrap=True, markup=False)
     out.print(f"[bold]{report.path}[/]  {report.runtime or 'python' + report.python_version} {report.arch} "
               f"(glibc {report.glibc}, {report.resolver})")
     width = max(len(p.name) for p in report.packages)

@@ -10,7 +10,6 @@ from rich.console import Console
 from lambdapack.cli.main import arch_option, json_option, python_option, runtime_option
 from lambdapack.errors import LayerError
 from lambdapack.layer.check import CheckReport, check_layer_zip
-from lambdapack.targets import ARCHES
 from lambdapack.ui import emit
 
 _MARK = {"pass": "[green]✓ pass[/]", "warn": "[yellow]! warn[/]", "fail": "[red]✗ fail[/]", "skip": "[dim]- skip[/]"}
@@ -27,6 +26,8 @@ def render_checks(report: CheckReport, out: Console, heading: bool = True) -> No
             out.print(f"             {offender}", soft_wrap=True, markup=False)
         if len(check.offenders) > _SHOWN:
             out.print(f"             … and {len(check.offenders) - _SHOWN} more")
+        if check.status == "fail" and check.hint:
+            out.print(f"             [dim]hint: {check.hint}[/]", soft_wrap=True)
     verdict = "[green]layer OK[/]" if report.ok else "[red]layer FAILS[/]: " + ", ".join(
         c.name for c in report.failures())
     out.print(f"  {verdict}")
@@ -62,18 +63,7 @@ def check_layer_command(layer: Path, runtime: str | None, arch: str | None, pyth
     report = check_layer_zip(layer, runtime=runtime, arch=arch, python=str(python) if python else None, model=model)
     emit(report, as_json, render_checks)
     if not report.ok:
-        names = [c.name for c in report.failures()]
-        hint = ("fix the offenders listed above, e.g. rebuild with `lambdapack build-layer` "
-                "for the right --runtime/--arch")
-        built_for_another_target = {"layout", "abi"} & set(names) or any(
-            "not built for" in c.detail for c in report.failures())
-        if set(names) & {"elf", "libs"} and not built_for_another_target:
-            machine = ARCHES.get(report.arch, report.arch)
-            plat = f"manylinux_{report.glibc.replace('.', '_')}_{machine}"
-            hint = (f"the layer holds binaries built for a newer system than {plat}: pin a release with a {plat} "
-                    f"(or older) wheel, or rebuild it on such a system; `auditwheel repair --plat {plat}` "
-                    "vendors the libraries it links but does not ship")
-        if names == ["model"]:
-            hint = (f"rebuild the layer pinned to the model (`lambdapack build-layer --model {model}`), "
-                    f"or retrain the model with the layer's libraries (`lambdapack train --layer {layer}`)")
-        raise LayerError(f"{layer} fails check-layer ({', '.join(names)})", hint=hint)
+        failures = report.failures()
+        more = "; each failed check's hint is printed under it" if len(failures) > 1 else ""
+        raise LayerError(f"{layer} fails check-layer ({', '.join(c.name for c in failures)})",
+                         hint=(failures[0].hint or "fix the offenders listed above") + more)

@@ -21,6 +21,9 @@ def _render(result: LockResult, console: Console) -> None:
     target = f"{result.runtime} {result.arch}" if result.runtime else f"Python {result.python_version}"
     console.print(f"[bold green]locked[/] {len(result.packages)} wheels for {target} (glibc {result.glibc}) "
                   f"→ {result.path}")
+    for sub in result.substitutions:
+        console.print(f"{sub.requested} → {sub.chosen}, its CPU-only build (asked for in {sub.source}): "
+                      f"{sub.reason}", soft_wrap=True)
     for pkg in result.packages:
         console.print(f"  {pkg.name}=={pkg.version}  sha256 {pkg.sha256[:16]}…  {pkg.wheel}")
     console.print(f"rebuild with: lambdapack build-layer --require-hashes -r {result.path}"

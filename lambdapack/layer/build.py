@@ -23,7 +23,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,11 +43,15 @@ from lambdapack.interpreters import find_python, interpreter_version, require_py
 from lambdapack.interrupts import hold_signals
 from lambdapack.layer.cache import LayerCache, ResolutionCache, layer_key, resolution_key
 from lambdapack.layer.compile import compile_pycs
+from lambdapack.layer.loader import LAYER_LIBRARY_DIR
 from lambdapack.layer.record import RECORD_NAME, SCHEMA, record_bytes
 from lambdapack.layer.slim import dropped_file, host_strip_for, slim, strip_dist_info, strip_extensions
+from lambdapack.layer.vendor import VendoredLibrary, plan_vendoring, unprovided_error, vendor_libraries
 from lambdapack.targets import DIRECT_UPLOAD_LIMIT, RUNTIMES, UNZIPPED_LIMIT, Target
-from lambdapack.wheels import FetchedWheel, Inputs, default_cache_dir, split_inputs
-from lambdapack.wheels.fetch import HashMismatch, MissingWheel, ProgressFn, download_pinned, resolve_pins
+from lambdapack.wheels.cpu_only import GpuWheelError, Substitution, cpu_only_inputs, refuse_gpu_wheels
+from lambdapack.wheels.pins import FetchedWheel, Inputs, ProgressFn, split_inputs
+from lambdapack.wheels.resolve import resolve_pins
+from lambdapack.wheels.store import HashMismatch, MissingWheel, default_cache_dir, download_pinned
 
 if TYPE_CHECKING:
     from lambdapack.layer.check import Check, CheckReport
@@ -129,6 +133,10 @@ class LayerReport:
     resolution: str = "resolved"
     lambda_runtimes: tuple[str, ...] = ()  # the Lambda runtimes that can load this layer
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (PHASES)
+    # requirements resolved as their CPU-only build (xgboost -> xgboost-cpu): Lambda has no GPU
+    substitutions: tuple[Substitution, ...] = ()
+    # libraries the layer's binaries need that only another wheel ships, copied into lib/ (/opt/lib)
+    vendored_libraries: tuple[VendoredLibrary, ...] = ()
 
 
 class _Clock:
@@ -239,6 +247,7 @@ class _Plan:
     python: Path | None
     compiled_with: str | None
     project: Project | None  # --project
+    substitutions: tuple[Substitution, ...] = ()  # what the resolution takes as its CPU-only build
 
 
 def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
@@ -329,6 +338,7 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
         cache.mark_in_place(key, plan.out)
 
     notes.extend(meta["notes"])
+    warnings.extend(meta.get("warnings", ()))
     return LayerReport(
         path=plan.out, sha256=meta["sha256"], runtime=target.runtime, arch=target.arch,
         python_version=target.python_version, abi=target.abi, glibc=target.glibc_version, platforms=target.platforms,
@@ -339,7 +349,9 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
         compiled_with=plan.compiled_with, slimmed_bytes=meta["slimmed_bytes"], stripped_files=meta["stripped_files"],
         dropped_files=tuple(meta["dropped_files"]), warnings=tuple(warnings), notes=tuple(notes),
         seconds=round(time.monotonic() - started, 2), check=check, cached=hit is not None, resolution=resolution,
-        lambda_runtimes=lambda_runtimes_for(target), timings=clock.rounded())
+        lambda_runtimes=lambda_runtimes_for(target), timings=clock.rounded(), substitutions=plan.substitutions,
+        vendored_libraries=tuple(VendoredLibrary(**{**v, "needed_by": tuple(v["needed_by"])})
+                                 for v in meta.get("vendored", ())))
 
 
 def _plan(options: LayerOptions, warnings: list[str], notes: list[str]) -> _Plan:
@@ -381,7 +393,8 @@ def _plan(options: LayerOptions, warnings: list[str], notes: list[str]) -> _Plan
                     tuple(options.find_links))
     cache_dir = Path(options.cache_dir) if options.cache_dir else default_cache_dir()
     out = Path(options.out) if options.out else Path("dist") / f"layer-{target.label}.zip"
-    return _Plan(target, resolver, inputs, cache_dir, out, python, compiled_with, project)
+    _, substitutions = cpu_only_inputs(inputs)  # resolve_pins applies them; the report names them
+    return _Plan(target, resolver, inputs, cache_dir, out, python, compiled_with, project, substitutions)
 
 
 def _pinned_wheels(plan: _Plan, options: LayerOptions, clock: _Clock, step: ProgressFn,
@@ -401,6 +414,7 @@ def _pinned_wheels(plan: _Plan, options: LayerOptions, clock: _Clock, step: Prog
     upgrade = tuple(canonicalize_name(n) for n in options.upgrade_packages)
     if stored is not None and not upgrade:
         step(f"installing the stored resolution for {target.label} (no index request)", 0, None)
+        refuse_gpu_wheels((p.name for p in stored), "the stored resolution")
         try:
             with clock("download"):
                 return download_pinned(stored, target, plan.cache_dir, progress), "stored"
@@ -418,11 +432,12 @@ def _pinned_wheels(plan: _Plan, options: LayerOptions, clock: _Clock, step: Prog
                                             "then build again")
                 assert project is not None
                 pins = project.pins_for(target, plan.cache_dir, progress)
+                refuse_gpu_wheels((p.name for p in pins), project.source.name)
             else:
                 pins = resolve_pins(plan.inputs, target, resolver=plan.resolver, cache_dir=plan.cache_dir,
                                     progress=progress, preferences=stored or (), upgrade=upgrade)
         except ResolveError as exc:
-            if options.model is None:
+            if options.model is None or isinstance(exc, GpuWheelError):
                 raise
             from lambdapack.model.layer_pins import explain_resolve_failure
 
@@ -463,6 +478,7 @@ def _assemble(root: Path, staged: Path, plan: _Plan, wheels: list[FetchedWheel],
     checks of the finished tree when ``checker`` runs them (beside the zip: they only read it)."""
     target = plan.target
     notes: list[str] = []
+    warnings: list[str] = []
     site_packages = root / target.site_packages
     from lambdapack.wheels.install import install_wheels
 
@@ -493,6 +509,11 @@ def _assemble(root: Path, staged: Path, plan: _Plan, wheels: list[FetchedWheel],
         if stripped.refused:
             notes.append(f"{stripped.refused} extension modules left as shipped: stripping them would break "
                          "their loading (patchelf-rewritten layout)")
+    with clock("strip"):  # the other step on the layer's binaries: a strip phase without --slim is this alone
+        vendored = _vendor(root, site_packages, plan, wheels, tops, options, warnings)
+    if vendored:
+        record = {**record, "vendored_libraries": [v.record_entry() for v in vendored]}
+        step("copied " + ", ".join(f"{v.soname} (from {v.package})" for v in vendored) + " into lib/", 0, None)
     if plan.compiled_with is not None and plan.python is not None:
         step(f"compiling .pyc with CPython {plan.compiled_with}", 0, None)
         with clock("compile"):
@@ -508,6 +529,7 @@ def _assemble(root: Path, staged: Path, plan: _Plan, wheels: list[FetchedWheel],
     step("writing the zip" + (" (checking the layer meanwhile)" if tree else ""), 0, None)
     with clock("zip"):
         entries = _with_wheel_members(entries_from_dir(root / "python", prefix="python"), target, installed)
+        entries += entries_from_dir(root / LAYER_LIBRARY_DIR, prefix=LAYER_LIBRARY_DIR) if vendored else []
         entries.append(ZipEntry(RECORD_NAME, serialized))
         digest = write_zip(staged, entries)
         with zipfile.ZipFile(staged) as zf:
@@ -525,7 +547,23 @@ def _assemble(root: Path, staged: Path, plan: _Plan, wheels: list[FetchedWheel],
                  "bytes": sum(sizes.get(t, 0) for t in tops[w.name])} for w in wheels]
     return {"sha256": digest, "zip_bytes": staged.stat().st_size, "unzipped_bytes": sum(i.file_size for i in infos),
             "file_count": len(infos), "packages": packages, "slimmed_bytes": slimmed,
-            "stripped_files": stripped_files, "dropped_files": list(installed.dropped), "notes": notes}, tree
+            "stripped_files": stripped_files, "dropped_files": list(installed.dropped), "notes": notes,
+            "vendored": [asdict(v) for v in vendored], "warnings": warnings}, tree
+
+
+def _vendor(root: Path, site_packages: Path, plan: _Plan, wheels: list[FetchedWheel], tops: dict[str, frozenset[str]],
+            options: LayerOptions, warnings: list[str]) -> tuple[VendoredLibrary, ...]:
+    """Copy into ``lib/`` the libraries the layer's binaries need and only another wheel ships
+    (:mod:`lambdapack.layer.vendor`); a library nothing ships stops the build (a warning with --no-check)."""
+    owners = {top: (w.name, w.filename) for w in wheels for top in tops[w.name]}
+    vendoring = plan_vendoring(root, site_packages, plan.target, owners)
+    vendor_libraries(root, vendoring)
+    for missing in vendoring.unprovided:
+        error = unprovided_error(missing, plan.target)
+        if options.check:
+            raise error
+        warnings.append(f"{error.message} ({error.hint})")
+    return vendoring.vendored
 
 
 def _with_wheel_members(entries: list[ZipEntry], target: Target, installed: InstallResult) -> list[ZipEntry]:
@@ -559,6 +597,6 @@ def _checked(cache: LayerCache, key: str, staged: Path, out: Path, target: Targe
         if report.ok:
             cache.put_check(key, checker, to_jsonable(report))
     if options.model is not None:
-        checks = (*report.checks, check_model(record, Path(options.model)))
+        checks = (*report.checks, check_model(record, Path(options.model), out))
         report = replace(report, checks=checks, ok=all(c.status != "fail" for c in checks))
     return report

@@ -36,11 +36,12 @@ from filelock import FileLock
 from lambdapack import __version__
 from lambdapack.archive import atomic_path, atomic_write_bytes, sha256_file
 from lambdapack.targets import Target
-from lambdapack.wheels.fetch import Inputs, PinnedWheel
+from lambdapack.wheels.pins import Inputs, PinnedWheel
 
 # bump when a builder change (slim rules, install layout, pyc options, record fields…) changes
 # the bytes of a layer built from the same wheels; lambdapack's version is in the key as well
-LAYER_FORMAT = 4  # 4: unchanged wheel files keep their wheel's deflate stream (3: fixed pyc file lists)
+LAYER_FORMAT = 5  # 5: libraries only another wheel ships are copied into lib/ (4: unchanged wheel files keep
+# their wheel's deflate stream; 3: fixed pyc file lists)
 KEEP = 8  # finished layers kept (each ~50-65 MB for the scikit-learn stack)
 KEEP_RESOLUTIONS = 256  # a few kB each
 

@@ -16,8 +16,13 @@ offender; :func:`check_layer_zip` runs them all and returns a :class:`CheckRepor
   in the layer the way Lambda's loader searches (:mod:`lambdapack.layer.loader`);
 - ``abi``: every extension module named for the runtime's CPython (or abi3);
 - ``import``: the runtime's CPython minor version, isolated (``-I -S``) with only the layer
-  on ``sys.path``, imports every top-level package (``skip`` when no such interpreter);
+  on ``sys.path`` and its ``lib/`` on ``LD_LIBRARY_PATH``, imports every top-level package
+  (``skip`` when no such interpreter);
 - ``model`` (with ``--model DIR``): the model's library versions are the layer's.
+
+A failed check carries the hint for its own kind of failure (:mod:`lambdapack.layer.check_hints`).
+The checks share one scan and one linkage of the unpacked layer, which is why they are one
+module of some 500 lines.
 """
 
 from __future__ import annotations
@@ -34,8 +39,9 @@ from pathlib import Path
 from lambdapack.archive import open_zip, safe_extract, scratch_dir, unzipped_size, validate_members
 from lambdapack.errors import ArchiveError, LayerError, ModelError
 from lambdapack.interpreters import find_python, install_hint, interpreter_version
+from lambdapack.layer import check_hints as hints
 from lambdapack.layer.elf import ElfInfo, demangle, read_elf, symbols_by_version, undefined_symbols
-from lambdapack.layer.loader import SYSTEM, Linkage, link_layer
+from lambdapack.layer.loader import LAYER_LIBRARY_DIR, LAYER_MOUNT, SYSTEM, Linkage, link_layer
 from lambdapack.layer.policy import ManylinuxPolicy, is_loader, policy_for
 from lambdapack.layer.record import RECORD_NAME, read_record_lenient
 from lambdapack.model import version_rule
@@ -64,6 +70,7 @@ class Check:
     status: str
     detail: str
     offenders: tuple[str, ...] = ()
+    hint: str = ""  # what to do about this check's failure (check_hints); empty unless it failed
 
 
 @dataclass(frozen=True)
@@ -114,7 +121,7 @@ def check_archive(zf) -> Check:  # type: ignore[no-untyped-def]
     try:
         validate_members(zf)
     except ArchiveError as exc:
-        return Check("archive", FAIL, exc.message, (exc.hint,))
+        return Check("archive", FAIL, exc.message, (exc.hint,), hints.archive_hint())
     return Check("archive", PASS, f"{len(zf.infolist())} members, all paths safe")
 
 
@@ -124,24 +131,28 @@ def check_layout(names: list[str], target: Target) -> Check:
     in_site = [n for n in files if n.startswith(wanted)]
     other_site = sorted({m[0] for n in files if (m := SITE_PACKAGES_RE.match(n)) and not n.startswith(wanted)})
     flat = [n for n in files if n.startswith("python/") and not SITE_PACKAGES_RE.match(n)]
-    outside = sorted(n for n in files if not n.startswith("python/") and n != RECORD_NAME)
+    libraries = [n for n in files if n.startswith(f"{LAYER_LIBRARY_DIR}/")]  # /opt/lib: on LD_LIBRARY_PATH
+    outside = sorted(n for n in files if not n.startswith(("python/", f"{LAYER_LIBRARY_DIR}/")) and n != RECORD_NAME)
     if other_site:
         return Check("layout", FAIL, f"site-packages for another Python (this runtime is {target.python_version})",
-                     tuple(other_site))
+                     tuple(other_site), hints.layout_other_python_hint(target))
     if not in_site and not flat:
         return Check("layout", FAIL, "nothing under python/: Lambda will not put any of it on sys.path",
-                     tuple(outside[:_MAX_OFFENDERS]))
+                     tuple(outside[:_MAX_OFFENDERS]), hints.layout_empty_hint())
     where = wanted.rstrip("/") if in_site else "python/"
+    if libraries:
+        where += f"; {_count(len(libraries), 'library', 'libraries')} in {LAYER_LIBRARY_DIR}/ " \
+                 f"({LAYER_MOUNT}/{LAYER_LIBRARY_DIR}, on the runtime's LD_LIBRARY_PATH)"
     if outside:
         return Check("layout", WARN, f"importable code in {where}; {len(outside)} files outside python/ "
-                     "are not importable", tuple(outside[:_MAX_OFFENDERS]))
+                     f"and {LAYER_LIBRARY_DIR}/ are neither importable nor loadable", tuple(outside[:_MAX_OFFENDERS]))
     return Check("layout", PASS, f"importable code in {where}")
 
 
 def check_sizes(zip_bytes: int, unzipped: int) -> Check:
     if unzipped > UNZIPPED_LIMIT:
         return Check("size", FAIL, f"{unzipped:,} bytes unzipped, over Lambda's {UNZIPPED_LIMIT:,}-byte limit "
-                     "for function + layers")
+                     "for function + layers", hint=hints.size_hint())
     if zip_bytes > DIRECT_UPLOAD_LIMIT:
         return Check("size", WARN, f"{zip_bytes:,} bytes zipped: over the {DIRECT_UPLOAD_LIMIT:,}-byte direct "
                      f"upload limit (deploy goes through S3); {unzipped:,} bytes unzipped")
@@ -260,7 +271,8 @@ def check_elf(root: Path, target: Target, infos: dict[Path, ElfInfo], linkage: L
         if forbidden:
             parts.append(f"{_count(len(forbidden), 'use')} of symbols {policy.name} forbids")
         return Check("elf", FAIL, f"{len(infos)} ELF files: " + ", ".join(parts),
-                     tuple((wrong_machine + too_new + forbidden)[:_MAX_OFFENDERS]))
+                     tuple((wrong_machine + too_new + forbidden)[:_MAX_OFFENDERS]),
+                     hints.elf_hint(target, wrong_machine=bool(wrong_machine), too_new=bool(too_new)))
     return Check("elf", PASS, f"{len(infos)} ELF files, all {target.machine}; every symbol version within "
                  f"{policy.name} (newest needed: {_newest_needed(infos, policy)})")
 
@@ -272,17 +284,19 @@ def check_libraries(root: Path, target: Target, infos: dict[Path, ElfInfo], link
         return Check("libs", SKIP, f"not run: no ELF file here is built for {target.machine} (the elf check "
                      "names them)")
     missing = []
+    names = []
     for (obj, name), gap in sorted(linkage.missing.items(), key=lambda item: (item[0][0].as_posix(), item[0][1])):
         if infos.get(obj) is not None and infos[obj].machine != target.machine:
             continue  # the elf check already failed it
         searched = ", ".join(gap.searched) if gap.searched else "nowhere in the layer"
+        names.append(name)
         missing.append(f"{obj.relative_to(root).as_posix()}: links {name}, which is neither a system library "
                        f"{policy.name} allows nor found in the layer (searched: {searched})")
     shipped = sum(1 for where in linkage.resolved.values() if where != SYSTEM)
     if missing:
         return Check("libs", FAIL, f"{_count(len(missing), 'needed library', 'needed libraries')} the runtime "
                      "lacks and the layer does not ship",
-                     tuple(missing[:_MAX_OFFENDERS]))
+                     tuple(missing[:_MAX_OFFENDERS]), hints.libs_hint(target, names))
     return Check("libs", PASS, f"every needed library found: {shipped} links into the layer, the rest in "
                  f"{policy.name}'s system libraries")
 
@@ -312,7 +326,7 @@ def check_abi(root: Path, target: Target, infos: dict[Path, ElfInfo]) -> Check:
                 offenders.append(f"{rel}: not an ELF shared object, so {label} cannot load it")
     if offenders:
         return Check("abi", FAIL, f"{len(offenders)} of {count} extension modules cannot load under {label}",
-                     tuple(offenders[:_MAX_OFFENDERS]))
+                     tuple(offenders[:_MAX_OFFENDERS]), hints.abi_hint(target))
     return Check("abi", PASS, f"{count} extension modules, all for CPython {target.python_version} "
                  f"({wanted.lstrip('.')} or abi3)")
 
@@ -375,6 +389,11 @@ def check_imports(root: Path, target: Target, python: str | None) -> Check:
     if not modules:
         return Check("import", SKIP, "not run: the layer has no top-level packages")
     roots = [str(root / target.site_packages), str(root / "python")]
+    env = {"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"}
+    if (root / LAYER_LIBRARY_DIR).is_dir():
+        # /opt/lib is on Lambda's LD_LIBRARY_PATH after the system's directories, which lack what the layer
+        # ships there; first here, so a library this machine happens to have cannot stand in for the layer's
+        env["LD_LIBRARY_PATH"] = str(root / LAYER_LIBRARY_DIR)
     version = interpreter_version(str(interpreter))
     label = f"CPython {'.'.join(map(str, version[0]))}" if version else str(interpreter)
     with scratch_dir("import") as cwd:
@@ -382,11 +401,11 @@ def check_imports(root: Path, target: Target, python: str | None) -> Check:
             # -B: the tree may be the one build-layer is zipping at the same time; nothing may appear in it
             done = subprocess.run([str(interpreter), "-I", "-S", "-B", "-c", _IMPORT_SCRIPT, json.dumps(roots),
                                    json.dumps(modules)], capture_output=True, text=True, cwd=cwd, timeout=600,
-                                  env={"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8", "HOME": cwd},
+                                  env={**env, "HOME": cwd},
                                   check=False)
         except subprocess.TimeoutExpired:
             return Check("import", FAIL, f"importing the layer's packages with {label} took over 600 s",
-                         tuple(modules))
+                         tuple(modules), hints.import_hint(target, crashed=False))
     lines = done.stdout.strip().splitlines()
     try:
         results = json.loads(lines[-1]) if lines else None
@@ -395,27 +414,27 @@ def check_imports(root: Path, target: Target, python: str | None) -> Check:
     if done.returncode != 0 or not isinstance(results, dict):
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return Check("import", FAIL, f"the import test crashed under {label} (exit {done.returncode}): {tail}",
-                     tuple(modules))
+                     tuple(modules), hints.import_hint(target, crashed=True))
     failed = tuple(f"{name}: {err}" for name, err in sorted(results.items()) if err)
     if failed:
         return Check("import", FAIL, f"{len(failed)} of {len(modules)} top-level packages fail to import "
-                     f"under {label}", failed)
+                     f"under {label}", failed, hints.import_hint(target, crashed=False))
     return Check("import", PASS, f"{label} imports all {len(modules)} top-level packages: {', '.join(modules)}")
 
 
-def check_model(record: dict | None, model_dir: Path) -> Check:
+def check_model(record: dict | None, model_dir: Path, layer: Path | None = None) -> Check:
     """Do the model's library versions match the layer's? (The rule of docs/formats.md.)"""
     try:
         versions = load_versions(Path(model_dir))
     except ModelError as exc:
-        return Check("model", FAIL, exc.message, (exc.hint,))
+        return Check("model", FAIL, exc.message, (exc.hint,), exc.hint)
     if record is None:
         return Check("model", FAIL, f"the layer has no {RECORD_NAME}, so its versions are unknown",
-                     ("rebuild it with `lambdapack build-layer --model " + str(model_dir) + "`",))
+                     hint=f"rebuild it with `lambdapack build-layer --model {model_dir}`")
     mismatches = version_rule.version_mismatches(versions, version_rule.layer_versions(record))
     if mismatches:
         return Check("model", FAIL, "the model was made with other library versions than the layer has",
-                     tuple(m.describe() for m in mismatches))
+                     tuple(m.describe() for m in mismatches), hints.model_hint(model_dir, layer))
     return Check("model", PASS, "the model's " + ", ".join(f"{k} {v}" for k, v in versions.items()
                                                           if k in version_rule.PINNED_PACKAGES) + " match the layer")
 
@@ -450,7 +469,7 @@ def check_layer_zip(path: Path, *, runtime: str | None = None, arch: str | None 
             try:
                 safe_extract(path, root)
             except ArchiveError as exc:
-                archive = Check("archive", FAIL, exc.message, (exc.hint,))
+                archive = Check("archive", FAIL, exc.message, (exc.hint,), hints.archive_hint())
                 root = None
         elf_infos = scan_elf(root) if root is not None and tree_checks is None else {}
         machines: Counter[str] = Counter(info.machine for info in elf_infos.values())
@@ -465,7 +484,7 @@ def check_layer_zip(path: Path, *, runtime: str | None = None, arch: str | None 
             for name in ("elf", "libs", "abi", "import"):
                 checks.append(Check(name, SKIP, "not run: the archive is unsafe to unpack"))
         if model is not None:
-            checks.append(check_model(record, Path(model)))
+            checks.append(check_model(record, Path(model), path))
     return CheckReport(path=path, runtime=target.runtime, target_from=source, arch=target.arch,
                        python_version=target.python_version,
                        glibc=target.glibc_version, zip_bytes=zip_bytes, unzipped_bytes=unzipped,
@@ -473,14 +492,15 @@ def check_layer_zip(path: Path, *, runtime: str | None = None, arch: str | None 
 
 
 def require_ok(report: CheckReport) -> None:
-    """Raise LayerError naming every failed check (for build-layer's final check)."""
+    """Raise LayerError naming the first failed check, with that check's hint (for build-layer's final check)."""
     failures = report.failures()
     if failures:
         first = failures[0]
         more = f" (and {len(failures) - 1} more failed checks)" if len(failures) > 1 else ""
         offender = f": {first.offenders[0]}" if first.offenders else ""
+        also = ("; `lambdapack check-layer` on the zip lists every offender and each failed check's hint"
+                if len(failures) > 1 or len(first.offenders) > 1 else "")
         raise LayerError(f"the layer fails check-layer: {first.name}: {first.detail}{offender}{more}",
-                         hint="run `lambdapack check-layer` on it for every offender, or rebuild with --no-check "
-                              "to keep it anyway")
+                         hint=(first.hint or "fix the offender") + also + "; --no-check keeps the layer anyway")
 
 

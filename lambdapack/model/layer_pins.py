@@ -1,6 +1,7 @@
 """Pinning a layer to a model: its library versions for a runtime, or why the runtime cannot carry them.
 
-``build-layer --model DIR`` pins scikit-learn, numpy, scipy and joblib to the versions in
+``build-layer --model DIR`` pins scikit-learn, numpy, scipy and joblib (and xgboost, through its
+CPU-only build ``xgboost-cpu``, and lightgbm, when the model uses them) to the versions in
 ``DIR/model.json`` (the agreement rule of docs/formats.md, :mod:`lambdapack.model.version_rule`). Some
 runtimes cannot carry some versions at all: Amazon Linux 2 (python3.10, python3.11) has
 glibc 2.26, and the releases that moved to ``manylinux_2_28`` wheels never load there. Asking
@@ -84,7 +85,8 @@ def ways_out(model_dir: Path, target: Target) -> str:
 
 
 def layer_pins(model_dir: Path, target: Target) -> list[str]:
-    """Requirement pins (``scikit-learn==1.9.1`` ...) tying a layer for ``target`` to the model in ``model_dir``."""
+    """Requirement pins (``scikit-learn==1.9.1``, ``xgboost-cpu==3.1.0`` ...) tying a layer for ``target`` to
+    the model in ``model_dir``."""
     manifest = load_manifest(Path(model_dir))
     problems = uncarriable(manifest.versions, target)
     if problems:

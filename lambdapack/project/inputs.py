@@ -11,7 +11,7 @@ from lambdapack.project.locked import LockedPackage
 from lambdapack.project.markers import applies, marker_environment
 from lambdapack.project.pins import wheel_pins
 from lambdapack.targets import Target
-from lambdapack.wheels.fetch import PinnedWheel, ProgressFn
+from lambdapack.wheels.pins import PinnedWheel, ProgressFn
 
 LOCK_KINDS = ("uv.lock", "pylock.toml", "poetry.lock")
 

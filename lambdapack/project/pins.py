@@ -14,7 +14,8 @@ from lambdapack.errors import ProjectError, WheelError
 from lambdapack.project.locked import LockedFile, LockedPackage
 from lambdapack.targets import Target
 from lambdapack.wheels.check import best_tag_rank, parse_wheel_name
-from lambdapack.wheels.fetch import PinnedWheel, ProgressFn, locate_wheels
+from lambdapack.wheels.pins import PinnedWheel, ProgressFn
+from lambdapack.wheels.resolve import locate_wheels
 
 
 def best_wheel(package: LockedPackage, target: Target) -> LockedFile | None:

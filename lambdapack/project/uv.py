@@ -12,7 +12,7 @@ from lambdapack.project.files import fingerprint, load_toml
 from lambdapack.project.inputs import Project
 from lambdapack.project.locked import LockedPackage
 from lambdapack.project.pylock import packages_from_pylock
-from lambdapack.wheels.fetch import run_tool, uv_binary
+from lambdapack.wheels.tools import run_tool, uv_binary
 
 
 def export_command(directory: Path, out: Path, groups: tuple[str, ...], extras: tuple[str, ...]) -> list[str]:

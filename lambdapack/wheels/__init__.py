@@ -1,40 +1,34 @@
 """Wheels for a Lambda target: resolve, fetch, verify, install.
 
-Public entry points (other parts of lambdapack use these):
+The modules, each one step:
 
-- :func:`install_requirements` — "install these requirements for this Target into this
-  directory": ``install_requirements(["awslambdaric"], Target.for_runtime("python3.12"),
-  Path("deps"))`` resolves with uv (or ``resolver="pip"``), fetches verified wheel files
-  through the shared cache and unpacks them into ``deps`` (which becomes the import root,
-  like a layer's site-packages). Returns an :class:`InstalledSet` with the packages.
-- :func:`fetch_wheels` / :class:`Inputs` / :class:`FetchedWheel` — resolution and fetching
-  only; the layer builder uses the two halves, ``fetch.resolve_pins`` (one
-  :class:`~lambdapack.wheels.fetch.PinnedWheel` per package: file, sha256, URL) and
-  ``fetch.download_pinned`` (those files, from the cache or the index, verified), so that a
-  stored resolution can be installed again without resolving.
-- :func:`install_wheels` — unpack already-fetched wheel files with pypa/installer.
-- :func:`default_cache_dir` — the persistent cache (``platformdirs`` user cache ``lambdapack``).
+- :mod:`~lambdapack.wheels.pins`: the data (:class:`Inputs`, ``PinnedWheel``, :class:`FetchedWheel`);
+- :mod:`~lambdapack.wheels.tools`: the uv and pip command lines;
+- :mod:`~lambdapack.wheels.cpu_only`: GPU builds replaced by their CPU-only builds, CUDA/NCCL refused;
+- :mod:`~lambdapack.wheels.resolve`: ``resolve_pins`` (one pinned wheel per package), and
+  :mod:`~lambdapack.wheels.diagnose` for a resolver's failure;
+- :mod:`~lambdapack.wheels.store`: the content-addressed store, ``download_pinned``,
+  :func:`default_cache_dir`;
+- :mod:`~lambdapack.wheels.fetch`: :func:`fetch_wheels`, resolve then download;
+- :mod:`~lambdapack.wheels.check`: can the target load this wheel file;
+- :mod:`~lambdapack.wheels.install`: :func:`install_wheels`, unpacking with pypa/installer;
+- :mod:`~lambdapack.wheels.requirements`: :func:`install_requirements`, all of it into one directory.
+
+The names below are importable from the package itself, as the rest of lambdapack uses them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from platformdirs import user_cache_dir
-
-from lambdapack.errors import WheelError
-from lambdapack.targets import Target
-from lambdapack.wheels.fetch import RESOLVERS, FetchedWheel, Inputs, ProgressFn, fetch_wheels, split_inputs
+from lambdapack.wheels.fetch import fetch_wheels
+from lambdapack.wheels.pins import FetchedWheel, Inputs, ProgressFn, split_inputs
+from lambdapack.wheels.requirements import InstalledSet, install_requirements
+from lambdapack.wheels.resolve import RESOLVERS
+from lambdapack.wheels.store import default_cache_dir
 
 if TYPE_CHECKING:
-    from lambdapack.wheels.install import InstallResult
+    from lambdapack.wheels.install import InstallResult, install_wheels
 
 
 def __getattr__(name: str) -> Any:
@@ -45,73 +39,17 @@ def __getattr__(name: str) -> Any:
         return getattr(install, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
     "RESOLVERS",
     "FetchedWheel",
     "Inputs",
     "InstallResult",
     "InstalledSet",
+    "ProgressFn",
     "default_cache_dir",
     "fetch_wheels",
     "install_requirements",
     "install_wheels",
     "split_inputs",
 ]
-
-
-def default_cache_dir() -> Path:
-    """``$LAMBDAPACK_CACHE_DIR`` or the platform's user cache directory for lambdapack."""
-    env = os.environ.get("LAMBDAPACK_CACHE_DIR")
-    return Path(env) if env else Path(user_cache_dir("lambdapack", appauthor=False))
-
-
-@dataclass(frozen=True)
-class InstalledSet:
-    directory: Path
-    target: Target
-    wheels: tuple[FetchedWheel, ...]
-    files: int
-    bytes: int
-
-    def versions(self) -> dict[str, str]:
-        return {w.name: w.version for w in self.wheels}
-
-
-def install_requirements(requirements: Sequence[str], target: Target, dest: Path, *, resolver: str = "uv",
-                         cache_dir: Path | None = None, find_links: Sequence[Path] = (),
-                         requirement_files: Sequence[Path] = (), progress: ProgressFn | None = None
-                         ) -> InstalledSet:
-    """Install ``requirements`` (strings or local wheel paths) for ``target`` into ``dest``.
-
-    ``dest`` is replaced as a whole, atomically: it ends up holding exactly these packages,
-    or (on any error) stays as it was.
-    """
-    reqs, paths = split_inputs(list(requirements))
-    inputs = Inputs(tuple(reqs), tuple(Path(f) for f in requirement_files), tuple(paths),
-                    tuple(Path(d) for d in find_links))
-    wheels = fetch_wheels(inputs, target, resolver=resolver, cache_dir=cache_dir or default_cache_dir(),
-                          progress=progress)
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    from lambdapack.wheels.install import install_wheels
-
-    try:
-        result = install_wheels(wheels, staging)
-        old = None
-        if dest.exists():
-            old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-            os.replace(dest, old)
-        try:
-            os.replace(staging, dest)
-        except OSError as exc:
-            if old is not None:
-                os.replace(old, dest)
-            raise WheelError(f"cannot move the installed packages into {dest}: {exc.strerror or exc}",
-                             hint="check permissions of the destination's parent directory") from None
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            shutil.rmtree(staging)
-    return InstalledSet(dest, target, tuple(wheels), result.files, result.bytes)

@@ -17,9 +17,10 @@ from packaging.utils import canonicalize_name
 
 from lambdapack.errors import ResolveError
 from lambdapack.targets import Target
+from lambdapack.wheels.tools import pip_target_args
 
 if TYPE_CHECKING:
-    from lambdapack.wheels.fetch import Inputs
+    from lambdapack.wheels.pins import Inputs
 
 _NETWORK = re.compile(
     r"(dns error|error sending request|Failed to establish a new connection|Max retries exceeded|"
@@ -37,8 +38,6 @@ def _describe(target: Target) -> str:
 
 def newest_version(package: str, target: Target | None) -> str | None:
     """The newest release of ``package`` on the index, with a wheel for ``target`` if given."""
-    from lambdapack.wheels.fetch import pip_target_args
-
     cmd = [sys.executable, "-m", "pip", "index", "versions", "--no-input", "--disable-pip-version-check"]
     if target is not None:
         cmd += pip_target_args(target)

@@ -23,15 +23,17 @@ def _record_line(name: str, data: bytes) -> str:
 
 def write_wheel(directory: Path, name: str, version: str = "1.0", files: dict[str, bytes] | None = None,
                 tag: str = "py3-none-any", *, links: dict[str, str] | None = None,
-                raw_members: dict[str, bytes] | None = None, entry_points: str | None = None) -> Path:
+                raw_members: dict[str, bytes] | None = None, entry_points: str | None = None,
+                requires: tuple[str, ...] = ()) -> Path:
     """A wheel zip written by hand: WHEEL, METADATA, RECORD and ``files``.
 
     ``links`` become symlink members; ``raw_members`` are added without RECORD entries
-    (to build hostile wheels).
+    (to build hostile wheels); ``requires`` are its ``Requires-Dist`` lines.
     """
     dist = f"{name.replace('-', '_')}-{version}"
     members: dict[str, bytes] = dict(files or {"__init__.py": b""})
-    members[f"{dist}.dist-info/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    members[f"{dist}.dist-info/METADATA"] = (f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+                                             + "".join(f"Requires-Dist: {r}\n" for r in requires)).encode()
     members[f"{dist}.dist-info/WHEEL"] = (f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: "
                                           f"{'true' if tag.endswith('any') else 'false'}\nTag: {tag}\n").encode()
     if entry_points:
@@ -93,3 +95,27 @@ def elf_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     foreign = bytearray(plain)
     foreign[18:20] = EM_AARCH64.to_bytes(2, "little")
     return {"plain": plain, "newer": newer, "aarch64": bytes(foreign)}
+
+
+@pytest.fixture(scope="session")
+def build(tmp_path_factory: pytest.TempPathFactory, python312: Path) -> Callable[..., Path]:
+    """Compile a shared object: ``build(name, source, cxx=False, flags=())`` -> its path."""
+    for tool in ("gcc", "g++"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is needed to compile the test extensions")
+    python = python312
+    include = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    out_dir = tmp_path_factory.mktemp("ext")
+
+    def compile_(name: str, source: str, *, cxx: bool = False, flags: tuple[str, ...] = ()) -> Path:
+        src = out_dir / (name + (".cpp" if cxx else ".c"))
+        src.write_text(source)
+        out = out_dir / name
+        command = ["g++" if cxx else "gcc", "-shared", "-fPIC", "-O1", f"-I{include}", "-o", str(out), str(src),
+                   *flags]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        return out
+
+    return compile_

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lambdapack.errors import ResolveError, WheelError
-from lambdapack.wheels.fetch import _download
+from lambdapack.wheels.store import download
 
 NAME = "demo-1.0-py3-none-any.whl"
 
@@ -31,7 +31,7 @@ def _leftovers(cache: Path) -> list[Path]:
 def test_verified_download_lands_in_the_store(tmp_path: Path) -> None:
     url, digest = _source(tmp_path)
     cache = tmp_path / "cache"
-    dest = _download(url, digest, NAME, cache, None, None)
+    dest = download(url, digest, NAME, cache, None, None)
     assert dest.read_bytes() == b"wheel bytes" * 1000
     assert _leftovers(cache) == [dest]
 
@@ -40,12 +40,12 @@ def test_a_sha256_mismatch_leaves_nothing(tmp_path: Path) -> None:
     url, _ = _source(tmp_path)
     cache = tmp_path / "cache"
     with pytest.raises(WheelError, match="sha256 mismatch"):
-        _download(url, "0" * 64, NAME, cache, None, None)
+        download(url, "0" * 64, NAME, cache, None, None)
     assert _leftovers(cache) == []
 
 
 def test_an_unreachable_source_is_a_resolve_error_and_leaves_nothing(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     with pytest.raises(ResolveError, match=f"cannot download {NAME}"):
-        _download((tmp_path / "missing.whl").as_uri(), "1" * 64, NAME, cache, None, None)
+        download((tmp_path / "missing.whl").as_uri(), "1" * 64, NAME, cache, None, None)
     assert _leftovers(cache) == []

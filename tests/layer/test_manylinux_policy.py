@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import platform
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -53,30 +52,6 @@ static int work(void) { std::unique_lock<std::mutex> held(lock_); while (!ready_
 """
 OMP_BODY = "#include <omp.h>\nstatic int work(void) { return omp_get_max_threads(); }\n"
 PLAIN_BODY = "#include <string.h>\nstatic int work(void) { return (int)strlen(\"ok\"); }\n"
-
-
-@pytest.fixture(scope="module")
-def build(tmp_path_factory: pytest.TempPathFactory, python312: Path) -> Callable[..., Path]:
-    """Compile a shared object: ``build(name, source, cxx=False, flags=())`` -> its path."""
-    for tool in ("gcc", "g++"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} is needed to compile the test extensions")
-    python = python312
-    include = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-    out_dir = tmp_path_factory.mktemp("ext")
-
-    def compile_(name: str, source: str, *, cxx: bool = False, flags: tuple[str, ...] = ()) -> Path:
-        src = out_dir / (name + (".cpp" if cxx else ".c"))
-        src.write_text(source)
-        out = out_dir / name
-        command = ["g++" if cxx else "gcc", "-shared", "-fPIC", "-O1", f"-I{include}", "-o", str(out), str(src),
-                   *flags]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        assert done.returncode == 0, done.stderr
-        return out
-
-    return compile_
 
 
 def _module(name: str, body: str, cxx: bool = False) -> str:
@@ -127,11 +102,20 @@ def test_build_layer_and_check_layer_name_the_libstdcxx_and_libgomp_offenders(
                                           f"plaindemo/_plain{SUFFIX}": plain.read_bytes()}, tag=TAG),
     ]
     refused = run_cli("build-layer", *map(str, wheels), "--runtime", "python3.12", "--out", "refused.zip")
-    assert refused.exit_code == 1 and "check-layer" in refused.stderr, refused.stderr
+    flat = " ".join(refused.stderr.split())
+    # no wheel ships libgomp: the build stops before zipping, naming it and a wheel that would ship it
+    assert refused.exit_code == 1 and (f"error: ompdemo/_omp{SUFFIX} links libgomp.so.1, which python3.12 lacks "
+                                       "and no wheel in this layer ships") in flat, refused.stderr
+    assert "hint: add scikit-learn, whose wheel ships libgomp" in flat
+    assert not (tmp_path / "refused.zip").exists()
+    refused = run_cli("build-layer", str(wheels[0]), "--runtime", "python3.12", "--out", "refused.zip")
+    assert refused.exit_code == 1 and "fails check-layer: elf" in refused.stderr, refused.stderr
+    assert "newer system than manylinux_2_34_x86_64" in " ".join(refused.stderr.split())
     assert not (tmp_path / "refused.zip").exists()
 
     built = run_cli("build-layer", *map(str, wheels), "--runtime", "python3.12", "--no-check", "--out", "layer.zip")
     assert built.exit_code == 0, built.stderr
+    assert "warning: ompdemo" in " ".join(built.stderr.split()), built.stderr
     report = check_layer_zip(tmp_path / "layer.zip")
     assert not report.ok
     # what loads on this host and not on Lambda: the import check passes, the policy checks do not

@@ -14,7 +14,7 @@ import pytest
 from packaging.markers import Marker
 
 from lambdapack.interpreters import find_python
-from lambdapack.wheels.fetch import uv_binary
+from lambdapack.wheels.tools import uv_binary
 
 if sys.version_info >= (3, 11):
     import tomllib

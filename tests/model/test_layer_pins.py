@@ -28,6 +28,13 @@ def test_pins_are_the_manifests_versions(iris_model: Path) -> None:
         f"{name}=={versions[name]}" for name in ("scikit-learn", "numpy", "scipy", "joblib")]
 
 
+def test_a_model_using_xgboost_pins_it_through_xgboost_cpu(iris_model: Path, tmp_path: Path) -> None:
+    model = _model_with(iris_model, tmp_path, xgboost="3.1.0", lightgbm="4.6.0")
+    pins = layer_pins(model, Target.for_runtime("python3.12", "x86_64"))
+    assert pins[-2:] == ["xgboost-cpu==3.1.0", "lightgbm==4.6.0"]
+    assert not any(p.startswith("xgboost==") for p in pins)
+
+
 def test_amazon_linux_2_caps_only_its_runtimes() -> None:
     assert newest_loadable(Target.for_runtime("python3.11", "x86_64"))["scikit-learn"] == "1.7.2"
     assert newest_loadable(Target.for_runtime("python3.10", "arm64")) == {"scikit-learn": "1.7.0"}

@@ -20,3 +20,27 @@ def test_mismatches_name_each_package() -> None:
 
 def test_pins() -> None:
     assert pins_for(MODEL) == ["scikit-learn==1.9.1", "numpy==2.4.6", "scipy==1.17.1", "joblib==1.6.0"]
+
+
+def test_boosters_are_compared_only_when_the_model_lists_them() -> None:
+    layer = {"scikit-learn": "1.9.1", "numpy": "2.4.6", "scipy": "1.17.1", "joblib": "1.6.0"}
+    assert version_mismatches(MODEL, layer) == []  # a scikit-learn model: no xgboost or lightgbm asked for
+    booster = {**MODEL, "xgboost": "3.1.0", "lightgbm": "4.6.0"}
+    found = version_mismatches(booster, {**layer, "lightgbm": "4.5.0"})
+    assert [(m.package, m.model, m.layer) for m in found] == [("xgboost", "3.1.0", None),
+                                                               ("lightgbm", "4.6.0", "4.5.0")]
+
+
+def test_a_layers_xgboost_cpu_is_its_xgboost() -> None:
+    record = {"packages": [{"name": "xgboost_cpu", "version": "3.1.0"}, {"name": "lightgbm", "version": "4.6.0"}]}
+    carried = layer_versions(record)
+    assert carried["xgboost"] == "3.1.0" and carried["xgboost-cpu"] == "3.1.0"
+    assert version_mismatches({"xgboost": "3.1.0", "lightgbm": "4.6.0"}, carried) == []
+    assert version_mismatches({"xgboost": "3.1.0"}, {"XGBoost-CPU": "3.1.0"}) == []  # any spelling, any caller
+    assert [m.describe() for m in version_mismatches({"xgboost": "3.0.5"}, carried)] == [
+        "xgboost 3.0.5 (model) vs layer has 3.1.0"]
+
+
+def test_a_model_pins_xgboost_through_its_cpu_only_build() -> None:
+    assert pins_for({"scikit-learn": "1.9.1", "xgboost": "3.1.0", "lightgbm": "4.6.0"}) == [
+        "scikit-learn==1.9.1", "xgboost-cpu==3.1.0", "lightgbm==4.6.0"]
