@@ -112,8 +112,8 @@ def compile_model(model: Any, request: dict, fields: list[dict], frame: str | No
     data = runtime.encode(header, {k: v.tolist() for k, v in export.tables.items()})
     predictor = runtime.Predictor(*runtime.decode(data))
     predictor.check_nodes()
-    predictor.self_check()
     report = proof.verify(predictor, rows, task)
+    predictor.self_check()  # what init will run: after the proof, which says where a difference is
     report.update(leaves=leaves, unreachable_leaves=unreachable, nodes=nodes, trees=len(export.roots),
                   steps=len(lowered.steps), kind=export.model["kind"], estimator=header["source"]["estimator"],
                   sklearn=sklearn.__version__)
