@@ -81,6 +81,17 @@ class LayerPython:
         site = opt / "python" / "lib" / f"python{version}" / "site-packages"
         return cls(interpreter, version, (site, opt / "python"), f"the layer's Python {version}", runtime, opt)
 
+    def environment(self) -> dict[str, str]:
+        """This process's environment, with the layers' ``lib/`` first on the library path, as Lambda's ``/opt/lib``.
+
+        A layer vendors there the shared libraries its wheels link but do not ship (libgomp for LightGBM).
+        """
+        env = dict(os.environ)
+        if self.opt_dir is not None:
+            paths = [str(self.opt_dir / "lib"), *filter(None, env.get("LD_LIBRARY_PATH", "").split(os.pathsep))]
+            env["LD_LIBRARY_PATH"] = os.pathsep.join(paths)
+        return env
+
     def command(self) -> list[str]:
         isolation = ["-I", "-S", "-B"] if self.site_paths else ["-I", "-B"]
         return [str(self.interpreter), *isolation, str(CHILD)]
@@ -98,7 +109,7 @@ class LayerPython:
                    "entry": entry, "request": dict(request)}
         try:
             done = subprocess.run(self.command(), input=json.dumps(message), capture_output=True, text=True,
-                                  cwd=cwd, timeout=timeout, check=False)
+                                  cwd=cwd, timeout=timeout, check=False, env=self.environment())
         except subprocess.TimeoutExpired:
             raise ChildFailure("timeout", f"it took over {timeout:g} s") from None
         except OSError as exc:

@@ -24,7 +24,7 @@ MODEL_MANIFEST = "model.json"
 FUNCTION_MANIFEST = "function.json"
 PINNED_PACKAGES = ("scikit-learn", "numpy", "scipy", "joblib", "xgboost", "lightgbm")
 # a layer's distribution that provides a pinned package under another name
-PROVIDED_BY = {"xgboost-cpu": "xgboost"}
+LAYER_ALIASES = {"xgboost-cpu": "xgboost"}
 _SITE_PACKAGES = re.compile(r"(.*)[/\\]python[/\\]lib[/\\]python3\.\d+[/\\]site-packages[/\\]?")
 
 
@@ -37,7 +37,7 @@ def layer_versions(record: dict) -> dict:
     out = {}
     for pkg in record.get("packages") or []:
         name = canonical_name(str(pkg["name"]))
-        out[PROVIDED_BY.get(name, name)] = str(pkg["version"])
+        out[LAYER_ALIASES.get(name, name)] = str(pkg["version"])
     return out
 
 

@@ -18,8 +18,9 @@ from .config import ModelInitError, env_int, log, model_dir, switched_off
 from .inputs import Inputs
 
 # numpy, joblib and scikit-learn are imported from the layer only on the estimator path, or for a
-# batch larger than the predictor's row threshold while the layer is there.
-DEFAULT_PREDICTOR_MAX_ROWS = 1000
+# batch larger than the predictor's row threshold while the layer is there (function.json says it;
+# this is lambdapack.predictor.build.MAX_ROWS, for a function.json without it).
+DEFAULT_PREDICTOR_MAX_ROWS = 50
 
 
 def sha256_of(path: str) -> str:

@@ -153,6 +153,8 @@ def test_record_discovery_follows_the_sys_path_rules(tmp_path: Path, iris_handle
 
 
 CASES = [
+    ({"xgboost": "3.2.0", "scikit-learn": "1.9.1"}, {"xgboost-cpu": "3.2.0", "scikit-learn": "1.9.1"}),
+    ({"xgboost": "3.2.0", "lightgbm": "4.7.0"}, {"xgboost-cpu": "3.1.0", "lightgbm": "4.7.0"}),
     ({"scikit-learn": "1.9.1", "numpy": "2.5.5", "scipy": "1.18.1", "joblib": "1.6.0"},
      {"scikit-learn": "1.9.1", "numpy": "2.5.5", "scipy": "1.18.1", "joblib": "1.6.0"}),
     ({"scikit-learn": "1.9.1", "numpy": "2.5.5"}, {"scikit_learn": "1.9.1", "NumPy": "2.5.5"}),
@@ -178,6 +180,7 @@ def test_template_version_rule_agrees_with_ours(iris_handler: ModuleType, model:
 
 def test_template_pins_the_same_packages_as_ours(iris_handler: ModuleType) -> None:
     assert tuple(iris_handler.model.manifests.PINNED_PACKAGES) == version_rule.PINNED_PACKAGES
+    assert iris_handler.model.manifests.LAYER_ALIASES == version_rule.LAYER_ALIASES
 
 
 RUNTIME_FILES = sorted(p.relative_to(template_path("lambdapack_runtime").parent).as_posix()

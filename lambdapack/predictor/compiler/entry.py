@@ -14,6 +14,7 @@ import joblib
 import numpy as np
 import sklearn
 from lambdapack_runtime import predictor as runtime
+from lambdapack_runtime.links import FLOAT32_MAX
 
 from .errors import Unsupported
 from .lower import export_final as export_model
@@ -67,7 +68,7 @@ def _task(final: Any) -> str:
 
 def _finite_pools(pools: Pools, proof: Proof, export: Export) -> Any:
     """Drop pool values the steps take out of the range the estimator accepts; the pool rows' estimator input."""
-    limit = 3.4028234663852886e38 if export.model.get("float32_inputs") else np.inf
+    limit = FLOAT32_MAX if export.model.get("float32_inputs") else np.inf
     for _ in range(2):
         length = max(len(p) for p in pools.values)
         post, _ = preprocess(proof.model, proof.estimator_input(pools.rows(mixes=0)[:length]))

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from lambdapack_runtime.links import FLOAT32_MAX
 
 from .encoders import UNSEEN_TEXT
 from .errors import Unsupported
@@ -25,7 +26,6 @@ from .tables import Export
 
 MAX_ROWS = 200_000  # probe rows beyond which a model is too large to prove here
 MIXES = 3  # shuffled copies of the pool rows, so values of different inputs meet
-FLOAT32_MAX = 3.4028234663852886e38
 EXTREMES = (-FLOAT32_MAX, -1e12, -1.0, -1e-30, -0.0, 0.0, 5e-324, 1e-30, 1.0, 1e12, FLOAT32_MAX)
 _CHUNK = 4096
 
