@@ -25,22 +25,27 @@ def model_group() -> None:
 
 @model_group.command("import")
 @click.argument("model_file", type=click.Path(path_type=Path), metavar="MODEL.joblib")
-@click.option("--features", required=True, metavar="A,B,C",
-              help="Input feature names, in the order the model was fitted on.")
+@click.option("--features", metavar="A,B,C",
+              help="Input feature names, in the order the model was fitted on (default: the column names a "
+                   "model fitted on a DataFrame carries).")
 @click.option("--classes", metavar="X,Y", help="Display names of the model's classes_ (classifiers).")
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=defaults.MODEL_DIR, show_default=True,
               help="Directory for model.joblib and model.json.")
 @json_option
-def import_command(model_file: Path, features: str, classes: str | None, out: Path, as_json: bool) -> None:
-    """Check a fitted scikit-learn estimator and write it with a manifest.
+def import_command(model_file: Path, features: str | None, classes: str | None, out: Path, as_json: bool) -> None:
+    """Check a fitted scikit-learn estimator or pipeline and write it with a manifest.
 
     The file is unpickled to check it (a pickle runs code: import only files
     you trust). It must be fitted, have predict(), take as many inputs as
-    --features names, and have been saved by the scikit-learn installed here.
+    --features names, and have been saved by the libraries installed here.
+    The manifest records each input's type as the model takes it: a number,
+    or a category with the categories its encoder learned, and whether it
+    may be missing (null).
 
     \b
     Examples:
       lambdapack model import model.joblib --features sl,sw,pl,pw
+      lambdapack model import pipeline.joblib          # fitted on a DataFrame: its column names
       lambdapack model import house.joblib --features rooms,area,age --out build/house
     """
     from lambdapack.model.importer import import_model
@@ -51,6 +56,10 @@ def import_command(model_file: Path, features: str, classes: str | None, out: Pa
 
 def _render_import(report, console: Console) -> None:  # type: ignore[no-untyped-def]
     console.print(f"imported {report.estimator_class} ({report.task}, {len(report.features)} features)")
+    for line in report.inputs:
+        console.print(f"  {line}", soft_wrap=True, highlight=False)
+    if report.input_frame:
+        console.print("  (the estimator takes a pandas DataFrame: a layer for it needs pandas)", highlight=False)
     console.print(f"wrote [bold]{report.model_path}[/] ({human_bytes(report.bytes)}, sha256 {report.sha256[:12]}…) "
                   f"and {report.manifest_path.name}")
 
@@ -86,6 +95,13 @@ def _render_show(summary, console: Console) -> None:  # type: ignore[no-untyped-
         target = f", target {m.dataset.target!r}" if m.dataset.target else ""
         rows.append(("dataset", f"{m.dataset.name} ({m.dataset.rows} rows{split}{target})"))
     rows.append(("features", ", ".join(f"{f.name} ({f.alias})" if f.alias else f.name for f in m.features)))
+    if m.typed:
+        rows += [("input", f"{f.alias or f.name}: {f.describe()}") for f in m.features]
+    else:
+        rows.append(("input", f"types not recorded ({m.schema}): every input is taken as a number; "
+                              "`lambdapack package` reads them off the model"))
+    if m.input_frame:
+        rows.append(("frame", f"the estimator takes a {m.input_frame.replace('_', ' ')} DataFrame"))
     if m.classes is not None:
         rows.append(("classes", ", ".join(m.classes)))
     if m.metrics:

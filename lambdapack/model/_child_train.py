@@ -159,7 +159,9 @@ def fit_and_reply(request: dict[str, Any]) -> dict[str, Any]:
     describe = None
     if request.get("describe_with"):  # "module:function", a module the layer's Python was given
         module, _, function = str(request["describe_with"]).partition(":")
-        describe = getattr(importlib.import_module(module), function)
+
+        def describe(*args: Any) -> Any:  # imported once the model is fitted: it needs numpy
+            return getattr(importlib.import_module(module), function)(*args)
     try:
         return fit_and_dump(request, describe)
     except TrainFailure as exc:

@@ -1,9 +1,12 @@
 """``model import``: bring your own fitted estimator and give it a manifest.
 
 The file is unpickled once, here, by the user's own request (a pickle is code: only import
-files you trust). It must be a fitted scikit-learn estimator with ``predict`` whose input
-width matches ``--features``, pickled by the scikit-learn installed here, because the
-manifest records this environment's versions and the layer will be pinned to them.
+files you trust). It must be a fitted estimator with ``predict`` (scikit-learn, or the
+scikit-learn wrappers of XGBoost and LightGBM, alone or at the end of a pipeline) whose
+input width matches ``--features`` (or, for a model fitted on a DataFrame, the column names
+it was fitted with), pickled by the libraries installed here, because the manifest records
+this environment's versions and the layer will be pinned to them. The manifest types each
+input as the model itself takes it (:mod:`lambdapack.predictor.inputs`).
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from lambdapack.archive import sha256_file
 from lambdapack.errors import ModelError
 from lambdapack.model._child_train import library_versions
 from lambdapack.model.datasets import aliases_for
-from lambdapack.model.manifest import MANIFEST_FILE, MODEL_FILE, EstimatorInfo, Feature, Manifest, ModelFile
-from lambdapack.model.train import DEFAULT_OUT, publish, staging_model_dir
+from lambdapack.model.manifest import MANIFEST_FILE, MODEL_FILE, EstimatorInfo, Manifest, ModelFile
+from lambdapack.model.native import load_native
+from lambdapack.model.train import DEFAULT_OUT, publish, staging_model_dir, typed_features
+from lambdapack.predictor.inputs import describe_here
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,8 @@ class ImportReport:
     sha256: str
     bytes: int
     versions: Mapping[str, str]
+    inputs: tuple[str, ...] = ()  # each input and what a request may send for it
+    input_frame: str | None = None
 
 
 def split_names(text: str | Sequence[str] | None, option: str) -> tuple[str, ...] | None:
@@ -154,20 +161,59 @@ def class_names_for(model: Any, task: str, given: tuple[str, ...] | None) -> tup
     return given or tuple(str(c.item() if hasattr(c, "item") else c) for c in labels)
 
 
+def feature_names_for(model: Any, given: tuple[str, ...] | None) -> tuple[str, ...]:
+    """``--features``, else the column names the model was fitted with; checked against the model."""
+    if given is None:
+        fitted = getattr(model, "feature_names_in_", None)
+        if fitted is None:
+            width = getattr(model, "n_features_in_", None)
+            raise ModelError("the model was not fitted on named columns: --features is needed",
+                             hint=f"name its {width or 'input'} columns in order: --features a,b,c")
+        given = tuple(str(n) for n in fitted)
+    check_features(model, given)
+    return given
+
+
+def _versions_for(model: Any, frame: str | None) -> dict[str, str]:
+    """This environment's versions of what the model needs to load and be asked (pandas for a DataFrame)."""
+    versions = library_versions()
+    modules = {type(step).__module__.split(".")[0] for step in _steps(model)}
+    for library in ("xgboost", "lightgbm"):
+        if library in modules:
+            versions[library] = str(__import__(library).__version__)
+    if frame is not None:
+        import pandas
+
+        versions["pandas"] = str(pandas.__version__)
+    return versions
+
+
+def _steps(model: Any) -> list[Any]:
+    out, todo = [], [model]
+    while todo:
+        est = todo.pop()
+        out.append(est)
+        todo += [step for _, step in getattr(est, "steps", [])]
+        todo += [trans for _, trans, _ in getattr(est, "transformers_", []) if not isinstance(trans, str)]
+    return out
+
+
 def import_model(
     model_file: Path,
-    features: str | Sequence[str],
+    features: str | Sequence[str] | None = None,
     classes: str | Sequence[str] | None = None,
     out: Path = DEFAULT_OUT,
 ) -> ImportReport:
     """Check ``model_file`` and write it with a manifest into ``out`` (atomically)."""
     model_file = Path(model_file)
-    feature_names = split_names(features, "--features") or ()
     given_classes = split_names(classes, "--classes")
-    model = load_estimator(model_file)
+    native = load_native(model_file) if model_file.is_file() else None
+    model = native if native is not None else load_estimator(model_file)
     task = check_estimator(model, model_file)
-    check_features(model, feature_names)
+    feature_names = feature_names_for(model, split_names(features, "--features"))
     class_names = class_names_for(model, task, given_classes)
+    schema = describe_here(model, list(feature_names), list(aliases_for(feature_names)))
+    typed = typed_features(schema, feature_names, aliases_for(feature_names))
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ModelError(f"--out {out} is a file", hint="pass a directory for model.joblib and model.json")
@@ -175,7 +221,12 @@ def import_model(
     with staging_model_dir(out) as staged:
         staged_model = staged / MODEL_FILE
         try:
-            shutil.copyfile(model_file, staged_model)
+            if native is not None:  # a library's own format: pickled like every other model
+                import joblib
+
+                joblib.dump(native, staged_model)
+            else:
+                shutil.copyfile(model_file, staged_model)
         except OSError as exc:
             raise ModelError(f"cannot copy {model_file} ({exc.strerror or exc})",
                              hint="check free space and permissions") from None
@@ -183,11 +234,12 @@ def import_model(
             task=task,
             estimator=EstimatorInfo(public_class_path(type(model)), params),
             dataset=None,
-            features=tuple(Feature(n, a) for n, a in zip(feature_names, aliases_for(feature_names), strict=True)),
+            features=typed,
             classes=class_names,
             metrics={},
-            versions=library_versions(),
+            versions=_versions_for(model, schema.get("input_frame")),
             model=ModelFile(MODEL_FILE, staged_model.stat().st_size, sha256_file(staged_model)),
+            input_frame=schema.get("input_frame"),
         )
         (staged / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
         publish(staged, out)
@@ -195,4 +247,5 @@ def import_model(
         out=out, model_path=out / MODEL_FILE, manifest_path=out / MANIFEST_FILE, task=task,
         estimator_class=manifest.estimator.class_path, features=feature_names, classes=manifest.classes,
         sha256=manifest.model.sha256, bytes=manifest.model.bytes, versions=dict(manifest.versions),
+        inputs=tuple(f"{f.name}: {f.describe()}" for f in typed), input_frame=manifest.input_frame,
     )

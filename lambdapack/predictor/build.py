@@ -25,7 +25,6 @@ from lambdapack.layer.inspect import inspect_layer
 from lambdapack.layer_python import ChildFailure, LayerPython
 from lambdapack.model import version_rule
 from lambdapack.model.manifest import Manifest
-from lambdapack.predictor.compiler.registry import MODELS, STEPS
 from lambdapack.predictor.files import compiler_modules
 
 PREDICTOR_FILE = "model.predictor"
@@ -38,8 +37,6 @@ MAX_NODES = 2_000_000
 # breast_cancer; 50 costs the least over all three (at most 16.5 ms a request over the faster path).
 MAX_ROWS = 50
 COMPILE_TIMEOUT_S = 900
-COVERED_MODELS = frozenset(MODELS)
-COVERED_STEPS = frozenset(STEPS)
 
 
 @dataclass(frozen=True)
@@ -173,8 +170,11 @@ def proof_sentence(verification: Mapping[str, Any], claim: Mapping[str, Any]) ->
     """``package``'s one line: on what the predictor was proven, and what holds."""
     where = f"{verification.get('rows', 0):,} rows"
     if verification.get("trees"):
-        where += (f" reaching all {verification.get('leaves', 0) - verification.get('unreachable_leaves', 0):,} "
-                  f"reachable leaves of {verification.get('trees', 0):,} trees")
+        leaves, trees = verification.get("leaves", 0), verification.get("trees", 0)
+        unreachable = verification.get("unreachable_leaves", 0)
+        where += f" reaching all {leaves:,} leaves" if not unreachable else \
+            f" reaching {leaves - unreachable:,} of {leaves:,} leaves ({unreachable:,} no input can reach)"
+        where += f" of {trees:,} tree{'s' if trees != 1 else ''}"
     parts = []
     if "preprocessing" in claim:
         parts.append(f"preprocessing {claim['preprocessing']}")

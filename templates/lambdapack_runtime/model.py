@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from . import manifests, predictor
+from . import adapters, manifests, predictor
 from .config import ModelInitError, env_int, log, model_dir, switched_off
 from .inputs import Inputs
 
@@ -59,7 +59,7 @@ class Estimator:
         import joblib
 
         try:
-            self.estimator = joblib.load(path)
+            self.estimator = adapters.adapt(joblib.load(path))
         except Exception as exc:  # noqa: BLE001 -- unpickling runs arbitrary code: any failure is an init error
             raise ModelInitError(f"cannot load {model_file}: {type(exc).__name__}: {exc}") from None
         self._warn_on_other_versions(manifest)

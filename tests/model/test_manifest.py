@@ -55,8 +55,8 @@ def test_corrupt_json_names_the_line(model_dir: Path) -> None:
 
 
 def test_unknown_schema_is_refused(model_dir: Path) -> None:
-    _edit(model_dir, lambda d: d.update(schema="lambdapack.model/2"))
-    with pytest.raises(ModelError, match=r"unknown manifest schema 'lambdapack\.model/2'") as info:
+    _edit(model_dir, lambda d: d.update(schema="lambdapack.model/3"))
+    with pytest.raises(ModelError, match=r"unknown manifest schema 'lambdapack\.model/3'") as info:
         load_manifest(model_dir)
     assert "upgrade lambdapack" in info.value.hint
 

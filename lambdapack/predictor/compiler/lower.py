@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Unsupported
-from .registry import MODELS, STEPS
+from .registry import MODELS, STEPS, key
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,8 @@ def lower_step(step: Any, columns: list[Column], facts: Facts, where: str) -> tu
         return lower_chain(step.steps, columns, facts, where)
     if kind == "ColumnTransformer":
         return _columns(step, columns, facts, where)
-    module = STEPS.get(kind)
-    if module is None or not type(step).__module__.startswith("sklearn."):
+    module = STEPS.get(key(type(step)))
+    if module is None:
         raise Blocked(f"its {where} ({_name(step)}) is outside what the predictor compiles")
     front_end = importlib.import_module(f"{__package__}.{module}")
     try:
@@ -140,17 +140,12 @@ def lower(model: Any, n_inputs: int) -> Lowered:
         facts.block(str(exc))
         while type(final).__name__ == "Pipeline":
             final = final.steps[-1][1]
-    cls = type(final)
-    if cls.__name__ not in MODELS or not _from_known_library(cls):
+    if key(type(final)) not in MODELS:
         facts.block(f"{_name(final)} is not a model the predictor covers")
     return Lowered(steps, final, columns, facts, blocker=facts.blocker)
 
 
-def _from_known_library(cls: type) -> bool:
-    return cls.__module__.split(".")[0] in ("sklearn", "xgboost", "lightgbm")
-
-
 def export_final(lowered: Lowered, task: str) -> Any:
     """The final estimator through its family's front end: ``(model spec, output spec, Tables or None)``."""
-    module = MODELS[type(lowered.final).__name__]
+    module = MODELS[key(type(lowered.final))]
     return importlib.import_module(f"{__package__}.{module}").export(lowered.final, task)

@@ -1,26 +1,34 @@
 """Which front end compiles which step or estimator: the one table a new model family is added to.
 
-Pure data, importable without numpy: ``lambdapack.predictor.build`` reads it to say early that a
-model is not covered. ``STEPS`` name modules with ``lower(step, columns, facts) -> (spec,
-columns)``; ``MODELS`` name modules with ``export(estimator, task) -> Export``.
+Pure data, importable without numpy. Keys are ``library.ClassName`` (the class's top-level
+package and name: ``sklearn.RandomForestClassifier``, ``xgboost.XGBClassifier``). ``STEPS`` name
+modules with ``lower(step, columns, facts) -> (spec, columns)`` (:mod:`.scalers` is the model);
+``MODELS`` name modules with ``export(estimator, task) -> Export`` (:mod:`.forest` is the model).
+Adding a model family is one such module, its tests, and its line here.
 """
 
 from __future__ import annotations
 
 STEPS = {
-    "StandardScaler": "scalers", "MinMaxScaler": "scalers", "MaxAbsScaler": "scalers", "RobustScaler": "scalers",
-    "SimpleImputer": "imputers",
-    "OneHotEncoder": "encoders", "OrdinalEncoder": "encoders",
+    "sklearn.StandardScaler": "scalers", "sklearn.MinMaxScaler": "scalers",
+    "sklearn.MaxAbsScaler": "scalers", "sklearn.RobustScaler": "scalers",
+    "sklearn.SimpleImputer": "imputers",
+    "sklearn.OneHotEncoder": "encoders", "sklearn.OrdinalEncoder": "encoders",
 }
 
 MODELS = {
-    "DecisionTreeClassifier": "forest", "ExtraTreeClassifier": "forest",
-    "DecisionTreeRegressor": "forest", "ExtraTreeRegressor": "forest",
-    "RandomForestClassifier": "forest", "ExtraTreesClassifier": "forest",
-    "RandomForestRegressor": "forest", "ExtraTreesRegressor": "forest",
-    "GradientBoostingClassifier": "gradient_boosting", "GradientBoostingRegressor": "gradient_boosting",
-    "HistGradientBoostingClassifier": "hist_gradient_boosting",
-    "HistGradientBoostingRegressor": "hist_gradient_boosting",
+    "sklearn.DecisionTreeClassifier": "forest", "sklearn.ExtraTreeClassifier": "forest",
+    "sklearn.DecisionTreeRegressor": "forest", "sklearn.ExtraTreeRegressor": "forest",
+    "sklearn.RandomForestClassifier": "forest", "sklearn.ExtraTreesClassifier": "forest",
+    "sklearn.RandomForestRegressor": "forest", "sklearn.ExtraTreesRegressor": "forest",
+    "sklearn.GradientBoostingClassifier": "gradient_boosting", "sklearn.GradientBoostingRegressor": "gradient_boosting",
+    "sklearn.HistGradientBoostingClassifier": "hist_gradient_boosting",
+    "sklearn.HistGradientBoostingRegressor": "hist_gradient_boosting",
 }
 
 COMPOSITES = ("Pipeline", "ColumnTransformer")
+
+
+def key(cls: type) -> str:
+    """The registry's name for a class: ``sklearn.StandardScaler``."""
+    return f"{cls.__module__.split('.')[0]}.{cls.__name__}"

@@ -108,7 +108,12 @@ def _frame_and_row(model: Any, fields: list[dict], named: bool) -> tuple[str | N
 
 def describe(model: Any, names: list[str], aliases: list[str | None] | None = None) -> dict:
     """``{"features": [...], "input_frame": ..., "blocker": ...}`` for a fitted model and its input names."""
-    aliases = aliases or [None] * len(names)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an encoder's warning about an unseen value is the answer asked for
+        return _describe(model, names, aliases or [None] * len(names))
+
+
+def _describe(model: Any, names: list[str], aliases: list[str | None]) -> dict:
     lowered = lower(model, len(names))
     fields = _fields(names, aliases, lowered)
     named = getattr(model, "feature_names_in_", None) is not None

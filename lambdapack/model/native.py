@@ -1,0 +1,25 @@
+"""Models saved in a library's own format, for ``model import``: one loader per format, chosen by the file.
+
+``model import model.json`` (XGBoost), ``model import model.txt`` (LightGBM): the loader reads the
+file with the library installed here and returns the object ``model import`` pickles as
+``model.joblib``, so every later step (the manifest's schema, the predictor, the estimator path
+through ``lambdapack_runtime.adapters``) sees one kind of model file. A file no loader claims is
+read by joblib.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+# (does this loader claim the file?, load it) in the order they are asked
+LOADERS: list[tuple[Callable[[Path], bool], Callable[[Path], Any]]] = []
+
+
+def load_native(path: Path) -> Any | None:
+    """The model in ``path`` if a native-format loader claims the file, else None (a joblib/pickle file)."""
+    for claims, load in LOADERS:
+        if claims(path):
+            return load(path)
+    return None
