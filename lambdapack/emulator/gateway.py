@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import signal
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import FrameType
 
 from lambdapack.emulator.http_events import PAYLOAD_VERSIONS
 from lambdapack.emulator.http_server import GatewayHandler, GatewayServer
@@ -89,6 +92,47 @@ class Gateway:
         self._server.server_close()
         if self.pool is not None:
             self.pool.close()
+
+
+class StopSignals:
+    """SIGINT (Ctrl-C) and SIGTERM as a request to stop ``serve``; a context manager for the main thread.
+
+    Installed whatever the process inherited: a program started as a background job of a
+    non-interactive shell (``lambdapack serve &`` in a script) inherits SIGINT *ignored*, and
+    Python leaves it so; such a ``serve`` never stopped on Ctrl-C or ``kill -INT``. While the
+    runtimes start, SIGINT still raises KeyboardInterrupt (nothing to wait for); once
+    :meth:`wait` runs, a signal only records itself and :meth:`wait` returns within ``poll_s``.
+    The handler takes no lock: one that set a ``threading.Event`` could find the main thread
+    holding that event's lock inside ``Event.wait`` and wait for itself forever.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, poll_s: float = 0.2) -> None:
+        self._poll_s = poll_s
+        self._serving = False
+        self._received: list[int] = []
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGINT and not self._serving:
+            raise KeyboardInterrupt
+        self._received.append(signum)
+
+    def __enter__(self) -> StopSignals:
+        self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)  # type: ignore[arg-type]
+
+    def wait(self) -> int:
+        """Block until SIGINT or SIGTERM arrives (or has arrived); the signal's number."""
+        self._serving = True
+        while not self._received:
+            time.sleep(self._poll_s)
+        return self._received[0]
 
 
 @contextlib.contextmanager

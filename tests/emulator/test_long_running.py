@@ -1,15 +1,22 @@
-"""What a long-running ``serve`` depends on: a runtime that keeps nothing per invocation.
+"""What a long-running ``serve`` depends on: a runtime that keeps nothing per invocation, and a stop
+that works however the process was started.
 
 The figures (RSS over 100,000 requests, stop times) are the reliability bench's
-(``bench/bench_reliability.py``); these tests check the causes it found, functionally.
+(``bench/bench_reliability.py``); these tests check the two causes it found, functionally.
 """
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 from emulator_support import make_function, make_layer
 
+from lambdapack.emulator.gateway import StopSignals
 from lambdapack.emulator.invoker import LocalFunction
 from lambdapack.emulator.session import FunctionSpec, open_function
 
@@ -55,3 +62,49 @@ def _payload(function: LocalFunction, event: bytes) -> dict:
     result = function.invoke(event)
     assert result.ok, result.payload
     return result.payload
+
+
+STOP_SCRIPT = textwrap.dedent('''
+    import signal, sys
+    from lambdapack.emulator.gateway import StopSignals
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a background job of a script inherits it
+    before = signal.getsignal(signal.SIGTERM)
+    with StopSignals(poll_s=0.05) as stop:
+        print("waiting", flush=True)
+        received = stop.wait()
+    print(signal.Signals(received).name, signal.getsignal(signal.SIGINT) == signal.SIG_IGN,
+          signal.getsignal(signal.SIGTERM) == before, flush=True)
+''')
+
+
+def _stop_script(send: Callable[[subprocess.Popen[str]], None]) -> list[str]:
+    proc = subprocess.Popen([sys.executable, "-c", STOP_SCRIPT], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "waiting\n"
+        send(proc)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    return out.split()
+
+
+def test_stop_signals_stop_on_sigint_even_when_it_was_ignored_and_restore_the_handlers() -> None:
+    assert _stop_script(lambda proc: proc.send_signal(signal.SIGINT)) == ["SIGINT", "True", "True"]
+    assert _stop_script(lambda proc: proc.send_signal(signal.SIGTERM)) == ["SIGTERM", "True", "True"]
+
+
+def test_ctrl_c_while_the_runtimes_start_still_interrupts() -> None:
+    """Before serving there is nothing to wait for: SIGINT raises KeyboardInterrupt, as it always did."""
+    with StopSignals() as _stop:
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            interrupted = True
+        else:
+            interrupted = False
+    assert interrupted
