@@ -59,8 +59,9 @@ def test_update_rewrites_only_the_section(tmp_path: Path, monkeypatch: pytest.Mo
 
 # Runs a renderer the way generated.py does, then fails if it imported a plotting library.
 NO_PLOTTING = """
-import runpy, sys
+import os, runpy, sys
 sys.argv = sys.argv[1:]
+sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))  # as `python SCRIPT` sets it
 try:
     runpy.run_path(sys.argv[0], run_name="__main__")
 except SystemExit as exc:
