@@ -58,7 +58,7 @@ from measure import versions_in  # noqa: E402
 
 from lambdapack import __version__ as LAMBDAPACK_VERSION  # noqa: E402
 from lambdapack.archive import ZipEntry, sha256_file, write_zip  # noqa: E402
-from lambdapack.emulator.session import FunctionSpec, open_function  # noqa: E402
+from lambdapack.emulator.session import LocalFunctionSpec, open_function  # noqa: E402
 
 RUNTIME = "python3.12"
 ARCH = "x86_64"
@@ -107,7 +107,7 @@ def _lambdapack(*args: str, cwd: Path) -> None:
         raise RuntimeError(f"lambdapack {' '.join(args)} failed:\n{tail}")
 
 
-def build_inputs(work: Path, layer: Path | None) -> dict[str, FunctionSpec]:
+def build_inputs(work: Path, layer: Path | None) -> dict[str, LocalFunctionSpec]:
     """The layer, the model trained in it, and the five function zips; a spec per variant."""
     if layer is None:
         layer = work / f"layer-{RUNTIME}-{ARCH}.zip"
@@ -129,7 +129,7 @@ def build_inputs(work: Path, layer: Path | None) -> dict[str, FunctionSpec]:
     write_zip(work / "empty.zip", [ZipEntry("lambda_function.py", EMPTY_HANDLER.encode())])
     zips = {"empty": "empty.zip", "guide": "guide.zip", "joblib": "joblib.zip", "predictor": "predictor.zip",
             "predictor_no_layer": "predictor.zip"}
-    return {v.key: FunctionSpec(work / zips[v.key], (layer,) if v.layer else (), runtime=RUNTIME,
+    return {v.key: LocalFunctionSpec(work / zips[v.key], (layer,) if v.layer else (), runtime=RUNTIME,
                                 function_name=f"coldstart-{v.key}") for v in VARIANTS}
 
 
@@ -151,7 +151,7 @@ def _discard(_: bytes) -> None:
     pass
 
 
-def cold_start(spec: FunctionSpec, event: bytes, expected: object, warm_calls: int) -> Sample:
+def cold_start(spec: LocalFunctionSpec, event: bytes, expected: object, warm_calls: int) -> Sample:
     with open_function(spec, log_sink=_discard) as function:
         first = function.invoke(event)
         warm = [function.invoke(event) for _ in range(warm_calls)]
@@ -167,7 +167,7 @@ def cold_start(spec: FunctionSpec, event: bytes, expected: object, warm_calls: i
         warm_ms=statistics.median(r.round_trip_ms for r in warm) if warm else first.round_trip_ms)
 
 
-def _function_python_and_layer(spec: FunctionSpec) -> tuple[str, dict[str, str]]:
+def _function_python_and_layer(spec: LocalFunctionSpec) -> tuple[str, dict[str, str]]:
     """The full version of the interpreter the emulator runs the function with; the layer's key versions."""
     from lambdapack.emulator.session import prepare
 
@@ -177,7 +177,7 @@ def _function_python_and_layer(spec: FunctionSpec) -> tuple[str, dict[str, str]]
     return python, {k: v for k, v in sorted(found.items()) if k in ("scikit-learn", "numpy", "scipy", "joblib")}
 
 
-def measure(specs: Mapping[str, FunctionSpec], runs: int, warm_calls: int,
+def measure(specs: Mapping[str, LocalFunctionSpec], runs: int, warm_calls: int,
             on_round: Callable[[int], None] | None = None) -> tuple[dict[str, list[Sample]], list[float]]:
     """``runs`` rounds of a fresh runtime per variant, in VARIANTS order; the 1-min load per round."""
     event = json.dumps(EVENT).encode()
@@ -236,7 +236,7 @@ def _importtime(stderr: str) -> list[dict[str, Any]]:
     return sorted((m for m in out if m["cumulative_ms"] >= 1.0), key=lambda m: -m["cumulative_ms"])[:12]
 
 
-def profile_init(spec: FunctionSpec, runs: int) -> dict[str, Any]:
+def profile_init(spec: LocalFunctionSpec, runs: int) -> dict[str, Any]:
     """Median milliseconds per init phase over ``runs`` fresh processes, and one ``-X importtime`` run."""
     from lambdapack.emulator.process import lambda_environment
     from lambdapack.emulator.session import prepare

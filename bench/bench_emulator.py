@@ -30,7 +30,7 @@ from pathlib import Path
 
 from lambdapack.archive import ZipEntry, write_zip
 from lambdapack.emulator.gateway import start_gateway
-from lambdapack.emulator.session import FunctionSpec, open_function
+from lambdapack.emulator.session import LocalFunctionSpec, open_function
 from lambdapack.targets import host_arch
 
 HANDLER = '''
@@ -80,7 +80,7 @@ def _bare_call_us(runs: int) -> float:
 def round_trip(root: Path, runs: int) -> dict[str, float]:
     function_zip, layer = _zips(root, HANDLER)
     event = json.dumps(EVENT).encode()
-    with open_function(FunctionSpec(function_zip, (layer,)), log_sink=lambda _b: None) as function:
+    with open_function(LocalFunctionSpec(function_zip, (layer,)), log_sink=lambda _b: None) as function:
         cold = function.invoke(event)
         for _ in range(20):
             function.invoke(event)
@@ -128,7 +128,7 @@ def throughput(root: Path, pool_sizes: tuple[int, ...], seconds: float) -> dict[
     function_zip, layer = _zips(root, WEB_HANDLER)
     out: dict[str, dict[str, float]] = {}
     for size in pool_sizes:
-        with start_gateway(FunctionSpec(function_zip, (layer,)), port=0, concurrency=size,
+        with start_gateway(LocalFunctionSpec(function_zip, (layer,)), port=0, concurrency=size,
                            log_sink=lambda _b: None) as (_, info):
             _hammer(info.url, "/predict", size, 0.3)  # first request per runtime carries its init
             out[f"runtimes_{size}"] = {

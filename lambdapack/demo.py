@@ -119,7 +119,7 @@ def _reusable_layer(path: Path, runtime: str, arch: str) -> LayerInfo | None:
 
 def ensure_layer(root: Path, runtime: str, arch: str, rebuild: bool, step: Step) -> DemoLayer:
     started = time.monotonic()
-    path = root / "dist" / f"layer-{runtime}-{arch}.zip"
+    path = root / defaults.layer_zip(f"{runtime}-{arch}")
     layer = None if rebuild else _reusable_layer(path, runtime, arch)
     reused = layer is not None
     if layer is None:
@@ -141,7 +141,7 @@ def ensure_model(root: Path, layer: DemoLayer, python: Path, step: Step) -> Demo
     from lambdapack.model.manifest import load_manifest
 
     started = time.monotonic()
-    directory = root / "build" / "model"
+    directory = root / defaults.MODEL_DIR
     manifest = None
     if (directory / "model.json").is_file():
         try:
@@ -189,7 +189,7 @@ def run_demo(root: Path = Path("."), *, runtime: str | None = None, rebuild: boo
     """The whole pipeline in ``root``; see the module docstring."""
     from lambdapack.emulator.gateway import Gateway
     from lambdapack.emulator.pool import FunctionPool
-    from lambdapack.emulator.session import FunctionSpec, open_function
+    from lambdapack.emulator.session import LocalFunctionSpec, open_function
     from lambdapack.function.package import package_function
 
     say = step or (lambda _message: None)
@@ -203,12 +203,12 @@ def run_demo(root: Path = Path("."), *, runtime: str | None = None, rebuild: boo
     say(f"runtime {chosen} ({python}), architecture {arch}")
     layer = ensure_layer(root, chosen, arch, rebuild, say)
     model = ensure_model(root, layer, python, say)
-    function = root / "dist" / "function.zip"
+    function = root / defaults.FUNCTION_ZIP
     say(f"packaging {function}")
     package = package_function(model.directory, function, layer=layer.path)
 
     logs: list[bytes] = []
-    spec = FunctionSpec(function, (layer.path,), memory_mb=memory_mb, python=python, function_name="iris")
+    spec = LocalFunctionSpec(function, (layer.path,), memory_mb=memory_mb, python=python, function_name="iris")
     say("starting the local Lambda and sending the guide's event (cold start, then warm)")
     event = json.dumps(SEED_EVENT).encode()
     try:
@@ -218,10 +218,10 @@ def run_demo(root: Path = Path("."), *, runtime: str | None = None, rebuild: boo
                 raise LambdapackError(f"the function failed in the emulator ({cold.error_type}): "
                                       f"{_message(cold.payload)}", hint="its logs are above")
             warm = [local.invoke(event) for _ in range(WARM_RUNS)]
-            say("putting the HTTP API front on the same warm runtime: POST /predict")
+            say(f"putting the HTTP API front on the same warm runtime: POST {defaults.PREDICT_PATH}")
             gateway = Gateway(FunctionPool([local]), "127.0.0.1", 0, "2.0", logs.append).start()
             try:
-                status, body = _post(gateway.url, "/predict", GUIDE_BODY)
+                status, body = _post(gateway.url, defaults.PREDICT_PATH, GUIDE_BODY)
             finally:
                 gateway.close()
     except LambdapackError:
@@ -240,7 +240,7 @@ def run_demo(root: Path = Path("."), *, runtime: str | None = None, rebuild: boo
         init_ms=round(cold.init_ms, 1) if cold.init_ms is not None else None,
         warm_ms=round(statistics.median(r.round_trip_ms for r in warm), 3), warm_runs=len(warm),
         max_memory_mb=max(r.max_memory_mb for r in (cold, *warm)), memory_mb=memory_mb,
-        http_request=f"POST /predict {GUIDE_BODY.decode()}", http_status=status, http_body=http_body,
+        http_request=f"POST {defaults.PREDICT_PATH} {GUIDE_BODY.decode()}", http_status=status, http_body=http_body,
         seconds=round(time.monotonic() - started, 1),
         next_steps=(
             "lambdapack invoke --local --event seed --repeat 5",

@@ -31,6 +31,10 @@ class ResolveError(LambdapackError):
     """Requirements could not be resolved or fetched for the target."""
 
 
+class ProjectError(ResolveError):
+    """A project's lock or pyproject cannot give a layer for the target."""
+
+
 class WheelError(LambdapackError):
     """A wheel is incompatible, corrupt or unsafe."""
 

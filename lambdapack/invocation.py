@@ -56,10 +56,10 @@ def invoke(target: LocalInvoke | RemoteInvoke, event: Event) -> LocalInvokeRepor
 
 
 def _local(target: LocalInvoke, body: bytes) -> LocalInvokeReport:
-    from lambdapack.emulator.session import FunctionSpec, function_layers, invoke_local
+    from lambdapack.emulator.session import LocalFunctionSpec, function_layers, invoke_local
 
     layers, runtime = function_layers(target.function_zip, target.layers, target.no_layer)
-    spec = FunctionSpec(function_zip=target.function_zip, layers=layers, handler=target.handler,
+    spec = LocalFunctionSpec(function_zip=target.function_zip, layers=layers, handler=target.handler,
                         memory_mb=target.memory_mb, timeout_s=target.timeout_s, python=target.python,
                         runtime=runtime, environment=dict(target.environment))
     return invoke_local(spec, body, repeat=target.repeat)

@@ -36,7 +36,9 @@ _HASH_OPTION = re.compile(r"--hash[= ](?P<algo>[a-z0-9]+):(?P<digest>[0-9a-fA-F]
 
 
 @dataclass(frozen=True)
-class LockedPackage:
+class HashPin:
+    """One package of a lock: ``name==version``, pinned to exactly one wheel by its sha256."""
+
     name: str  # canonical
     version: str
     wheel: str
@@ -50,7 +52,7 @@ class LockResult:
     arch: str | None
     python_version: str
     glibc: str
-    packages: tuple[LockedPackage, ...]
+    packages: tuple[HashPin, ...]
     sha256: str  # of the lock file itself
 
 
@@ -100,7 +102,7 @@ def lock_requirements(inputs: Inputs, target: Target, out: Path, *, resolver: st
     except OSError as exc:
         raise ResolveError(f"cannot write {out}: {exc.strerror or exc}",
                            hint="check the directory exists and is writable") from None
-    packages = tuple(LockedPackage(w.name, w.version, w.filename, w.sha256)
+    packages = tuple(HashPin(w.name, w.version, w.filename, w.sha256)
                      for w in sorted(wheels, key=lambda w: w.name))
     return LockResult(Path(out), target.runtime, target.arch if target.runtime else None, target.python_version,
                       target.glibc_version, packages, sha256_file(Path(out)))

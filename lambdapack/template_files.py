@@ -15,12 +15,12 @@ _CHECKOUT = Path(__file__).resolve().parent.parent / "templates"
 
 
 def template_path(name: str) -> Path:
-    """The file ``templates/<name>`` as a path on disk."""
+    """The file or directory ``templates/<name>`` as a path on disk."""
     packaged = resources.files("lambdapack").joinpath("_templates").joinpath(name)
-    if isinstance(packaged, Path) and packaged.is_file():
+    if isinstance(packaged, Path) and packaged.exists():
         return packaged
     checkout = _CHECKOUT / name
-    if checkout.is_file():
+    if checkout.exists():
         return checkout
     raise PackageError(f"lambdapack's template {name!r} is missing from this installation",
                        hint="reinstall lambdapack (`pip install --force-reinstall lambdapack`)")
@@ -34,3 +34,14 @@ def template_bytes(name: str) -> bytes:
     except OSError as exc:
         raise PackageError(f"cannot read lambdapack's template {path} ({exc.strerror or exc})",
                            hint="reinstall lambdapack (`pip install --force-reinstall lambdapack`)") from None
+
+
+def template_tree(name: str) -> dict[str, bytes]:
+    """Every ``.py`` file under the template directory ``name``: ``{"name/rel/path.py": bytes}``, sorted."""
+    root = template_path(name)
+    out = {}
+    for path in sorted(root.rglob("*.py")):
+        if "__pycache__" not in path.parts:
+            relative = f"{name}/{path.relative_to(root).as_posix()}"
+            out[relative] = template_bytes(relative)
+    return out

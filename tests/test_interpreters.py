@@ -76,11 +76,11 @@ def test_no_interpreter_says_how_to_install_one(nowhere: Path) -> None:
 
 
 def test_check_layer_says_how_to_get_the_interpreter_it_skipped(nowhere: Path, tmp_path: Path) -> None:
-    from lambdapack.layer.check import check_layer
+    from lambdapack.layer.check import check_layer_zip
 
     layer = tmp_path / "layer.zip"
     write_zip(layer, [ZipEntry("python/lib/python3.12/site-packages/m.py", b"")])
-    report = check_layer(layer, runtime="python3.12")
+    report = check_layer_zip(layer, runtime="python3.12")
     imp = next(c for c in report.checks if c.name == "import")
     assert imp.status == "skip" and "uv python install 3.12" in imp.detail
 

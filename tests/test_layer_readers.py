@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from lambdapack import layer_python
 from lambdapack.archive import ZipEntry, write_zip
 from lambdapack.deploy import preflight
 from lambdapack.deploy.models import Artifact
 from lambdapack.emulator import code
-from lambdapack.errors import LambdapackError
-from lambdapack.function.package import check_layer
+from lambdapack.errors import EmulatorError, LambdapackError
+from lambdapack.function.package import check_layer_for_model
 from lambdapack.layer.inspect import LayerInfo, inspect_layer
 from lambdapack.model.isolated import layer_for_training
 from lambdapack.model.manifest import EstimatorInfo, Feature, Manifest, ModelFile
@@ -74,17 +75,17 @@ def _train(path: Path) -> dict[str, object]:
 
 def _invoke(path: Path) -> dict[str, object]:
     (layer,) = code.inspect_layers([path])
-    version, runtime = code.check_runnable([layer], WANTED_RUNTIME)
+    version, runtime = layer_python.check_runnable([layer], WANTED_RUNTIME, EmulatorError)
     return {"runtime": runtime if layer.runtime else None, "arch": layer.arch, "python_version": version}
 
 
 def _package(path: Path) -> dict[str, object]:
-    checked = check_layer(path, MANIFEST, WANTED_RUNTIME)
+    checked = check_layer_for_model(path, MANIFEST, WANTED_RUNTIME)
     return {"runtime": checked.runtime, "arch": checked.arch, "python_version": checked.python_version}
 
 
 def _deploy(path: Path) -> dict[str, object]:
-    layer = preflight.read_layer(path)
+    layer = preflight.read_layer_zip(path)
     function = preflight.FunctionInfo(Artifact(path, "0" * 64, 1, 1), versions=dict(MANIFEST.versions))
     inputs = preflight.check_inputs(layer, function, WANTED_RUNTIME, None)
     assert layer.facts == inspect_layer(path)

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from lambdapack.cli.main import arch_option, json_option, python_option, runtime_option
 from lambdapack.errors import LayerError
-from lambdapack.layer.check import CheckReport, check_layer
+from lambdapack.layer.check import CheckReport, check_layer_zip
 from lambdapack.targets import ARCHES
 from lambdapack.ui import emit
 
@@ -59,7 +59,7 @@ def check_layer_command(layer: Path, runtime: str | None, arch: str | None, pyth
       lambdapack check-layer layer.zip --python ~/.pyenv/versions/3.12.1/bin/python3.12
       lambdapack check-layer dist/layer-python3.12-x86_64.zip --model build/model
     """
-    report = check_layer(layer, runtime=runtime, arch=arch, python=str(python) if python else None, model=model)
+    report = check_layer_zip(layer, runtime=runtime, arch=arch, python=str(python) if python else None, model=model)
     emit(report, as_json, render_checks)
     if not report.ok:
         names = [c.name for c in report.failures()]

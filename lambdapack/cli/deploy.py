@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from lambdapack import defaults
 from lambdapack.cli.main import json_option, runtime_option
+from lambdapack.deploy.models import DEFAULT_THROTTLE_BURST, DEFAULT_THROTTLE_RATE, Change, Op, predict_url
 from lambdapack.ui import console, emit, warn
 
 if TYPE_CHECKING:
@@ -19,12 +20,12 @@ if TYPE_CHECKING:
     from lambdapack.deploy.models import Action
     from lambdapack.deploy.sam import SamExport
 
-_MARKS = {"create": "[green]+[/]", "publish": "[green]+[/]", "add": "[green]+[/]", "upload": "[green]+[/]",
-          "attach": "[green]+[/]", "delete": "[red]-[/]", "remove": "[red]-[/]", "detach": "[red]-[/]"}
+_COLOURS = {Change.ADD: "green", Change.MODIFY: "yellow", Change.REMOVE: "red"}
 
 
-def _mark(op: str) -> str:
-    return _MARKS.get(op.split("_", 1)[0], "[yellow]~[/]")
+def _mark(op: Op) -> str:
+    change = Op(op).change
+    return f"[{_COLOURS[change]}]{change.value}[/]"
 
 
 def _line(step: Step | Action) -> str:
@@ -76,8 +77,7 @@ def _render_deploy(result: DeployResult, out: Console) -> None:
     if result.alias_arn:
         out.print(f"  alias     {result.alias_arn} (version {result.version}, SnapStart)")
     if result.endpoint:
-        suffix = "/predict" if result.api in ("http", "rest") else ""
-        out.print(f"  endpoint  {result.endpoint.rstrip('/')}{suffix}")
+        out.print(f"  endpoint  {predict_url(result.endpoint, result.api)}")
     if not result.dry_run:
         out.print(f"  state     {result.state_file}")
 
@@ -85,9 +85,9 @@ def _render_deploy(result: DeployResult, out: Console) -> None:
 @click.command("deploy")
 @click.option("--name", required=True, help="Stack name: the function's name; the role, layer and API derive from it.")
 @click.option("--layer", type=click.Path(path_type=Path), default=None,
-              help="Layer zip (default: dist/layer-<runtime>-<arch>.zip).")
+              help=f"Layer zip (default: {defaults.layer_zip('<runtime>-<arch>')}).")
 @click.option("--function", "function", type=click.Path(path_type=Path), default=None,
-              help="Function zip (default: dist/function.zip).")
+              help=f"Function zip (default: {defaults.FUNCTION_ZIP}).")
 @click.option("--model", "model", type=click.Path(path_type=Path), default=None,
               help="Package this model directory on the fly instead of --function.")
 @runtime_option("the layer's")
@@ -99,8 +99,9 @@ def _render_deploy(result: DeployResult, out: Console) -> None:
               help="Front: HTTP API, REST API, function URL, or none.")
 @click.option("--url-auth", type=click.Choice(["NONE", "AWS_IAM"]), default="NONE", show_default=True,
               help="Auth type of the function URL (--api url).")
-@click.option("--throttle-burst", type=int, default=50, show_default=True, help="API burst limit.")
-@click.option("--throttle-rate", type=float, default=20.0, show_default=True, help="API steady rate limit (req/s).")
+@click.option("--throttle-burst", type=int, default=DEFAULT_THROTTLE_BURST, show_default=True, help="API burst limit.")
+@click.option("--throttle-rate", type=float, default=DEFAULT_THROTTLE_RATE, show_default=True,
+              help="API steady rate limit (req/s).")
 @click.option("--snapstart", is_flag=True,
               help="SnapStart (python3.12+): publish a version, point the alias 'live' and the API at it. "
                    "A deploy without it moves the API back to the function and removes the alias.")
@@ -199,8 +200,8 @@ def _render_sam(result: SamExport, out: Console) -> None:
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("template.yaml"), show_default=True,
               help="Where to write the template.")
 @click.option("--layer", type=click.Path(path_type=Path), default=None,
-              help="Layer zip (default: dist/layer-<runtime>-<arch>.zip).")
-@click.option("--function", "function", type=click.Path(path_type=Path), default=Path("dist/function.zip"),
+              help=f"Layer zip (default: {defaults.layer_zip('<runtime>-<arch>')}).")
+@click.option("--function", "function", type=click.Path(path_type=Path), default=defaults.FUNCTION_ZIP,
               show_default=True, help="Function zip.")
 @runtime_option("the layer's")
 @click.option("--arch", type=click.Choice(["x86_64", "arm64"]), default=None,

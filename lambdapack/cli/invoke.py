@@ -65,7 +65,7 @@ def remote_invoke_options(func: Callable[..., Any]) -> Callable[..., Any]:
                    "layer in dist/.")
 @click.option("--no-layer", "no_layer", is_flag=True,
               help="Run without any layer: for a function served by its stdlib predictor (see `package`).")
-@click.option("--function", "function_zip", type=click.Path(path_type=Path), default=Path("dist/function.zip"),
+@click.option("--function", "function_zip", type=click.Path(path_type=Path), default=defaults.FUNCTION_ZIP,
               show_default=True, help="The function package.")
 @click.option("--handler", default=defaults.HANDLER, show_default=True, help="MODULE.FUNCTION.")
 @event_options

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from lambdapack import defaults
 from lambdapack.cli.main import json_option
 from lambdapack.ui import human_bytes
 
@@ -27,7 +28,7 @@ def model_group() -> None:
 @click.option("--features", required=True, metavar="A,B,C",
               help="Input feature names, in the order the model was fitted on.")
 @click.option("--classes", metavar="X,Y", help="Display names of the model's classes_ (classifiers).")
-@click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("build/model"), show_default=True,
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=defaults.MODEL_DIR, show_default=True,
               help="Directory for model.joblib and model.json.")
 @json_option
 def import_command(model_file: Path, features: str, classes: str | None, out: Path, as_json: bool) -> None:
@@ -55,7 +56,7 @@ def _render_import(report, console: Console) -> None:  # type: ignore[no-untyped
 
 
 @model_group.command("show")
-@click.argument("directory", type=click.Path(path_type=Path), default=Path("build/model"), required=False,
+@click.argument("directory", type=click.Path(path_type=Path), default=defaults.MODEL_DIR, required=False,
                 metavar="[DIR]")
 @json_option
 def show_command(directory: Path, as_json: bool) -> None:

@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING
 import click
 from rich.console import Console
 
+from lambdapack import defaults
 from lambdapack.cli.main import json_option, python_option, runtime_option
 from lambdapack.ui import emit, human_bytes
 
 if TYPE_CHECKING:
-    from lambdapack.function.package import PackageReport
+    from lambdapack.function.package import FunctionPackageReport
 
 
-def _render(report: PackageReport, console: Console) -> None:
+def _render(report: FunctionPackageReport, console: Console) -> None:
     say = partial(console.print, soft_wrap=True)  # one line per fact, never wrapped
     say(f"[bold green]packaged[/] {report.path} ({human_bytes(report.bytes)}, sha256 {report.sha256[:12]}…)")
     say(f"  handler   {report.handler}")
@@ -31,6 +32,11 @@ def _render(report: PackageReport, console: Console) -> None:
             f" = {human_bytes(report.combined_unzipped_bytes)} of {human_bytes(report.unzipped_limit)}")
     else:
         say(f"  unzipped  {human_bytes(report.unzipped_bytes)} (--layer LAYER.zip checks versions and total size)")
+    if report.inputs:
+        source = "read from the model (model.json types no input)" if report.inputs_read_from_model else "model.json"
+        say(f"  inputs    {len(report.inputs)}, typed by {source}:")
+        for line in report.inputs:
+            say(f"            {line}")
     predictor = report.predictor
     if predictor.serving == "predictor":
         say(f"  serving   stdlib predictor ({human_bytes(predictor.bytes or 0)}, no layer needed): {predictor.reason}")
@@ -41,9 +47,9 @@ def _render(report: PackageReport, console: Console) -> None:
 
 
 @click.command("package")
-@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=Path("build/model"),
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=defaults.MODEL_DIR,
               show_default=True, help="Model directory holding model.joblib and model.json.")
-@click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("dist/function.zip"), show_default=True,
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=defaults.FUNCTION_ZIP, show_default=True,
               help="Where to write the function zip.")
 @click.option("--layer", type=click.Path(path_type=Path), default=None,
               help="The layer zip that will serve the model: refuse a version mismatch, check the total size; "
@@ -57,13 +63,16 @@ def package(model_dir: Path, out: Path, layer: Path | None, runtime: str | None,
             python: Path | None, as_json: bool) -> None:
     """Package the prediction handler with a trained model into a function zip.
 
-    A tree model (decision trees, random forests, extra trees, gradient boosting, histogram
-    gradient boosting) is compiled into a stdlib predictor, proven identical to the estimator
-    before it ships: the function then starts in milliseconds and needs no layer. Other models
-    are served by the estimator from model.joblib with the layer's scikit-learn. The zip holds
-    lambda_function.py (handler lambda_function.lambda_handler), its two modules, model.joblib,
-    model.json, function.json and, for a tree model, model.predictor; the same inputs give a
-    byte-identical zip.
+    Tree models, pipelines of scalers, imputers and encoders in front of them, and linear
+    models are compiled into a stdlib predictor and proven against the estimator before it
+    ships: predictions identical on every probe row; preprocessing, tree scores and
+    probabilities bit-identical (exp-based links within a few ulp, linear models' dot products
+    within a measured bound, each stated in function.json's claim). The function then starts in
+    milliseconds and needs no layer. Other models are served by the estimator from
+    model.joblib with the layer's libraries, and the output names the step that keeps them
+    there. The zip holds lambda_function.py (handler lambda_function.lambda_handler), its
+    lambdapack_runtime package, model.joblib, model.json, function.json and model.predictor
+    when there is one; the same inputs give a byte-identical zip.
 
     \b
     Examples:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
@@ -24,7 +25,7 @@ from lambdapack.cli.main import json_option
               help="Layer zip (repeatable). Default: dist/layer-python3.12-x86_64.zip or the only layer in dist/.")
 @click.option("--no-layer", "no_layer", is_flag=True,
               help="Run without any layer: for a function served by its stdlib predictor (see `package`).")
-@click.option("--function", "function_zip", type=click.Path(path_type=Path), default=Path("dist/function.zip"),
+@click.option("--function", "function_zip", type=click.Path(path_type=Path), default=defaults.FUNCTION_ZIP,
               show_default=True, help="The function package.")
 @click.option("--handler", default=defaults.HANDLER, show_default=True, help="MODULE.FUNCTION.")
 @click.option("--timeout", "timeout_s", type=float, default=float(defaults.TIMEOUT_S), show_default=True,
@@ -58,22 +59,24 @@ def serve_command(port: int, concurrency: int, payload_version: str, layers: tup
       lambdapack serve --payload alb-multi
     """
     from lambdapack.emulator.gateway import StopSignals, start_gateway
-    from lambdapack.emulator.session import FunctionSpec, function_layers
+    from lambdapack.emulator.session import LocalFunctionSpec, function_layers
+    from lambdapack.function.example import example_request
     from lambdapack.ui import console, emit
 
     chosen, runtime = function_layers(function_zip, layers, no_layer)
-    spec = FunctionSpec(function_zip=function_zip, layers=chosen, handler=handler, memory_mb=memory_mb,
+    spec = LocalFunctionSpec(function_zip=function_zip, layers=chosen, handler=handler, memory_mb=memory_mb,
                         timeout_s=timeout_s, python=python, runtime=runtime)
     runtimes = "runtime" if concurrency == 1 else "runtimes"
     console.print(f"starting {concurrency} {runtimes} of {function_zip} (the first start imports your code)…")
     with StopSignals() as stop, start_gateway(spec, port=port, concurrency=concurrency,
                                               payload_version=payload_version, read_timeout=read_timeout) as (_, info):
-        emit(info, as_json, _render, now=True)  # a caller waits for it while we serve
+        render = functools.partial(_render, example=None if as_json else example_request(function_zip))
+        emit(info, as_json, render, now=True)  # a caller waits for it while we serve
         stop.wait()
     console.print("stopped; no runtime left running")
 
 
-def _render(info, console: Console) -> None:  # type: ignore[no-untyped-def]
+def _render(info, console: Console, example: Mapping[str, float] | None) -> None:  # type: ignore[no-untyped-def]
     out = functools.partial(console.print, soft_wrap=True)
     runtimes = "runtime" if info.concurrency == 1 else "runtimes"
     out(f"serving on [bold]{info.url}[/] — {info.concurrency} warm {runtimes}, {info.runtime} "
@@ -81,5 +84,8 @@ def _render(info, console: Console) -> None:  # type: ignore[no-untyped-def]
     for status in info.init_errors:
         out(f"[yellow]warning:[/] a runtime failed to start ({status}); requests will retry and get 500s "
                       "until the function initialises")
-    out(f"try: curl -X POST {info.url}/predict -d '{{\"sl\":6.9,\"sw\":3.1,\"pl\":5.1,\"pw\":2.3}}'")
+    if example is not None:
+        from lambdapack.function.example import curl_command
+
+        out(f"try: {curl_command(info.url, example)}", markup=False)
     out("Ctrl-C to stop")

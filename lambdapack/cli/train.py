@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from lambdapack import defaults
 from lambdapack.cli.main import json_option
 from lambdapack.ui import human_bytes
 
@@ -28,7 +29,7 @@ from lambdapack.ui import human_bytes
 @click.option("--random-state", type=int, default=42, show_default=True,
               help="Seed for the split and the estimator.")
 @click.option("--compress", type=int, default=0, show_default=True, help="joblib compression level, 0-9.")
-@click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("build/model"), show_default=True,
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=defaults.MODEL_DIR, show_default=True,
               help="Directory for model.joblib and model.json.")
 @click.option("--layer", type=click.Path(path_type=Path), metavar="LAYER.zip",
               help="Train inside an isolated interpreter of the layer's Python, with only the layer's packages.")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from lambdapack import targets
+from lambdapack import defaults, targets
 from lambdapack.deploy import preflight
 from lambdapack.deploy.aws import AwsClient
 from lambdapack.deploy.destroy import plan_destroy
@@ -36,13 +36,15 @@ from lambdapack.deploy.models import (
     BucketSpec,
     FunctionSpec,
     LayerSpec,
+    Op,
     Plan,
     RoleSpec,
     Stack,
     trust_policy_for,
 )
 from lambdapack.deploy.observe import read_back
-from lambdapack.deploy.planner import Observed, plan_deploy
+from lambdapack.deploy.observed import Observed
+from lambdapack.deploy.planner import plan_deploy
 from lambdapack.deploy.state import DeployState, load_state, remove_state, save_state, state_path
 from lambdapack.errors import DeployError
 
@@ -75,7 +77,7 @@ class DeployRequest:
 class Step:
     """One planned (or performed) action, as shown to the user."""
 
-    op: str
+    op: Op
     resource: str
     summary: str
 
@@ -124,14 +126,14 @@ def bucket_name(account: str, region: str, name: str) -> str:
 
 
 def default_layer_path(runtime: str | None, arch: str | None) -> Path:
-    return Path("dist") / f"layer-{runtime or targets.DEFAULT_RUNTIME}-{arch or targets.DEFAULT_ARCH}.zip"
+    return defaults.layer_zip(f"{runtime or targets.DEFAULT_RUNTIME}-{arch or targets.DEFAULT_ARCH}")
 
 
 def _function_zip(request: DeployRequest, root: Path) -> Path:
     if request.function is not None and request.model is not None:
         raise DeployError("--function and --model are exclusive", hint="pass one of them")
     if request.model is None:
-        return request.function or root / "dist" / "function.zip"
+        return request.function or root / defaults.FUNCTION_ZIP
     return package_model(request.model, root, request.name)
 
 
@@ -142,7 +144,7 @@ def package_model(model_dir: Path, root: Path, name: str) -> Path:
     return package_function(Path(model_dir), root / ".lambdapack" / "build" / f"{name}-function.zip").path
 
 
-def check_local(request: DeployRequest, root: Path) -> preflight.Inputs:
+def check_local(request: DeployRequest, root: Path) -> preflight.DeployInputs:
     """Every check that needs no AWS: name, limits, the zips, runtime/arch, versions, SnapStart, --no-layer."""
     preflight.check_name(request.name)
     preflight.check_limits(request.memory, request.timeout)
@@ -153,31 +155,31 @@ def check_local(request: DeployRequest, root: Path) -> preflight.Inputs:
         inputs = _function_only(request, root)
     else:
         layer_path = request.layer or root / default_layer_path(request.runtime, request.arch)
-        layer = preflight.read_layer(Path(layer_path))
+        layer = preflight.read_layer_zip(Path(layer_path))
         if request.snapstart and (request.runtime or layer.runtime):
             # the runtime decides before anything else does: no point packaging or comparing versions
             preflight.check_snapstart(str(request.runtime or layer.runtime))
-        function = preflight.read_function(Path(_function_zip(request, root)))
+        function = preflight.read_function_zip(Path(_function_zip(request, root)))
         inputs = preflight.check_inputs(layer, function, request.runtime, request.arch)
     if request.snapstart:
         preflight.check_snapstart(inputs.runtime)
     return inputs
 
 
-def _function_only(request: DeployRequest, root: Path) -> preflight.Inputs:
+def _function_only(request: DeployRequest, root: Path) -> preflight.DeployInputs:
     from lambdapack.function.manifest import read_function_manifest, require_layer_free
 
     if request.layer is not None:
         raise DeployError("--layer and --no-layer are exclusive", hint="drop one of them")
     path = Path(_function_zip(request, root))
-    function = preflight.read_function(path)
+    function = preflight.read_function_zip(path)
     manifest = read_function_manifest(path)
     require_layer_free(manifest, path)
     # the runtime the function was packaged for, unless --runtime says otherwise
     return preflight.check_function_only(function, request.runtime or manifest.runtime, request.arch)
 
 
-def build_stack(request: DeployRequest, inputs: preflight.Inputs, region: str, account: str,
+def build_stack(request: DeployRequest, inputs: preflight.DeployInputs, region: str, account: str,
                 partition: str) -> Stack:
     """The desired stack from checked inputs and the account."""
     name = request.name

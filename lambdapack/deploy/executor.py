@@ -1,7 +1,8 @@
 """Run a plan's actions through :class:`AwsClient`, recording the state file after each one.
 
-Each operation is one ``_do_<op>`` method that makes its calls and returns the state facts
-it created. The executor merges them and writes the state file before the next action, so
+Each operation (:class:`~lambdapack.deploy.models.Op`) has one handler method, found through
+:attr:`Executor.HANDLERS`, that makes its calls and returns the state facts it created. The
+executor merges them and writes the state file before the next action, so
 a failure halfway leaves an accurate record: a rerun plans only what is missing, and
 ``destroy`` removes exactly what exists.
 """
@@ -10,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from lambdapack.deploy.aws import NOT_FOUND_CODES, SNAPSHOT_WAIT_LIMIT, AwsCallError, AwsClient
-from lambdapack.deploy.models import STACK_TAG, Action, Plan, Ref
+from lambdapack.deploy.models import STACK_TAG, Action, Op, Plan, Ref
 from lambdapack.deploy.state import DeployState, save_state
 from lambdapack.errors import DeployError
 
@@ -57,10 +58,10 @@ class Executor:
             save_state(self.state_file, self.state)
         for action in plan.actions:
             self._on_action(action)
-            handler = getattr(self, f"_do_{action.op}", None)
+            handler = self.HANDLERS.get(action.op)
             if handler is None:
                 raise DeployError(f"unknown plan operation {action.op!r}", hint="this is a lambdapack bug")
-            changes: Changes = handler(resolve(action.params, self.state))
+            changes: Changes = handler(self, resolve(action.params, self.state))
             if changes:
                 self.state.update(changes)
             # saved after every step, also those that record through state.replace (create_http_api):
@@ -352,3 +353,45 @@ class Executor:
         except AwsCallError as exc:
             if exc.code not in NOT_FOUND_CODES:
                 raise
+
+    # -- the dispatch table: one handler per operation ------------------------------------
+
+    HANDLERS: ClassVar[Mapping[Op, Callable[[Executor, dict[str, Any]], Changes]]] = {
+        Op.CREATE_ROLE: _do_create_role,
+        Op.ATTACH_ROLE_POLICY: _do_attach_role_policy,
+        Op.DETACH_ROLE_POLICY: _do_detach_role_policy,
+        Op.UPDATE_ASSUME_ROLE_POLICY: _do_update_assume_role_policy,
+        Op.CREATE_BUCKET: _do_create_bucket,
+        Op.BLOCK_PUBLIC_ACCESS: _do_block_public_access,
+        Op.ENCRYPT_BUCKET: _do_encrypt_bucket,
+        Op.UPLOAD_OBJECT: _do_upload_object,
+        Op.PUBLISH_LAYER_VERSION: _do_publish_layer_version,
+        Op.CREATE_FUNCTION: _do_create_function,
+        Op.UPDATE_FUNCTION_CODE: _do_update_function_code,
+        Op.UPDATE_FUNCTION_CONFIGURATION: _do_update_function_configuration,
+        Op.DELETE_FUNCTION: _do_delete_function,
+        Op.PUBLISH_VERSION: _do_publish_version,
+        Op.CREATE_ALIAS: _do_create_alias,
+        Op.UPDATE_ALIAS: _do_update_alias,
+        Op.DELETE_ALIAS: _do_delete_alias,
+        Op.CREATE_HTTP_API: _do_create_http_api,
+        Op.CREATE_INTEGRATION: _do_create_integration,
+        Op.UPDATE_INTEGRATION: _do_update_integration,
+        Op.CREATE_ROUTE: _do_create_route,
+        Op.UPDATE_ROUTE: _do_update_route,
+        Op.CREATE_STAGE: _do_create_stage,
+        Op.UPDATE_STAGE: _do_update_stage,
+        Op.DELETE_HTTP_API: _do_delete_http_api,
+        Op.CREATE_REST_API: _do_create_rest_api,
+        Op.UPDATE_REST_INTEGRATION: _do_update_rest_integration,
+        Op.DELETE_REST_API: _do_delete_rest_api,
+        Op.CREATE_FUNCTION_URL: _do_create_function_url,
+        Op.UPDATE_FUNCTION_URL: _do_update_function_url,
+        Op.DELETE_FUNCTION_URL: _do_delete_function_url,
+        Op.ADD_PERMISSION: _do_add_permission,
+        Op.REMOVE_PERMISSION: _do_remove_permission,
+        Op.DELETE_LAYER_VERSION: _do_delete_layer_version,
+        Op.DELETE_OBJECT: _do_delete_object,
+        Op.DELETE_BUCKET: _do_delete_bucket,
+        Op.DELETE_ROLE: _do_delete_role,
+    }

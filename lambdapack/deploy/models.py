@@ -22,7 +22,7 @@ from lambdapack import defaults
 HANDLER = defaults.HANDLER
 BASIC_EXECUTION_POLICY = "arn:{partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 STACK_TAG = "lambdapack:stack"
-HTTP_ROUTES = ("POST /predict", "GET /predict", "GET /health")
+HTTP_ROUTES = (f"POST {defaults.PREDICT_PATH}", f"GET {defaults.PREDICT_PATH}", "GET /health")
 DEFAULT_MEMORY = defaults.MEMORY_MB
 DEFAULT_TIMEOUT = defaults.TIMEOUT_S
 DEFAULT_THROTTLE_BURST = 50
@@ -39,6 +39,13 @@ class ApiKind(str, enum.Enum):
     REST = "rest"
     URL = "url"
     NONE = "none"
+
+
+def predict_url(endpoint: str, api: str) -> str:
+    """Where a stack answers predictions: its API's prediction route, or the function URL itself
+    (``--api url`` passes every path to the function)."""
+    route = defaults.PREDICT_PATH if api in (ApiKind.HTTP.value, ApiKind.REST.value) else ""
+    return f"{endpoint.rstrip('/')}{route}"
 
 
 def trust_policy_for(service: str = "lambda.amazonaws.com") -> str:
@@ -177,11 +184,79 @@ class Ref:
         return self.template.format("${" + self.path + "}")
 
 
+class Change(enum.Enum):
+    """What an operation does to its resource, as a plan shows it: its mark."""
+
+    ADD = "+"
+    MODIFY = "~"
+    REMOVE = "-"
+
+
+class Op(str, enum.Enum):
+    """Every operation a plan can hold: the executor runs each through its own handler (one entry
+    each in ``Executor.HANDLERS``); a plan shows each with its :class:`Change`. The value is the
+    operation's name in ``--json`` plans and ``--dry-run`` output."""
+
+    change: Change
+
+    def __new__(cls, value: str, change: Change) -> Op:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.change = change
+        return member
+
+    # role
+    CREATE_ROLE = "create_role", Change.ADD
+    ATTACH_ROLE_POLICY = "attach_role_policy", Change.ADD
+    DETACH_ROLE_POLICY = "detach_role_policy", Change.REMOVE
+    UPDATE_ASSUME_ROLE_POLICY = "update_assume_role_policy", Change.MODIFY
+    DELETE_ROLE = "delete_role", Change.REMOVE
+    # bucket
+    CREATE_BUCKET = "create_bucket", Change.ADD
+    BLOCK_PUBLIC_ACCESS = "block_public_access", Change.MODIFY
+    ENCRYPT_BUCKET = "encrypt_bucket", Change.MODIFY
+    UPLOAD_OBJECT = "upload_object", Change.ADD
+    DELETE_OBJECT = "delete_object", Change.REMOVE
+    DELETE_BUCKET = "delete_bucket", Change.REMOVE
+    # layer
+    PUBLISH_LAYER_VERSION = "publish_layer_version", Change.ADD
+    DELETE_LAYER_VERSION = "delete_layer_version", Change.REMOVE
+    # function
+    CREATE_FUNCTION = "create_function", Change.ADD
+    UPDATE_FUNCTION_CODE = "update_function_code", Change.MODIFY
+    UPDATE_FUNCTION_CONFIGURATION = "update_function_configuration", Change.MODIFY
+    DELETE_FUNCTION = "delete_function", Change.REMOVE
+    # SnapStart: published version and alias
+    PUBLISH_VERSION = "publish_version", Change.ADD
+    CREATE_ALIAS = "create_alias", Change.ADD
+    UPDATE_ALIAS = "update_alias", Change.MODIFY
+    DELETE_ALIAS = "delete_alias", Change.REMOVE
+    # HTTP API
+    CREATE_HTTP_API = "create_http_api", Change.ADD
+    CREATE_INTEGRATION = "create_integration", Change.ADD
+    UPDATE_INTEGRATION = "update_integration", Change.MODIFY
+    CREATE_ROUTE = "create_route", Change.ADD
+    UPDATE_ROUTE = "update_route", Change.MODIFY
+    CREATE_STAGE = "create_stage", Change.ADD
+    UPDATE_STAGE = "update_stage", Change.MODIFY
+    DELETE_HTTP_API = "delete_http_api", Change.REMOVE
+    # REST API
+    CREATE_REST_API = "create_rest_api", Change.ADD
+    UPDATE_REST_INTEGRATION = "update_rest_integration", Change.MODIFY
+    DELETE_REST_API = "delete_rest_api", Change.REMOVE
+    # function URL and invoke permissions
+    CREATE_FUNCTION_URL = "create_function_url", Change.ADD
+    UPDATE_FUNCTION_URL = "update_function_url", Change.MODIFY
+    DELETE_FUNCTION_URL = "delete_function_url", Change.REMOVE
+    ADD_PERMISSION = "add_permission", Change.ADD
+    REMOVE_PERMISSION = "remove_permission", Change.REMOVE
+
+
 @dataclass(frozen=True)
 class Action:
     """One step of a plan: an operation the executor knows, on one resource, with its inputs."""
 
-    op: str
+    op: Op
     resource: str
     summary: str
     params: Mapping[str, Any] = field(default_factory=dict)

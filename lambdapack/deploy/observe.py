@@ -8,7 +8,7 @@ from urllib.parse import unquote
 
 from lambdapack.deploy.aws import AwsCallError, AwsClient
 from lambdapack.deploy.models import SNAPSTART_ALIAS, STACK_TAG, ApiKind, Stack
-from lambdapack.deploy.planner import (
+from lambdapack.deploy.observed import (
     AliasSeen,
     BucketSeen,
     FunctionSeen,

@@ -91,7 +91,7 @@ def _artifact(path: Path, zf: zipfile.ZipFile) -> Artifact:
                     unzipped=unzipped_size(zf))
 
 
-def read_layer(path: Path) -> LayerUpload:
+def read_layer_zip(path: Path) -> LayerUpload:
     """The layer zip's artifact facts and its build record (``lambdapack-layer.json`` at the root)."""
     if not path.is_file():
         raise LayerError(f"layer {path} not found",
@@ -104,7 +104,7 @@ def read_layer(path: Path) -> LayerUpload:
     return LayerUpload(artifact=artifact, facts=facts)
 
 
-def read_function(path: Path) -> FunctionInfo:
+def read_function_zip(path: Path) -> FunctionInfo:
     """The function zip's artifact facts and its model manifest (the code itself is pure Python)."""
     if not path.is_file():
         raise DeployError(f"function package {path} not found",
@@ -133,7 +133,7 @@ def check_snapstart(runtime: str) -> None:
 
 
 @dataclass(frozen=True)
-class Inputs:
+class DeployInputs:
     """The checked local inputs of a deploy."""
 
     runtime: str
@@ -142,7 +142,7 @@ class Inputs:
     function: FunctionInfo
 
 
-def check_function_only(function: FunctionInfo, runtime: str | None, arch: str | None) -> Inputs:
+def check_function_only(function: FunctionInfo, runtime: str | None, arch: str | None) -> DeployInputs:
     """The checks of a ``--no-layer`` deploy: a known runtime and arch, and the function alone within the limit."""
     final_runtime = runtime or targets.DEFAULT_RUNTIME
     final_arch = arch or targets.DEFAULT_ARCH
@@ -152,10 +152,10 @@ def check_function_only(function: FunctionInfo, runtime: str | None, arch: str |
         raise LayerError(f"the function unzips to {function.artifact.unzipped:,} bytes, "
                          f"over Lambda's {targets.UNZIPPED_LIMIT:,}",
                          hint="shrink the model (train --compress 3)")
-    return Inputs(runtime=final_runtime, arch=final_arch, layer=None, function=function)
+    return DeployInputs(runtime=final_runtime, arch=final_arch, layer=None, function=function)
 
 
-def check_inputs(layer: LayerUpload, function: FunctionInfo, runtime: str | None, arch: str | None) -> Inputs:
+def check_inputs(layer: LayerUpload, function: FunctionInfo, runtime: str | None, arch: str | None) -> DeployInputs:
     """Runtime/arch agreement, model/layer versions and the unzipped size limit."""
     layer_runtime = layer.runtime
     if runtime is not None:
@@ -182,7 +182,7 @@ def check_inputs(layer: LayerUpload, function: FunctionInfo, runtime: str | None
         if mismatches:
             raise VersionMismatchError(
                 "the model and the layer disagree: " + "; ".join(m.describe() for m in mismatches),
-                hint="rebuild the layer for this model: lambdapack build-layer --model build/model "
+                hint=f"rebuild the layer for this model: lambdapack build-layer --model {defaults.MODEL_DIR} "
                      f"--runtime {final_runtime} --arch {final_arch}")
     total = layer.artifact.unzipped + function.artifact.unzipped
     if total > targets.UNZIPPED_LIMIT:
@@ -190,4 +190,4 @@ def check_inputs(layer: LayerUpload, function: FunctionInfo, runtime: str | None
             f"function + layer unzip to {total:,} bytes, over Lambda's {targets.UNZIPPED_LIMIT:,}",
             hint="drop unused packages from the layer, build it with --no-compile, "
                  "or shrink the model (train --compress 3)")
-    return Inputs(runtime=final_runtime, arch=final_arch, layer=layer, function=function)
+    return DeployInputs(runtime=final_runtime, arch=final_arch, layer=layer, function=function)

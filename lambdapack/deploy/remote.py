@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lambdapack import defaults
 from lambdapack.deploy.aws import INVOKE_TIMEOUTS, AwsClient
 from lambdapack.deploy.preflight import check_name
 from lambdapack.deploy.state import DeployState, load_state, state_path
@@ -78,7 +79,7 @@ def _request_for(event: Any) -> tuple[str, str, str, bytes | None]:
     if isinstance(event, dict) and ("requestContext" in event or "rawPath" in event or "httpMethod" in event):
         http = (event.get("requestContext") or {}).get("http") or {}
         method = str(http.get("method") or event.get("httpMethod") or "POST").upper()
-        path = str(event.get("rawPath") or event.get("path") or "/predict")
+        path = str(event.get("rawPath") or event.get("path") or defaults.PREDICT_PATH)
         query = event.get("rawQueryString")
         if query is None:
             query = urllib.parse.urlencode(event.get("queryStringParameters") or {})
@@ -87,7 +88,7 @@ def _request_for(event: Any) -> tuple[str, str, str, bytes | None]:
         if body is not None:
             data = base64.b64decode(body) if event.get("isBase64Encoded") else str(body).encode("utf-8")
         return method, path, str(query), data
-    return "POST", "/predict", "", json.dumps(event).encode("utf-8")
+    return "POST", defaults.PREDICT_PATH, "", json.dumps(event).encode("utf-8")
 
 
 def invoke_http(name: str, event: Any, *, root: Path | None = None, timeout: float = HTTP_TIMEOUT,

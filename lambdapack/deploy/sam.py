@@ -78,8 +78,8 @@ def export_sam(name: str, out: Path, layer: Path, function: Path, *, runtime: st
     out = Path(out)
     if out.is_dir():
         raise DeployError(f"--out {out} is a directory", hint=f"name the file, e.g. --out {out / 'template.yaml'}")
-    layer_info = preflight.read_layer(Path(layer))
-    function_info = preflight.read_function(Path(function))
+    layer_info = preflight.read_layer_zip(Path(layer))
+    function_info = preflight.read_function_zip(Path(function))
     inputs = preflight.check_inputs(layer_info, function_info, runtime, arch)
     if snapstart:
         preflight.check_snapstart(inputs.runtime)

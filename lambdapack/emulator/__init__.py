@@ -13,6 +13,6 @@
 """
 
 from lambdapack.emulator.invoker import InvokeResult, LocalFunction
-from lambdapack.emulator.session import FunctionSpec, LocalInvokeReport, invoke_local, open_function
+from lambdapack.emulator.session import LocalFunctionSpec, LocalInvokeReport, invoke_local, open_function
 
-__all__ = ["FunctionSpec", "InvokeResult", "LocalFunction", "LocalInvokeReport", "invoke_local", "open_function"]
+__all__ = ["InvokeResult", "LocalFunction", "LocalFunctionSpec", "LocalInvokeReport", "invoke_local", "open_function"]

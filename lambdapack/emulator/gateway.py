@@ -23,7 +23,7 @@ from lambdapack.emulator.http_events import PAYLOAD_VERSIONS
 from lambdapack.emulator.http_server import GatewayHandler, GatewayServer
 from lambdapack.emulator.invoker import LocalFunction, LogSink, stderr_sink
 from lambdapack.emulator.pool import FunctionPool
-from lambdapack.emulator.session import FunctionSpec, prepare
+from lambdapack.emulator.session import LocalFunctionSpec, prepare
 from lambdapack.errors import EmulatorError
 
 DEFAULT_READ_TIMEOUT = 10.0  # seconds a request (headers and body) may take to arrive
@@ -136,7 +136,7 @@ class StopSignals:
 
 
 @contextlib.contextmanager
-def start_gateway(spec: FunctionSpec, *, port: int = 3000, concurrency: int = 1, payload_version: str = "2.0",
+def start_gateway(spec: LocalFunctionSpec, *, port: int = 3000, concurrency: int = 1, payload_version: str = "2.0",
                   host: str = "127.0.0.1", log_sink: LogSink | None = None,
                   read_timeout: float = DEFAULT_READ_TIMEOUT) -> Iterator[tuple[Gateway, ServeInfo]]:
     """Serve ``spec`` on ``host:port`` until the context exits (``port=0`` picks a free one)."""

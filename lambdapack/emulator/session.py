@@ -15,18 +15,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lambdapack import archive, defaults, interpreters
+from lambdapack import archive, defaults, interpreters, layer_python
 from lambdapack.emulator import code, ric
 from lambdapack.emulator.invoker import InvokeResult, LocalFunction, LogSink
 from lambdapack.emulator.process import SandboxConfig
 from lambdapack.errors import EmulatorError, InterpreterError
 from lambdapack.targets import DEFAULT_ARCH, DEFAULT_RUNTIME, Target, get_runtime, host_arch
 
-DEFAULT_FUNCTION = Path("dist/function.zip")
-
 
 @dataclass(frozen=True)
-class FunctionSpec:
+class LocalFunctionSpec:
     """What to run locally and with which Lambda configuration."""
 
     function_zip: Path
@@ -41,10 +39,10 @@ class FunctionSpec:
     environment: Mapping[str, str] = field(default_factory=dict)
 
 
-def default_layer(dist: Path = Path("dist")) -> Path:
+def default_layer(dist: Path = defaults.DIST_DIR) -> Path:
     """``dist/layer-python3.12-<this machine's arch>.zip``, else the only layer in ``dist/``."""
     for arch in dict.fromkeys((host_arch(), DEFAULT_ARCH)):
-        preferred = dist / f"layer-{DEFAULT_RUNTIME}-{arch}.zip"
+        preferred = defaults.layer_zip(f"{DEFAULT_RUNTIME}-{arch}", dist)
         if preferred.is_file():
             return preferred
     found = sorted(dist.glob("layer-*.zip"))
@@ -57,7 +55,7 @@ def default_layer(dist: Path = Path("dist")) -> Path:
                         hint="choose one with --layer PATH")
 
 
-def _check_spec(spec: FunctionSpec) -> None:
+def _check_spec(spec: LocalFunctionSpec) -> None:
     if not spec.function_zip.is_file():
         raise EmulatorError(f"{spec.function_zip}: no such function package",
                             hint="build it with `lambdapack package`, or pass --function PATH")
@@ -90,11 +88,11 @@ def _resolve_region(region: str | None) -> str:
 
 
 @contextlib.contextmanager
-def prepare(spec: FunctionSpec) -> Iterator[Prepared]:
+def prepare(spec: LocalFunctionSpec) -> Iterator[Prepared]:
     """Check and lay out ``spec``; the task root lives as long as the context."""
     _check_spec(spec)
     infos = code.inspect_layers(spec.layers)
-    version, runtime = code.check_runnable(infos, spec.runtime)
+    version, runtime = layer_python.check_runnable(infos, spec.runtime, EmulatorError)
     if runtime is None:
         runtime = spec.runtime or DEFAULT_RUNTIME
     python_version = version or "{}.{}".format(*get_runtime(runtime).python)
@@ -102,7 +100,7 @@ def prepare(spec: FunctionSpec) -> Iterator[Prepared]:
     python = _find_interpreter(wanted, spec.python, runtime)
     target = Target.for_runtime(runtime, host_arch())
     runtime_dir = ric.runtime_dir_for(target, python)
-    opt_dir = code.opt_dir_for(infos)
+    opt_dir = layer_python.unpacked_layers(infos, EmulatorError)
     with archive.scratch_dir("task") as task_root:
         code.unpack_function(spec.function_zip, task_root)
         config = SandboxConfig(
@@ -140,7 +138,7 @@ def _real_executable(python: Path) -> Path:
 
 
 @contextlib.contextmanager
-def open_function(spec: FunctionSpec, log_sink: LogSink | None = None) -> Iterator[LocalFunction]:
+def open_function(spec: LocalFunctionSpec, log_sink: LogSink | None = None) -> Iterator[LocalFunction]:
     with prepare(spec) as prepared, LocalFunction(prepared.config, log_sink) as function:
         yield function
 
@@ -174,7 +172,7 @@ class LocalInvokeReport:
         return all(r.ok for r in self.invocations)
 
 
-def invoke_local(spec: FunctionSpec, event: bytes, repeat: int = 1,
+def invoke_local(spec: LocalFunctionSpec, event: bytes, repeat: int = 1,
                  log_sink: LogSink | None = None) -> LocalInvokeReport:
     """Invoke the function ``repeat`` times with ``event``: one cold start, then warm runs."""
     if repeat < 1:

@@ -29,10 +29,10 @@ SERVING_PATHS = ("predictor", "joblib")
 @dataclass(frozen=True)
 class PredictorFile:
     file: str  # "model.predictor"
-    format: str  # "lambdapack.predictor/1"
+    format: str  # "lambdapack.predictor/2"
     sha256: str
     bytes: int
-    kind: str  # "forest", "boosting", "hist_boosting"
+    kind: str  # the model kernel: "trees" or "linear"
     max_rows: int  # batches larger than this go to the estimator when the layer is there
 
 
@@ -44,6 +44,7 @@ class FunctionManifest:
     runtime: str | None  # the runtime the function was packaged for (from --layer or --runtime)
     predictor: PredictorFile | None
     handler: str = HANDLER
+    claim: dict | None = None  # what the proof established for the predictor (docs/function.md)
 
     def to_dict(self) -> dict:
         data = {"schema": SCHEMA, **asdict(self)}
@@ -70,6 +71,7 @@ class FunctionManifest:
                 runtime=str(data["runtime"]) if data.get("runtime") else None,
                 predictor=PredictorFile(**predictor) if predictor else None,
                 handler=str(data.get("handler") or HANDLER),
+                claim=dict(data["claim"]) if isinstance(data.get("claim"), dict) else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PackageError(f"{where}: malformed function manifest ({exc})",

@@ -8,34 +8,39 @@ versions (version_rule.version_mismatches) or when function + layer exceed Lambd
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from lambdapack import archive, interpreters, targets
-from lambdapack.defaults import HANDLER, HANDLER_FILE
+from lambdapack.defaults import FUNCTION_ZIP, HANDLER, HANDLER_FILE, MODEL_DIR
 from lambdapack.errors import LambdapackError, PackageError, VersionMismatchError
 from lambdapack.function.manifest import FUNCTION_MANIFEST, FunctionManifest, PredictorFile
 from lambdapack.layer.compile import compile_pycs
 from lambdapack.layer.inspect import inspect_layer
 from lambdapack.layer.record import RECORD_NAME
 from lambdapack.model import version_rule
-from lambdapack.model.manifest import MANIFEST_FILE, Manifest, load_manifest, verify_model_file
+from lambdapack.model.manifest import MANIFEST_FILE, Feature, Manifest, load_manifest, verify_model_file
+from lambdapack.model.manifest import SCHEMA as MODEL_SCHEMA
 from lambdapack.predictor.build import (
-    DEFAULT_MAX_ROWS,
     FORMAT,
+    MAX_ROWS,
     PREDICTOR_FILE,
     PredictorBuild,
     PredictorReport,
     build_predictor,
     joblib_path,
 )
-from lambdapack.template_files import template_bytes
+from lambdapack.predictor.files import RUNTIME
+from lambdapack.template_files import template_bytes, template_tree
 
-# shipped beside the handler: the machinery it imports, standard library only
-SUPPORT_FILES = ("lambdapack_serving.py", "lambdapack_predictor.py")
-DEFAULT_MODEL_DIR = Path("build/model")
-DEFAULT_OUT = Path("dist/function.zip")
+
+def handler_sources() -> dict[str, bytes]:
+    """The handler and the runtime package it imports (standard library only), by their paths in the zip."""
+    return {HANDLER_FILE: template_bytes(HANDLER_FILE), **template_tree(RUNTIME)}
+
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,9 @@ class LayerCheck:
 
 
 @dataclass(frozen=True)
-class PackageReport:
+class FunctionPackageReport:
+    """What ``package`` wrote: the function zip, what it holds, and how the function will serve."""
+
     path: Path
     sha256: str
     bytes: int
@@ -69,11 +76,13 @@ class PackageReport:
     function: FunctionManifest  # what function.json says: serving path, reason, needs_layer
     predictor: PredictorReport
     pycs: FunctionPycs
+    inputs: tuple[str, ...] = ()  # each input and what a request may send for it, as the function's model.json says
+    inputs_read_from_model: bool = False  # an untyped (lambdapack.model/1) manifest, typed from the model itself
 
 
-def package_function(model_dir: Path = DEFAULT_MODEL_DIR, out: Path = DEFAULT_OUT,
+def package_function(model_dir: Path = MODEL_DIR, out: Path = FUNCTION_ZIP,
                      layer: Path | None = None, *, predictor: bool = True, runtime: str | None = None,
-                     python: Path | None = None) -> PackageReport:
+                     python: Path | None = None) -> FunctionPackageReport:
     """Write the function zip for the model in ``model_dir`` to ``out``; nothing is written on failure.
 
     With ``predictor`` (the default) a tree model the stdlib predictor covers is compiled and
@@ -93,12 +102,14 @@ def package_function(model_dir: Path = DEFAULT_MODEL_DIR, out: Path = DEFAULT_OU
     if hashlib.sha256(model_bytes).hexdigest() != manifest.model.sha256:
         raise PackageError(f"{model_path} changed while it was being packaged",
                            hint="wait for whatever writes the model to finish, then package again")
-    checked = check_layer(Path(layer), manifest, runtime) if layer is not None else None
+    checked = check_layer_for_model(Path(layer), manifest, runtime) if layer is not None else None
     compiled = (build_predictor(model_path, manifest, Path(layer) if layer is not None else None, python)
                 if predictor else joblib_path("packaged with --no-predictor"))
     function = function_manifest_for(compiled, (checked.runtime if checked else None) or runtime)
 
-    sources = {name: template_bytes(name) for name in (HANDLER_FILE, *SUPPORT_FILES)}
+    manifest_bytes, upgraded = typed_manifest(manifest, manifest_bytes, compiled)
+    served = Manifest.from_dict(json.loads(manifest_bytes), MANIFEST_FILE) if upgraded else manifest
+    sources = handler_sources()
     pycs, pyc_bytes = compiled_sources(sources, function.runtime or targets.DEFAULT_RUNTIME, python)
     entries = [archive.ZipEntry(name, data) for name, data in {**sources, **pyc_bytes}.items()]
     entries += [
@@ -122,7 +133,7 @@ def package_function(model_dir: Path = DEFAULT_MODEL_DIR, out: Path = DEFAULT_OU
     except OSError as exc:
         raise PackageError(f"cannot write {out} ({exc.strerror or exc})",
                            hint="check free space and permissions of the output directory") from None
-    return PackageReport(
+    return FunctionPackageReport(
         path=out,
         sha256=digest,
         bytes=size,
@@ -140,6 +151,8 @@ def package_function(model_dir: Path = DEFAULT_MODEL_DIR, out: Path = DEFAULT_OU
         function=function,
         predictor=compiled.report,
         pycs=pycs,
+        inputs=tuple(f"{f.name}: {f.describe()}" for f in served.features) if served.typed else (),
+        inputs_read_from_model=upgraded,
     )
 
 
@@ -172,12 +185,13 @@ def compiled_sources(sources: dict[str, bytes], runtime: str,
     with archive.scratch_dir("function") as tmp:
         root = Path(tmp)
         for name, data in sources.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_bytes(data)
         try:
             compile_pycs(root, interpreter, "/var/task", ".".join(map(str, full[0])) if full else "?")
         except LambdapackError as exc:
             return FunctionPycs(None, f"source only: {exc.message}"), {}
-        files = {f"__pycache__/{p.name}": p.read_bytes() for p in sorted((root / "__pycache__").glob("*.pyc"))}
+        files = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("__pycache__/*.pyc"))}
     version_text = ".".join(map(str, full[0])) if full else None
     return FunctionPycs(version_text, f"compiled for {runtime}", tuple(files)), files
 
@@ -187,10 +201,33 @@ def function_manifest_for(compiled: PredictorBuild, runtime: str | None) -> Func
     predictor = None
     if compiled.data is not None:
         predictor = PredictorFile(file=PREDICTOR_FILE, format=FORMAT, sha256=hashlib.sha256(compiled.data).hexdigest(),
-                                  bytes=len(compiled.data), kind=str(compiled.report.kind), max_rows=DEFAULT_MAX_ROWS)
+                                  bytes=len(compiled.data), kind=str(compiled.report.kind), max_rows=MAX_ROWS)
     report = compiled.report
     return FunctionManifest(serving=report.serving, reason=report.reason, needs_layer=predictor is None,
-                            runtime=runtime, predictor=predictor, handler=HANDLER)
+                            runtime=runtime, predictor=predictor, handler=HANDLER,
+                            claim=dict(report.claim) if report.claim is not None else None)
+
+
+def typed_manifest(manifest: Manifest, raw: bytes, compiled: PredictorBuild) -> tuple[bytes, bool]:
+    """The model.json to pack: as it is, or a ``lambdapack.model/1`` one given the input types the model has.
+
+    An old manifest does not say which inputs are categories or may be missing; when the compiler
+    read them off the model (in the model's own libraries) the function carries the typed
+    manifest, so the handler accepts what the model takes. The model directory is left as it is.
+    """
+    if manifest.typed or compiled.schema is None:
+        return raw, False
+    found = {f["name"]: f for f in compiled.schema.get("features") or ()}
+    features = []
+    for feature in manifest.features:
+        described = found.get(feature.name)
+        if described is None:
+            return raw, False
+        features.append(Feature(feature.name, feature.alias, described["type"], bool(described["nullable"]),
+                                tuple(described.get("categories") or ()), described.get("unknown", "error")))
+    typed = dataclasses.replace(manifest, features=tuple(features), schema=MODEL_SCHEMA,
+                                input_frame=compiled.schema.get("input_frame"))
+    return typed.to_json().encode(), True
 
 
 def _read(path: Path) -> bytes:
@@ -200,7 +237,7 @@ def _read(path: Path) -> bytes:
         raise PackageError(f"cannot read {path} ({exc.strerror or exc})", hint="check the file's permissions") from None
 
 
-def check_layer(layer: Path, manifest: Manifest, runtime: str | None = None) -> LayerCheck:
+def check_layer_for_model(layer: Path, manifest: Manifest, runtime: str | None = None) -> LayerCheck:
     """Refuse a layer that does not carry exactly the model's library versions, or is for another ``runtime``."""
     info = inspect_layer(layer, error=PackageError)
     if info.record is None:

@@ -2,7 +2,7 @@
 
 - :func:`lambdapack.layer.build.build_layer` (``LayerOptions`` → ``LayerReport``): what
   ``lambdapack build-layer`` runs.
-- :func:`lambdapack.layer.check.check_layer` (zip → ``CheckReport``): what
+- :func:`lambdapack.layer.check.check_layer_zip` (zip → ``CheckReport``): what
   ``lambdapack check-layer`` runs (``check_model`` is its ``--model`` check).
 - :func:`lambdapack.layer.inspect.inspect_layer` (zip → ``LayerInfo``): what a layer is for and
   holds, the one reader ``train --layer``, the emulator, ``package --layer`` and ``deploy`` share.

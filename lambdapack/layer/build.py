@@ -17,7 +17,6 @@ import hashlib
 import importlib
 import json
 import os
-import tempfile
 import threading
 import time
 import zipfile
@@ -36,7 +35,7 @@ from lambdapack.archive import (
     entries_from_dir,
     scratch_dir,
     source_date_epoch,
-    sweep_stale_partials,
+    staging_file,
     write_zip,
 )
 from lambdapack.errors import LayerError, ResolveError
@@ -52,7 +51,7 @@ from lambdapack.wheels.fetch import HashMismatch, MissingWheel, ProgressFn, down
 
 if TYPE_CHECKING:
     from lambdapack.layer.check import Check, CheckReport
-    from lambdapack.project import Project
+    from lambdapack.project.inputs import Project
     from lambdapack.wheels.install import InstallResult
 
 DEFAULT_REQUIREMENTS = ("scikit-learn", "joblib")
@@ -91,7 +90,7 @@ class LayerOptions:
 
 
 @dataclass(frozen=True)
-class PackageReport:
+class LayerPackage:
     name: str
     version: str
     wheel: str
@@ -110,7 +109,7 @@ class LayerReport:
     glibc: str
     platforms: tuple[str, ...]
     resolver: str
-    packages: tuple[PackageReport, ...]
+    packages: tuple[LayerPackage, ...]
     zip_bytes: int
     unzipped_bytes: int
     file_count: int
@@ -228,23 +227,6 @@ def artifact_mode() -> int:
     return 0o666 & ~mask
 
 
-@contextlib.contextmanager
-def _stage(out: Path) -> Iterator[Path]:
-    """A temporary zip path beside ``out``; removed unless the caller moved it into place."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    sweep_stale_partials(out)
-    tmp: str | None = None
-    try:
-        with hold_signals():  # the file and this cleanup exist together, or neither does
-            fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".building", dir=out.parent)
-            os.close(fd)
-        yield Path(tmp)
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-
-
 @dataclass(frozen=True)
 class _Plan:
     """What is being built from what: the target, the inputs and how they are pinned."""
@@ -298,7 +280,7 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
     in_place = hit is not None and cache.in_place(key, plan.out)
     with contextlib.ExitStack() as stack:
         with hold_signals():  # no signal between the staged file's creation and its cleanup's registration
-            staged = plan.out if in_place else stack.enter_context(_stage(plan.out))
+            staged = plan.out if in_place else stack.enter_context(staging_file(plan.out, ".building"))
         root: Path | None = None
         tree: Future[list[Check]] | None = None  # the tree's checks, running beside the zip
         if in_place:
@@ -350,7 +332,7 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
     return LayerReport(
         path=plan.out, sha256=meta["sha256"], runtime=target.runtime, arch=target.arch,
         python_version=target.python_version, abi=target.abi, glibc=target.glibc_version, platforms=target.platforms,
-        resolver=plan.resolver, packages=tuple(PackageReport(**p) for p in meta["packages"]),
+        resolver=plan.resolver, packages=tuple(LayerPackage(**p) for p in meta["packages"]),
         zip_bytes=meta["zip_bytes"], unzipped_bytes=meta["unzipped_bytes"], file_count=meta["file_count"],
         fits_direct_upload=meta["zip_bytes"] <= DIRECT_UPLOAD_LIMIT,
         fits_unzipped_limit=meta["unzipped_bytes"] <= UNZIPPED_LIMIT,
@@ -382,7 +364,7 @@ def _plan(options: LayerOptions, warnings: list[str], notes: list[str]) -> _Plan
     project = None
     requirements, wheel_paths = split_inputs(list(options.requirements))
     if options.project is not None:
-        from lambdapack.project import read_project
+        from lambdapack.project.read import read_project
 
         project = read_project(options.project, groups=options.groups, extras=options.extras)
         if requirements or wheel_paths or options.requirement_files:
@@ -561,7 +543,7 @@ def _checked(cache: LayerCache, key: str, staged: Path, out: Path, target: Targe
              root: Path | None, record: dict, tree: Future[list[Check]] | None) -> CheckReport:
     """check-layer on the staged zip; the verdict of an identical zip under the same interpreter is reused."""
     # imported here: a rebuild that reuses a verdict never needs pyelftools
-    from lambdapack.layer.check import Check, CheckReport, check_layer, check_model
+    from lambdapack.layer.check import Check, CheckReport, check_layer_zip, check_model
     from lambdapack.ui import to_jsonable
 
     interpreter = find_python(target.python, options.python)
@@ -572,7 +554,7 @@ def _checked(cache: LayerCache, key: str, staged: Path, out: Path, target: Targe
         report = CheckReport(**{**cached, "path": out, "checks": tuple(Check(**{**c, "offenders": tuple(
             c["offenders"])}) for c in cached["checks"])})
     else:
-        report = replace(check_layer(staged, runtime=target.runtime, arch=target.arch, python=options.python,
+        report = replace(check_layer_zip(staged, runtime=target.runtime, arch=target.arch, python=options.python,
                                      extracted=root, tree_checks=tree.result() if tree else None), path=out)
         if report.ok:
             cache.put_check(key, checker, to_jsonable(report))

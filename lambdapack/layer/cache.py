@@ -34,7 +34,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from lambdapack import __version__
-from lambdapack.archive import atomic_path, atomic_write_bytes
+from lambdapack.archive import atomic_path, atomic_write_bytes, sha256_file
 from lambdapack.targets import Target
 from lambdapack.wheels.fetch import Inputs, PinnedWheel
 
@@ -43,7 +43,6 @@ from lambdapack.wheels.fetch import Inputs, PinnedWheel
 LAYER_FORMAT = 4  # 4: unchanged wheel files keep their wheel's deflate stream (3: fixed pyc file lists)
 KEEP = 8  # finished layers kept (each ~50-65 MB for the scikit-learn stack)
 KEEP_RESOLUTIONS = 256  # a few kB each
-_CHUNK = 1024 * 1024
 
 # environment settings that change what an index offers (not how it is reached: proxies,
 # certificates and UV_OFFLINE are left out, so they do not invalidate a resolution)
@@ -55,14 +54,6 @@ INDEX_ENV = ("UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX
 
 def _digest(parts: Mapping[str, object]) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _requirement_file_fingerprint(path: Path, seen: set[Path]) -> list:
@@ -105,7 +96,7 @@ def resolution_key(inputs: Inputs, target: Target, resolver: str, extra: Mapping
     return _digest({
         "requirements": sorted(inputs.requirements),
         "requirement_files": [_requirement_file_fingerprint(f, seen) for f in inputs.requirement_files],
-        "wheels": sorted((p.name, _file_digest(p)) for p in inputs.wheel_paths),
+        "wheels": sorted((p.name, sha256_file(p)) for p in inputs.wheel_paths),
         "find_links": [_links_fingerprint(d) for d in inputs.find_links],
         "target": _target_parts(target),
         "resolver": resolver,
@@ -163,11 +154,7 @@ class LayerCache:
         """Copy the cached zip to ``dest`` and verify the copy's sha256; False (and the entry
         dropped) when the bytes are not what was stored."""
         shutil.copyfile(hit.zip_path, dest)  # in the kernel (sendfile/copy_file_range)
-        digest = hashlib.sha256()
-        with open(dest, "rb") as fh:
-            for chunk in iter(lambda: fh.read(_CHUNK), b""):
-                digest.update(chunk)
-        if digest.hexdigest() == hit.meta.get("sha256"):
+        if sha256_file(dest) == hit.meta.get("sha256"):
             return True
         with contextlib.suppress(FileNotFoundError):
             hit.zip_path.unlink()

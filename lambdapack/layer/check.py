@@ -1,7 +1,7 @@
 """check-layer: will this zip work as a Lambda layer for that runtime and architecture?
 
 Each check returns a :class:`Check` (``pass``, ``warn``, ``fail`` or ``skip``) naming every
-offender; :func:`check_layer` runs them all and returns a :class:`CheckReport`:
+offender; :func:`check_layer_zip` runs them all and returns a :class:`CheckReport`:
 
 - ``archive``: every member name safe (:func:`lambdapack.archive.validate_members`);
 - ``layout``: importable code under ``python/`` or ``python/lib/python3.X/site-packages``
@@ -420,7 +420,7 @@ def check_model(record: dict | None, model_dir: Path) -> Check:
                                                           if k in version_rule.PINNED_PACKAGES) + " match the layer")
 
 
-# The name layer/build.py imports; not a hook: check_layer calls check_model itself.
+# The name layer/build.py imports; not a hook: check_layer_zip calls check_model itself.
 
 
 def check_tree(root: Path, target: Target, python: str | None) -> list[Check]:
@@ -429,7 +429,7 @@ def check_tree(root: Path, target: Target, python: str | None) -> list[Check]:
     return [*check_binaries(root, target, infos), check_imports(root, target, python)]
 
 
-def check_layer(path: Path, *, runtime: str | None = None, arch: str | None = None, python: str | None = None,
+def check_layer_zip(path: Path, *, runtime: str | None = None, arch: str | None = None, python: str | None = None,
                 model: Path | None = None, extracted: Path | None = None,
                 tree_checks: Sequence[Check] | None = None) -> CheckReport:
     """Run every check on the layer zip ``path``. ``extracted``: an already unpacked copy to reuse;

@@ -1,21 +1,17 @@
 """Fit, score and dump one scikit-learn model: the part of ``train`` that runs where the model is made.
 
-This file must not import lambdapack: ``train --layer`` runs it by path in an isolated
-interpreter (``python -I -S -B _child_train.py``) whose ``sys.path`` holds only the standard
-library and the unzipped layer, so the pickle is written by exactly the libraries that will
-load it. The request and the reply are one JSON document each, on stdin and stdout.
+This file must not import lambdapack: ``train --layer`` calls :func:`fit_and_reply` in the
+layer's Python (``lambdapack.layer_python``), whose ``sys.path`` holds only the standard library
+and the unzipped layer, so the pickle is written by exactly the libraries that will load it.
 In-process training calls :func:`fit_and_dump` directly, so both paths share this code.
 """
 
 from __future__ import annotations
 
 import ast
-import contextlib
 import difflib
 import importlib
-import json
 import platform
-import sys
 import warnings
 from typing import Any
 
@@ -94,8 +90,12 @@ def _scalar(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def fit_and_dump(request: dict[str, Any]) -> dict[str, Any]:
-    """Split, fit, score and ``joblib.dump`` as ``request`` says; return metrics, classes and versions."""
+def fit_and_dump(request: dict[str, Any], describe: Any = None) -> dict[str, Any]:
+    """Split, fit, score and ``joblib.dump`` as ``request`` says; return metrics, classes and versions.
+
+    ``describe(estimator, names, aliases)``, when given, reads the fitted model's inputs (their
+    types, whether they may be missing) for the manifest, in the same libraries that fitted it.
+    """
     import joblib
     import numpy as np
     from sklearn.base import is_classifier
@@ -139,7 +139,10 @@ def fit_and_dump(request: dict[str, Any]) -> dict[str, Any]:
         classes = None
     joblib.dump(estimator, request["out"], compress=request.get("compress", 0))
     import sklearn
+
+    schema = describe(estimator, request["names"], request.get("aliases")) if describe is not None else None
     return {
+        "schema": schema,
         "ok": True,
         "metrics": metrics,
         "classes": classes,
@@ -151,23 +154,13 @@ def fit_and_dump(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def main() -> int:
-    request = json.load(sys.stdin)
-    # Only the layer may supply packages: the interpreter runs with -I -S, so sys.path is
-    # the standard library; the layer's directories go first.
-    sys.path[:0] = request.get("sys_path", [])
-    reply_to = sys.stdout
+def fit_and_reply(request: dict[str, Any]) -> dict[str, Any]:
+    """:func:`fit_and_dump` as the layer's Python answers it (``lambdapack.layer_python``): failures in the reply."""
+    describe = None
+    if request.get("describe_with"):  # "module:function", a module the layer's Python was given
+        module, _, function = str(request["describe_with"]).partition(":")
+        describe = getattr(importlib.import_module(module), function)
     try:
-        with contextlib.redirect_stdout(sys.stderr):  # a chatty library must not corrupt the reply
-            reply = fit_and_dump(request)
+        return fit_and_dump(request, describe)
     except TrainFailure as exc:
-        reply = {"ok": False, "kind": exc.kind, "message": exc.message}
-    except ImportError as exc:
-        reply = {"ok": False, "kind": "import", "message": f"{type(exc).__name__}: {exc}"}
-    json.dump(reply, reply_to)
-    reply_to.write("\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        return {"ok": False, "kind": exc.kind, "message": exc.message}

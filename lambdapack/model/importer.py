@@ -23,7 +23,7 @@ from lambdapack.errors import ModelError
 from lambdapack.model._child_train import library_versions
 from lambdapack.model.datasets import aliases_for
 from lambdapack.model.manifest import MANIFEST_FILE, MODEL_FILE, EstimatorInfo, Feature, Manifest, ModelFile
-from lambdapack.model.train import DEFAULT_OUT, publish, staging_dir
+from lambdapack.model.train import DEFAULT_OUT, publish, staging_model_dir
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,7 @@ def import_model(
     if out.exists() and not out.is_dir():
         raise ModelError(f"--out {out} is a file", hint="pass a directory for model.joblib and model.json")
     params = {k: _json_safe(v) for k, v in sorted(model.get_params(deep=False).items())}
-    with staging_dir(out) as staged:
+    with staging_model_dir(out) as staged:
         staged_model = staged / MODEL_FILE
         try:
             shutil.copyfile(model_file, staged_model)

@@ -1,26 +1,27 @@
 """``train --layer``: fit the model with the layer's own libraries, so they match by construction.
 
-The layer zip is unpacked (safely) into a temporary directory and ``_child_train.py`` runs by
-path in an interpreter of the layer's Python minor version with ``-I -S -B``: no user site,
-no interpreter site-packages, no ``PYTHON*`` variables, no script directory; the child puts
-only the layer's directories on ``sys.path``. A layer whose machine code cannot run here
-(another architecture, a newer glibc, not Linux) is refused before anything starts.
+``_child_train.py`` runs in the layer's Python through :class:`lambdapack.layer_python.LayerPython`
+(``-I -S -B``: no user site, no interpreter site-packages, no ``PYTHON*`` variables, only the
+unpacked layer on ``sys.path``). A layer whose machine code cannot run here (another
+architecture, a newer glibc, not Linux) is refused before anything starts.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambdapack import archive, interpreters
 from lambdapack.errors import LayerError, ModelError
 from lambdapack.layer.inspect import Host, LayerInfo, cannot_run_here, inspect_layer
 from lambdapack.layer.record import RECORD_NAME
-from lambdapack.model import _child_train, version_rule
+from lambdapack.layer_python import ChildFailure, LayerPython
+from lambdapack.model import version_rule
+from lambdapack.predictor.files import compiler_modules
+from lambdapack.predictor.inputs import DESCRIBE_IN_CHILD
+
+CHILD_TRAIN = Path(__file__).resolve().with_name("_child_train.py")
 
 _WAY_OUT = ("train without --layer in an environment with the layer's library versions, "
             "or run `lambdapack train --layer` on a machine that matches the layer")
@@ -46,21 +47,26 @@ def check_runnable_here(layer: LayerInfo, host: Host | None = None) -> None:
 @dataclass(frozen=True)
 class IsolatedTrainer:
     layer: LayerInfo
-    python: Path
+    env: LayerPython
+
+    @property
+    def python(self) -> Path:
+        return self.env.interpreter
 
     def run(self, request: dict[str, Any], X: Any, y: Any) -> dict[str, Any]:
         """Run ``_child_train`` on ``request`` with the layer; the model is written to ``request['out']``."""
-        with archive.scratch_dir("train-layer") as tmp:
-            root = Path(tmp) / "opt"
-            archive.safe_extract(self.layer.path, root)
-            paths = [root / where for where in (self.layer.site_packages, "python") if where]
-            payload = dict(request, X=_as_lists(X), y=_as_lists(y),
-                           sys_path=[str(p) for p in paths if p.is_dir()])
-            reply = self._call(payload, cwd=Path(tmp))
-            sklearn_path = Path(str(reply.get("sklearn_path", ""))).resolve()
-            if not sklearn_path.is_relative_to(root.resolve()):
-                raise ModelError(f"the isolated interpreter imported scikit-learn from {sklearn_path}, not the layer",
-                                 hint="this is a lambdapack bug; please report it")
+        payload = dict(request, X=_as_lists(X), y=_as_lists(y))
+        try:
+            payload["describe_with"] = DESCRIBE_IN_CHILD
+            modules = {"_child_train": CHILD_TRAIN, **compiler_modules()}
+            reply = self.env.call("_child_train:fit_and_reply", payload, modules)
+        except ChildFailure as exc:
+            raise self._failure(exc) from None
+        opt = self.env.opt_dir.resolve() if self.env.opt_dir is not None else None
+        sklearn_path = Path(str(reply.get("sklearn_path", ""))).resolve()
+        if opt is None or not sklearn_path.is_relative_to(opt):
+            raise ModelError(f"the isolated interpreter imported scikit-learn from {sklearn_path}, not the layer",
+                             hint="this is a lambdapack bug; please report it")
         if self.layer.record is not None:
             mismatches = version_rule.version_mismatches(reply["versions"], self.layer.versions)
             if mismatches:
@@ -69,32 +75,30 @@ class IsolatedTrainer:
                                  hint="rebuild the layer with `lambdapack build-layer`")
         return reply
 
-    def _call(self, payload: dict[str, Any], cwd: Path) -> dict[str, Any]:
-        script = Path(_child_train.__file__).resolve()
-        command = [str(self.python), "-I", "-S", "-B", str(script)]
-        try:
-            done = subprocess.run(command, input=json.dumps(payload), capture_output=True, text=True, cwd=cwd,
-                                  check=False)
-        except OSError as exc:
-            raise ModelError(f"cannot run {self.python} ({exc.strerror or exc})",
-                             hint="pass a working interpreter with --python") from None
-        try:
-            reply = json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else None
-        except json.JSONDecodeError:
-            reply = None
-        if done.returncode != 0 or not isinstance(reply, dict):
-            tail = " | ".join(done.stderr.strip().splitlines()[-3:]) or f"exit status {done.returncode}"
-            raise ModelError(f"training in the layer's Python failed: {tail}",
-                             hint="check that the layer was built for this Python and carries scikit-learn "
-                                  "(`lambdapack check-layer LAYER.zip`)")
-        if not reply.get("ok"):
-            from lambdapack.model.train import failure_to_error
+    def _failure(self, exc: ChildFailure) -> ModelError:
+        if exc.kind == "start":
+            return ModelError(exc.message, hint="pass a working interpreter with --python")
+        if exc.kind == "crash":
+            return ModelError(f"training in the layer's Python failed: {exc.message}",
+                              hint="check that the layer was built for this Python and carries scikit-learn "
+                                   "(`lambdapack check-layer LAYER.zip`)")
+        message = exc.message
+        if exc.kind == "import":
+            message = f"{self.layer.path} cannot train a model here: {message}"
+        return failure_to_error(exc.kind, message)
 
-            message = str(reply.get("message"))
-            if reply.get("kind") == "import":
-                message = f"{self.layer.path} cannot train a model here: {message}"
-            raise failure_to_error(str(reply.get("kind")), message)
-        return reply
+
+def failure_to_error(kind: str, message: str) -> ModelError:
+    """A failure ``_child_train`` reported (``TrainFailure.kind``) as the user's error, with its hint."""
+    hints = {
+        "param": "fix the --param value (the message says what the estimator accepts)",
+        "data": "use more rows or a different --test-size",
+        "fit": "check the data and parameters; the estimator's own message is above",
+        "estimator": "choose an estimator from `lambdapack train --help`",
+        "import": "the layer must carry scikit-learn, numpy, scipy and joblib "
+                  "(`lambdapack build-layer scikit-learn joblib`)",
+    }
+    return ModelError(message, hint=hints.get(kind, "see the message above"))
 
 
 def _as_lists(values: Any) -> Sequence[Any]:
@@ -102,7 +106,6 @@ def _as_lists(values: Any) -> Sequence[Any]:
 
 
 def prepare(layer_zip: Path, python: str | None = None) -> IsolatedTrainer:
-    """Check that ``layer_zip`` can run here and find its interpreter; nothing is unpacked yet."""
-    layer, version = layer_for_training(layer_zip)
-    interpreter = interpreters.require_python(version, python)
-    return IsolatedTrainer(layer, interpreter)
+    """Check that ``layer_zip`` can run here and find its interpreter, with the layer unpacked."""
+    layer, _version = layer_for_training(layer_zip)
+    return IsolatedTrainer(layer, LayerPython.for_layers([layer], python, error=ModelError))

@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from lambdapack.archive import sha256_file
+from lambdapack.defaults import MODEL_DIR
 from lambdapack.errors import ModelError
 
-SCHEMA = "lambdapack.model/1"
+SCHEMA = "lambdapack.model/2"
+# /1 typed no input: every input a number (missing only where the model routed it); still read
+SCHEMAS = ("lambdapack.model/1", SCHEMA)
 MODEL_FILE = "model.joblib"
 MANIFEST_FILE = "model.json"
 TASKS = ("classification", "regression")
@@ -25,10 +28,38 @@ TASKS = ("classification", "regression")
 RECORDED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "threadpoolctl")
 
 
+INPUT_TYPES = ("number", "category")
+UNKNOWN_POLICIES = ("error", "accept")
+# how the estimator takes rows: an array (None), or a pandas DataFrame named like the features
+INPUT_FRAMES = (None, "pandas", "pandas_categorical")
+
+
 @dataclass(frozen=True)
 class Feature:
+    """One input of the model: its name (and a short alias), its type, and what a request may send."""
+
     name: str
     alias: str | None = None
+    type: str = "number"
+    nullable: bool = False  # a request may send null: the model takes a missing value here
+    categories: tuple[Any, ...] = ()  # a category input's learned categories (strings or numbers)
+    unknown: str = "error"  # a category input's unseen values: refused, or accepted as the encoder does
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "alias": self.alias, "type": self.type, "nullable": self.nullable}
+        if self.type == "category":
+            out.update(categories=list(self.categories), unknown=self.unknown)
+        return out
+
+    def describe(self) -> str:
+        """``number``, ``number or null``, ``category (3: a, b, c)``: the type as a person reads it."""
+        if self.type == "category":
+            shown = ", ".join(str(c) for c in self.categories[:6]) + (", …" if len(self.categories) > 6 else "")
+            accepted = "; unknown accepted" if self.unknown == "accept" else ""
+            text = f"category ({len(self.categories)}: {shown}{accepted})"
+        else:
+            text = "number"
+        return text + (" or null" if self.nullable else "")
 
 
 @dataclass(frozen=True)
@@ -65,6 +96,12 @@ class Manifest:
     versions: Mapping[str, str]
     model: ModelFile
     schema: str = SCHEMA
+    input_frame: str | None = None
+
+    @property
+    def typed(self) -> bool:
+        """Whether the manifest says each input's type (``lambdapack.model/2``)."""
+        return self.schema == SCHEMA
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -87,7 +124,8 @@ class Manifest:
             "task": self.task,
             "estimator": {"class": self.estimator.class_path, "params": dict(self.estimator.params)},
             "dataset": dataset,
-            "features": [{"name": f.name, "alias": f.alias} for f in self.features],
+            "features": [f.to_dict() for f in self.features],
+            "input_frame": self.input_frame,
             "classes": list(self.classes) if self.classes is not None else None,
             "metrics": dict(self.metrics),
             "versions": dict(self.versions),
@@ -108,10 +146,14 @@ class Manifest:
                 raise _FieldError(f"task must be one of {', '.join(TASKS)}, not {task!r}")
             est = _expect(data, "estimator", dict)
             estimator = EstimatorInfo(_expect(est, "class", str), dict(_expect(est, "params", dict)))
+            frame = data.get("input_frame")
+            if frame not in INPUT_FRAMES:
+                raise _FieldError(f"input_frame must be one of {', '.join(str(f) for f in INPUT_FRAMES)}")
             return cls(task=task, estimator=estimator,
                        dataset=_dataset(data.get("dataset")), features=_features(_expect(data, "features", list)),
                        classes=_classes(data.get("classes")), metrics=_metrics(_expect(data, "metrics", dict)),
-                       versions=_versions(data), model=_model_file(_expect(data, "model", dict)), schema=schema)
+                       versions=_versions(data), model=_model_file(_expect(data, "model", dict)), schema=schema,
+                       input_frame=frame)
         except _FieldError as exc:
             raise _corrupt(source, str(exc)) from None
 
@@ -139,9 +181,9 @@ def _check_schema(data: Any, source: str) -> str:
     if not isinstance(data, dict):
         raise _corrupt(source, "the document is not a JSON object")
     schema = data.get("schema")
-    if schema != SCHEMA:
+    if schema not in SCHEMAS:
         raise ModelError(
-            f"{source}: unknown manifest schema {schema!r} (this lambdapack reads {SCHEMA!r})",
+            f"{source}: unknown manifest schema {schema!r} (this lambdapack reads {' and '.join(map(repr, SCHEMAS))})",
             hint="upgrade lambdapack, or recreate the manifest with `lambdapack train` "
                  "or `lambdapack model import`",
         )
@@ -163,12 +205,30 @@ def _dataset(raw: Any) -> DatasetInfo | None:
     )
 
 
+def _feature(item: Any) -> Feature:
+    if not isinstance(item, dict):
+        raise _FieldError("each feature must be an object with name and alias")
+    name = _expect(item, "name", str)
+    kind = item.get("type", "number")
+    if kind not in INPUT_TYPES:
+        raise _FieldError(f"feature {name!r}: type must be one of {', '.join(INPUT_TYPES)}, not {kind!r}")
+    nullable = item.get("nullable", False)
+    if not isinstance(nullable, bool):
+        raise _FieldError(f"feature {name!r}: nullable must be true or false")
+    categories: tuple[Any, ...] = ()
+    unknown = item.get("unknown", "error")
+    if kind == "category":
+        raw = _expect(item, "categories", list)
+        if not raw or not all(isinstance(c, (str, int, float)) and not isinstance(c, bool) for c in raw):
+            raise _FieldError(f"feature {name!r}: categories must be a non-empty list of strings or numbers")
+        categories = tuple(raw)
+        if unknown not in UNKNOWN_POLICIES:
+            raise _FieldError(f"feature {name!r}: unknown must be one of {', '.join(UNKNOWN_POLICIES)}")
+    return Feature(name, _optional(item, "alias", str), kind, nullable, categories, unknown)
+
+
 def _features(raw: list[Any]) -> tuple[Feature, ...]:
-    features = []
-    for item in raw:
-        if not isinstance(item, dict):
-            raise _FieldError("each feature must be an object with name and alias")
-        features.append(Feature(_expect(item, "name", str), _optional(item, "alias", str)))
+    features = [_feature(item) for item in raw]
     if not features:
         raise _FieldError("features is empty")
     names = [f.name for f in features]
@@ -220,7 +280,7 @@ def _manifest_path(directory: Path) -> Path:
 def _read_text(path: Path) -> str:
     if not path.parent.is_dir():
         raise ModelError(f"{path.parent}: no such model directory",
-                         hint="train one with `lambdapack train` (writes build/model/) or pass the right directory")
+                         hint=f"train one with `lambdapack train` (writes {MODEL_DIR}/) or pass the right directory")
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -235,6 +295,11 @@ def load_manifest(directory: Path) -> Manifest:
     """Read ``DIR/model.json`` (or a path to the manifest itself), refusing anything malformed."""
     path = _manifest_path(directory)
     return Manifest.from_dict(_decode(_read_text(path), str(path)), source=str(path))
+
+
+def parse_manifest(raw: str | bytes, source: str) -> Manifest:
+    """A manifest document read from elsewhere (the copy inside a function zip), refused like a file's."""
+    return Manifest.from_dict(_decode(raw, source), source=source)
 
 
 def load_versions(directory: Path) -> dict[str, str]:

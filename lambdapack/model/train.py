@@ -19,6 +19,7 @@ from typing import Any
 
 from lambdapack import archive
 from lambdapack.archive import sha256_file
+from lambdapack.defaults import MODEL_DIR as DEFAULT_OUT
 from lambdapack.errors import ModelError
 from lambdapack.model import _child_train
 from lambdapack.model.datasets import BUNDLED, Dataset, load_bundled, load_csv
@@ -30,6 +31,7 @@ from lambdapack.model.estimators import (
     parse_params,
     resolved_params,
 )
+from lambdapack.model.isolated import failure_to_error, prepare
 from lambdapack.model.manifest import (
     MANIFEST_FILE,
     MODEL_FILE,
@@ -39,8 +41,8 @@ from lambdapack.model.manifest import (
     Manifest,
     ModelFile,
 )
+from lambdapack.predictor.inputs import describe_here
 
-DEFAULT_OUT = Path("build/model")
 DEFAULT_DATASET = "iris"
 DEFAULT_TEST_SIZE = 0.33
 DEFAULT_RANDOM_STATE = 42
@@ -105,10 +107,8 @@ def train(
 
     isolated = None
     if layer is not None:
-        from lambdapack.model import isolated as isolated_mod
-
         # refuse a layer we cannot run before spending time on the data
-        isolated = isolated_mod.prepare(Path(layer), python)
+        isolated = prepare(Path(layer), python)
     else:
         check_params(spec, merged)
 
@@ -126,8 +126,10 @@ def train(
         "test_size": test_size,
         "split_random_state": random_state,
         "compress": compress,
+        "names": list(data.feature_names),
+        "aliases": list(data.aliases),
     }
-    with staging_dir(out) as staged:
+    with staging_model_dir(out) as staged:
         request["out"] = str(staged / MODEL_FILE)
         if isolated is not None:
             step(f"training {spec.class_name} with the layer's Python {isolated.python}")
@@ -143,11 +145,12 @@ def train(
             estimator=EstimatorInfo(spec.class_path, literal_params(merged)),
             dataset=DatasetInfo(name=data.name, source=data.source, rows=data.rows, test_size=test_size,
                                 split_random_state=random_state, target=data.target),
-            features=tuple(Feature(n, a) for n, a in zip(data.feature_names, data.aliases, strict=True)),
+            features=typed_features(reply.get("schema"), data.feature_names, data.aliases),
             classes=classes,
             metrics=reply["metrics"],
             versions=reply["versions"],
             model=ModelFile(MODEL_FILE, model_path.stat().st_size, sha256_file(model_path)),
+            input_frame=(reply.get("schema") or {}).get("input_frame"),
         )
         (staged / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
         publish(staged, out)
@@ -184,26 +187,26 @@ def _load_data(dataset: str | None, csv: Path | None, target: str | None, task: 
     return load_bundled(dataset or DEFAULT_DATASET)
 
 
+def typed_features(schema: Mapping[str, Any] | None, names: Iterable[str],
+                   aliases: Iterable[str | None]) -> tuple[Feature, ...]:
+    """The manifest's inputs: the names given, typed as the model itself describes them."""
+    described = {f["name"]: f for f in (schema or {}).get("features") or ()}
+    out = []
+    for name, alias in zip(names, aliases, strict=True):
+        found = described.get(name) or {}
+        out.append(Feature(name, alias, found.get("type", "number"), bool(found.get("nullable", False)),
+                           tuple(found.get("categories") or ()), found.get("unknown", "error")))
+    return tuple(out)
+
+
 def _fit_here(request: dict[str, Any]) -> dict[str, Any]:
     try:
-        return _child_train.fit_and_dump(request)
+        return _child_train.fit_and_dump(request, describe_here)
     except _child_train.TrainFailure as exc:
         raise failure_to_error(exc.kind, exc.message) from None
     except OSError as exc:
         raise ModelError(f"cannot write the model ({exc.strerror or exc})",
                          hint="check free space and permissions of the output directory") from None
-
-
-def failure_to_error(kind: str, message: str) -> ModelError:
-    hints = {
-        "param": "fix the --param value (the message says what the estimator accepts)",
-        "data": "use more rows or a different --test-size",
-        "fit": "check the data and parameters; the estimator's own message is above",
-        "estimator": "choose an estimator from `lambdapack train --help`",
-        "import": "the layer must carry scikit-learn, numpy, scipy and joblib "
-                  "(`lambdapack build-layer scikit-learn joblib`)",
-    }
-    return ModelError(message, hint=hints.get(kind, "see the message above"))
 
 
 def _class_names(labels: list[Any], target_names: tuple[str, ...] | None) -> tuple[str, ...]:
@@ -217,7 +220,7 @@ def _class_names(labels: list[Any], target_names: tuple[str, ...] | None) -> tup
 
 
 @contextlib.contextmanager
-def staging_dir(out: Path) -> Iterator[Path]:
+def staging_model_dir(out: Path) -> Iterator[Path]:
     """A fresh directory beside ``out`` (same filesystem, so publishing is a rename)."""
     stack = contextlib.ExitStack()
     try:

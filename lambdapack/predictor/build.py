@@ -1,43 +1,45 @@
-"""Compile a model into the stdlib predictor at package time, proven exact in the model's own libraries.
+"""Compile a model into the stdlib predictor at package time, proven in the model's own libraries.
 
 ``build_predictor`` decides where the proof runs: in this interpreter when its scikit-learn,
 numpy, scipy and joblib are the versions the model was trained with, else in the layer's Python
-with only the layer's libraries (the layer is unpacked once into the emulator's cache). It runs
-``_child_compile.py`` there, which exports the trees, builds verification rows that reach every
-leaf and sit on and beside every threshold, and compares the predictor with the estimator's
-``predict``, ``decision_function`` and ``predict_proba``. Any model it does not cover, and any
-difference, leaves the function on the joblib path, with the reason.
+with only the layer's libraries (:class:`lambdapack.layer_python.LayerPython`). There the
+compiler (:mod:`lambdapack.predictor.compiler`) reads the model's inputs from the model itself,
+lowers its pipeline through one front end per step and model family, builds probe rows (every
+leaf, both sides of every threshold after the preprocessing, every category, missing values)
+and compares the predictor with the estimator's ``predict``, ``decision_function`` and
+``predict_proba``. Any model it does not cover, and any difference, leaves the function on the
+joblib path, with the reason; :func:`claim_of` states what was proven.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from lambdapack import archive, interpreters
-from lambdapack.errors import LambdapackError
+from lambdapack import archive
+from lambdapack.errors import LambdapackError, PackageError
+from lambdapack.layer.inspect import inspect_layer
+from lambdapack.layer_python import ChildFailure, LayerPython
 from lambdapack.model import version_rule
 from lambdapack.model.manifest import Manifest
-from lambdapack.predictor import _child_compile
-from lambdapack.template_files import template_path
+from lambdapack.predictor.compiler.registry import MODELS, STEPS
+from lambdapack.predictor.files import compiler_modules
 
 PREDICTOR_FILE = "model.predictor"
-FORMAT = "lambdapack.predictor/1"
+FORMAT = "lambdapack.predictor/2"
 # Node tables past this would cost the function more memory and init time than the estimator.
 MAX_NODES = 2_000_000
 # Rows per request up to which the predictor answers even when the layer is there; above it the
 # estimator's vectorised evaluation wins. Measured crossovers (docs/benchmarks.md): ~320 rows for
 # the guide's 100-tree forest, ~49 for a 300-tree digits forest, ~23 for gradient boosting on
 # breast_cancer; 50 costs the least over all three (at most 16.5 ms a request over the faster path).
-DEFAULT_MAX_ROWS = 50
+MAX_ROWS = 50
 COMPILE_TIMEOUT_S = 900
-COVERED = frozenset(_child_compile.EXPORTERS)
+COVERED_MODELS = frozenset(MODELS)
+COVERED_STEPS = frozenset(STEPS)
 
 
 @dataclass(frozen=True)
@@ -50,16 +52,18 @@ class PredictorReport:
     bytes: int | None = None
     proven_with: str | None = None  # the interpreter and libraries the proof ran with
     verification: Mapping[str, Any] = field(default_factory=dict)
+    claim: Mapping[str, Any] | None = None  # what the proof established, per output (function.json)
 
 
 @dataclass(frozen=True)
 class PredictorBuild:
     report: PredictorReport
     data: bytes | None = None  # the predictor file, when the function serves by it
+    schema: Mapping[str, Any] | None = None  # the inputs as the model itself describes them, when it was read
 
 
-def joblib_path(reason: str) -> PredictorBuild:
-    return PredictorBuild(PredictorReport(serving="joblib", reason=reason))
+def joblib_path(reason: str, schema: Mapping[str, Any] | None = None) -> PredictorBuild:
+    return PredictorBuild(PredictorReport(serving="joblib", reason=reason), schema=schema)
 
 
 def host_versions() -> dict[str, str]:
@@ -72,95 +76,110 @@ def host_versions() -> dict[str, str]:
     return out
 
 
-@dataclass(frozen=True)
-class _Runner:
-    command: tuple[str, ...]
-    sys_path: tuple[str, ...]
-    description: str
-
-
-def _runner(manifest: Manifest, layer: Path | None, python: Path | None) -> _Runner | str:
+def _prover(manifest: Manifest, layer: Path | None, python: Path | None) -> LayerPython | str:
     """Where the proof runs, or why it cannot run anywhere here."""
-    templates = str(template_path("lambdapack_predictor.py").parent)
-    script = str(Path(_child_compile.__file__).resolve())
-    here = host_versions()
-    differ = version_rule.version_mismatches(manifest.versions, here)
+    differ = version_rule.version_mismatches(manifest.versions, host_versions())
     if not differ:
-        return _Runner((sys.executable, "-I", "-B", script), (templates,),
-                       f"this Python {sys.version_info[0]}.{sys.version_info[1]}, scikit-learn "
-                       f"{here.get('scikit-learn')}")
+        return LayerPython.here()
     if layer is None:
         trained = ", ".join(f"{m.package} {m.model}" for m in differ)
         found = ", ".join(f"{m.package} {m.layer or 'none'}" for m in differ)
         return (f"the model was trained with {trained} and this Python has {found}: give --layer to prove the "
                 "predictor with the model's own libraries")
-    from lambdapack.emulator import code
-    from lambdapack.layer.inspect import inspect_layer
-
     try:
         info = inspect_layer(layer)
-        version, _ = code.check_runnable([info])
-        if version is None:
+        if info.python is None:
             return f"{layer.name} does not say which Python it is for"
-        interpreter = interpreters.require_python(tuple(int(p) for p in version.split(".")), python)
-        opt = code.opt_dir_for([info])
+        return LayerPython.for_layers([info], python)
     except LambdapackError as exc:
         return f"the layer's libraries cannot run here ({exc.message})"
-    site = opt / "python" / "lib" / f"python{version}" / "site-packages"
-    return _Runner((str(interpreter), "-I", "-S", "-B", script), (templates, str(site), str(opt / "python")),
-                   f"the layer's Python {version}, scikit-learn {manifest.versions.get('scikit-learn')}")
+
+
+def _proven_with(env: LayerPython, manifest: Manifest) -> str:
+    sklearn = host_versions().get("scikit-learn") if not env.site_paths else manifest.versions.get("scikit-learn")
+    return f"{env.description}, scikit-learn {sklearn}"
 
 
 def build_predictor(model_path: Path, manifest: Manifest, layer: Path | None = None,
                     python: Path | None = None, max_nodes: int = MAX_NODES) -> PredictorBuild:
     """The predictor for the model at ``model_path`` (sha256 already verified), or why there is none."""
-    name = manifest.estimator.class_path.rpartition(".")[2]
-    if name not in COVERED or not manifest.estimator.class_path.startswith("sklearn."):
-        return joblib_path(f"{name} is not a tree model the stdlib predictor covers")
-    runner = _runner(manifest, layer, python)
-    if isinstance(runner, str):
-        return joblib_path(runner)
+    env = _prover(manifest, layer, python)
+    if isinstance(env, str):
+        return joblib_path(env)
     with archive.scratch_dir("predictor") as tmp:
         out = Path(tmp) / PREDICTOR_FILE
-        request = {"model": str(Path(model_path).resolve()), "out": str(out), "sys_path": list(runner.sys_path),
-                   "max_nodes": max_nodes, "seed": 0}
-        reply = _run(runner, request, cwd=Path(tmp))
-        if not reply.get("ok"):
-            return joblib_path(str(reply.get("reason") or "the compiler gave no reason"))
+        request = {"model": str(Path(model_path).resolve()), "out": str(out), "max_nodes": max_nodes, "seed": 0,
+                   "features": [f.to_dict() for f in manifest.features], "typed": manifest.typed,
+                   "input_frame": manifest.input_frame}
+        try:
+            reply = env.call("lambdapack_compiler.entry:compile_and_reply", request, compiler_modules(),
+                             timeout=COMPILE_TIMEOUT_S, cwd=Path(tmp))
+        except ChildFailure as exc:
+            return _failed(exc, model_path)
         data = out.read_bytes()
     verification = dict(reply.get("report") or {})
-    report = PredictorReport(serving="predictor", reason=_proof_sentence(verification),
-                             kind=str(verification.get("kind")), bytes=len(data), proven_with=runner.description,
-                             verification=verification)
-    return PredictorBuild(report, data)
+    claim = claim_of(verification)
+    report = PredictorReport(serving="predictor", reason=proof_sentence(verification, claim),
+                             kind=str(verification.get("kind")), bytes=len(data),
+                             proven_with=_proven_with(env, manifest), verification=verification, claim=claim)
+    return PredictorBuild(report, data, reply.get("schema"))
 
 
-def _run(runner: _Runner, request: dict, cwd: Path) -> dict:
-    try:
-        done = subprocess.run(runner.command, input=json.dumps(request), capture_output=True, text=True, cwd=cwd,
-                              timeout=COMPILE_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired:
-        return {"ok": False, "reason": f"proving the predictor took over {COMPILE_TIMEOUT_S} s"}
-    except OSError as exc:
-        return {"ok": False, "reason": f"cannot run {runner.command[0]} ({exc.strerror or exc})"}
-    lines = done.stdout.strip().splitlines()
-    try:
-        reply = json.loads(lines[-1]) if lines else None
-    except json.JSONDecodeError:
-        reply = None
-    if done.returncode != 0 or not isinstance(reply, dict):
-        tail = " | ".join(done.stderr.strip().splitlines()[-2:]) or f"exit status {done.returncode}"
-        return {"ok": False, "reason": f"the predictor compiler failed ({tail})"}
-    return reply
+def _failed(exc: ChildFailure, model_path: Path) -> PredictorBuild:
+    schema = exc.reply.get("schema")
+    if exc.kind == "schema":
+        raise PackageError(f"{Path(model_path).parent / 'model.json'} does not describe the model's inputs: "
+                           f"{exc.message}",
+                           hint="recreate the manifest with `lambdapack model import MODEL --out DIR` "
+                                "(it reads the inputs from the model)")
+    if exc.kind == "unsupported":
+        return joblib_path(exc.message, schema)
+    if exc.kind == "import":
+        return joblib_path(f"cannot import the model's libraries here ({exc.message})", schema)
+    if exc.kind == "timeout":
+        return joblib_path(f"proving the predictor took over {COMPILE_TIMEOUT_S} s", schema)
+    return joblib_path(f"the predictor compiler failed ({exc.message})", schema)
 
 
-def _proof_sentence(report: Mapping[str, Any]) -> str:
-    probabilities = report.get("probabilities")
-    extra = ""
-    if probabilities == "exp" or report.get("exp_ulps"):
-        extra = (f"; exp from the C library, within {report.get('exp_ulps')} ulp of numpy's vectorised exp "
-                 "on this CPU")
-    elif probabilities == "exact":
-        extra = ", probabilities identical"
-    return (f"identical to the estimator on {report.get('rows', 0):,} rows reaching all "
-            f"{report.get('leaves', 0):,} leaves of {report.get('trees', 0):,} trees{extra}")
+def _ulp_text(entry: Mapping[str, Any]) -> str:
+    claim = entry.get("claim")
+    if claim == "bit-identical":
+        return "bit-identical"
+    if claim == "exp":
+        return f"within {entry.get('max_ulps')} ulp (exp from the C library, numpy's differs in the last bits)"
+    if claim == "dot":
+        measured = entry.get("max_ulps")
+        return (f"within {measured:g} ulp of the dot product's magnitude (BLAS sums in an order Python cannot "
+                "repeat)") if isinstance(measured, (int, float)) else "bounded"
+    return str(claim)
+
+
+def claim_of(verification: Mapping[str, Any]) -> dict[str, Any]:
+    """What the proof established, output by output, in words a reader can check against the docs."""
+    claim: dict[str, Any] = {"rows": verification.get("rows", 0), "predict": "identical labels and values"
+                             if verification.get("predict") == "identical" else verification.get("predict")}
+    if verification.get("transforms"):
+        claim["preprocessing"] = verification["transforms"]
+    for key in ("scores", "probabilities"):
+        entry = verification.get(key)
+        if isinstance(entry, Mapping):
+            claim[key] = _ulp_text(entry)
+    exact = all(claim.get(k, "bit-identical") == "bit-identical" for k in ("preprocessing", "scores", "probabilities"))
+    claim["exact"] = exact and verification.get("arithmetic") == "exact"
+    return claim
+
+
+def proof_sentence(verification: Mapping[str, Any], claim: Mapping[str, Any]) -> str:
+    """``package``'s one line: on what the predictor was proven, and what holds."""
+    where = f"{verification.get('rows', 0):,} rows"
+    if verification.get("trees"):
+        where += (f" reaching all {verification.get('leaves', 0) - verification.get('unreachable_leaves', 0):,} "
+                  f"reachable leaves of {verification.get('trees', 0):,} trees")
+    parts = []
+    if "preprocessing" in claim:
+        parts.append(f"preprocessing {claim['preprocessing']}")
+    parts.append("predictions identical")
+    for key in ("scores", "probabilities"):
+        if key in claim:
+            parts.append(f"{key} {claim[key]}")
+    return f"proven on {where}: " + ", ".join(parts)

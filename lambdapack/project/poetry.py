@@ -4,7 +4,7 @@ poetry.lock is universal: it holds every package any platform could need, with t
 on the dependency edges. The packages a Lambda layer needs are the ones reachable from
 ``pyproject.toml``'s dependencies (plus the chosen groups and extras) along edges whose
 markers hold for the target. The lock names each file and its hash but not its URL; the
-index is asked where that exact file lives (:func:`lambdapack.wheels.fetch.locate_wheels`).
+index is asked where that exact file lives (:func:`lambdapack.project.pins.wheel_pins`).
 """
 
 from __future__ import annotations
@@ -17,17 +17,11 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from lambdapack.project import (
-    LockedFile,
-    LockedPackage,
-    Project,
-    ProjectError,
-    _fingerprint,
-    applies,
-    load_toml,
-)
-from lambdapack.targets import Target
-from lambdapack.wheels.fetch import PinnedWheel, ProgressFn, locate_wheels
+from lambdapack.errors import ProjectError
+from lambdapack.project.files import fingerprint, load_toml
+from lambdapack.project.inputs import Project
+from lambdapack.project.locked import LockedFile, LockedPackage
+from lambdapack.project.markers import applies
 
 LOCK_VERSIONS = ("1.1", "2.0", "2.1")
 # (name, extras, marker) of one dependency edge
@@ -164,11 +158,5 @@ def read_poetry_lock(directory: Path, groups: tuple[str, ...], extras: tuple[str
         return tuple(_locked_package(e) for e in walk(doc, roots, env, lock))
 
     return Project(directory, "poetry.lock", lock, packages=packages, groups=groups, extras=extras,
-                   fingerprint=_fingerprint(data + pyproject_bytes, "poetry.lock", groups, extras))
+                   fingerprint=fingerprint(data + pyproject_bytes, "poetry.lock", groups, extras))
 
-
-def locate(pins: list[PinnedWheel], project: Project, target: Target, cache_dir: Path,
-           progress: ProgressFn | None = None) -> list[PinnedWheel]:
-    if progress:
-        progress("finding the locked files on the index", 0, None)
-    return locate_wheels(pins, target, cache_dir, lock_name=project.source.name)

@@ -9,7 +9,10 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from lambdapack.project import LockedFile, LockedPackage, Project, ProjectError, _fingerprint, load_toml
+from lambdapack.errors import ProjectError
+from lambdapack.project.files import fingerprint, load_toml
+from lambdapack.project.inputs import Project
+from lambdapack.project.locked import LockedFile, LockedPackage
 from lambdapack.wheels.check import parse_wheel_name
 
 _SOURCES = ("sdist", "vcs", "directory", "archive")
@@ -65,4 +68,4 @@ def read_pylock(lock: Path, groups: tuple[str, ...], extras: tuple[str, ...]) ->
     chosen_groups = groups or tuple(doc.get("default-groups") or ())
     packages = packages_from_pylock(doc, lock)
     return Project(lock.parent, "pylock.toml", lock, packages=lambda _env: packages, groups=chosen_groups,
-                   extras=extras, fingerprint=_fingerprint(data, "pylock", chosen_groups, extras))
+                   extras=extras, fingerprint=fingerprint(data, "pylock", chosen_groups, extras))

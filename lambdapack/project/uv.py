@@ -7,9 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lambdapack.project import LockedPackage, Project, ProjectError, _fingerprint, load_toml
+from lambdapack.errors import ProjectError
+from lambdapack.project.files import fingerprint, load_toml
+from lambdapack.project.inputs import Project
+from lambdapack.project.locked import LockedPackage
 from lambdapack.project.pylock import packages_from_pylock
-from lambdapack.wheels.fetch import _run, uv_binary
+from lambdapack.wheels.fetch import run_tool, uv_binary
 
 
 def export_command(directory: Path, out: Path, groups: tuple[str, ...], extras: tuple[str, ...]) -> list[str]:
@@ -29,7 +32,7 @@ def _export(directory: Path, groups: tuple[str, ...], extras: tuple[str, ...]) -
     with tempfile.TemporaryDirectory(prefix="lambdapack-uv-export-") as tmp:
         out = Path(tmp) / "pylock.toml"
         # --frozen: the lock as it is, never re-locked, and no index request
-        code, output = _run(export_command(directory, out, groups, extras))
+        code, output = run_tool(export_command(directory, out, groups, extras))
         if code != 0:
             reason = next((line.strip() for line in output.splitlines() if line.strip().startswith("error:")),
                           output.strip().splitlines()[-1] if output.strip() else "no output")
@@ -48,4 +51,4 @@ def read_uv_lock(directory: Path, groups: tuple[str, ...], extras: tuple[str, ..
         return _export(directory, groups, extras)
 
     return Project(directory, "uv.lock", lock, packages=packages, groups=groups, extras=extras,
-                   fingerprint=_fingerprint(data, "uv.lock", groups, extras))
+                   fingerprint=fingerprint(data, "uv.lock", groups, extras))

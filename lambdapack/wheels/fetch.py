@@ -119,7 +119,7 @@ def split_inputs(items: Sequence[str]) -> tuple[list[str], list[Path]]:
     return requirements, paths
 
 
-def _run(cmd: list[str], *, on_line: Callable[[str], None] | None = None) -> tuple[int, str]:
+def run_tool(cmd: list[str], *, on_line: Callable[[str], None] | None = None) -> tuple[int, str]:
     """Run a resolver subprocess; return (exit code, combined output)."""
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -280,7 +280,7 @@ def resolve_with_uv(inputs: Inputs, target: Target, cache_dir: Path, progress: P
             cmd += ["--upgrade-package", name]
         if progress:
             progress("resolving with uv", 0, None)
-        code, output = _run(cmd)
+        code, output = run_tool(cmd)
         if code != 0:
             from lambdapack.wheels.diagnose import resolve_failure
             raise resolve_failure(output, target, "uv", inputs)
@@ -325,7 +325,7 @@ def locate_wheels(pins: Sequence[PinnedWheel], target: Target, cache_dir: Path, 
                "--python-platform", target.uv_platform, "--python-version", target.python_version,
                "--only-binary", ":all:", "--no-python-downloads", "--cache-dir", str(cache_dir / "uv"),
                "-o", str(lock), str(_requirements_file(workdir, pinned))]
-        code, output = _run(cmd)
+        code, output = run_tool(cmd)
         if code != 0:
             from lambdapack.wheels.diagnose import resolve_failure
             raise resolve_failure(output, target, "uv", pinned)
@@ -439,7 +439,7 @@ def resolve_with_pip(inputs: Inputs, target: Target, cache_dir: Path, progress: 
 
         if progress:
             progress("resolving with pip", 0, None)
-        code, output = _run(cmd, on_line=on_line)
+        code, output = run_tool(cmd, on_line=on_line)
         if code != 0:
             from lambdapack.wheels.diagnose import resolve_failure
             raise resolve_failure(output, target, "pip", inputs)

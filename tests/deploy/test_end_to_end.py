@@ -32,7 +32,7 @@ def code_sha256(path: Path) -> str:
 
 @pytest.mark.slow
 def test_deploy_invoke_redeploy_destroy(real_layer, moto: str, name: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from lambdapack.emulator.session import FunctionSpec, invoke_local
+    from lambdapack.emulator.session import LocalFunctionSpec, invoke_local
     from lambdapack.function.manifest import read_function_manifest
     from lambdapack.function.package import package_function
     from lambdapack.model.train import train
@@ -69,7 +69,7 @@ def test_deploy_invoke_redeploy_destroy(real_layer, moto: str, name: str, tmp_pa
     assert remote.payload == SEED
 
     # the same bytes, run for real in the local emulator
-    local = invoke_local(FunctionSpec(function_zip=function, layers=(layer,)), json.dumps(SEED).encode())
+    local = invoke_local(LocalFunctionSpec(function_zip=function, layers=(layer,)), json.dumps(SEED).encode())
     assert local.ok
     assert local.payload == {"statusCode": 200, "body": "virginica"}
 
@@ -102,7 +102,7 @@ def test_deploy_invoke_redeploy_destroy(real_layer, moto: str, name: str, tmp_pa
     assert live.get("Layers", []) == [] and live["CodeSha256"] == code_sha256(function)
     assert live["Runtime"] == "python3.12" and solo.version == "1"
     assert deploy(alone, aws=AwsClient(sleep=lambda s: None)).write_calls == 0
-    bare = invoke_local(FunctionSpec(function_zip=function, layers=(), runtime="python3.12"),
+    bare = invoke_local(LocalFunctionSpec(function_zip=function, layers=(), runtime="python3.12"),
                         json.dumps(SEED).encode())
     assert bare.ok and bare.payload == {"statusCode": 200, "body": "virginica"}
     destroy(name, root=tmp_path, aws=aws)

@@ -21,8 +21,7 @@ from lambdapack.deploy.models import (
     Stack,
     trust_policy_for,
 )
-from lambdapack.deploy.planner import (
-    API_PERMISSION_SID,
+from lambdapack.deploy.observed import (
     AliasSeen,
     FunctionSeen,
     HttpApiSeen,
@@ -31,8 +30,9 @@ from lambdapack.deploy.planner import (
     RoleSeen,
     UrlSeen,
     VersionSeen,
-    plan_deploy,
 )
+from lambdapack.deploy.plan_front import API_PERMISSION_SID
+from lambdapack.deploy.planner import plan_deploy
 from lambdapack.deploy.state import DeployState
 from lambdapack.errors import DeployError
 

@@ -9,7 +9,7 @@ import pytest
 from emulator_support import Logs, make_function, make_layer
 
 from lambdapack.emulator.invoker import LocalFunction
-from lambdapack.emulator.session import FunctionSpec, open_function
+from lambdapack.emulator.session import LocalFunctionSpec, open_function
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +31,7 @@ def local_function(tiny: tuple[Path, Path], logs: Logs) -> Iterator[Callable[...
 
     def open_(**settings: object) -> LocalFunction:
         function_zip, layer = tiny
-        spec = FunctionSpec(function_zip, (layer,), **settings)  # type: ignore[arg-type]
+        spec = LocalFunctionSpec(function_zip, (layer,), **settings)  # type: ignore[arg-type]
         context = open_function(spec, log_sink=logs)
         opened.append(context)
         return context.__enter__()

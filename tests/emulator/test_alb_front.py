@@ -11,7 +11,7 @@ from emulator_support import Logs, make_function
 
 from lambdapack.emulator.gateway import start_gateway
 from lambdapack.emulator.http_events import HttpRequest, alb_event
-from lambdapack.emulator.session import FunctionSpec, function_layers
+from lambdapack.emulator.session import LocalFunctionSpec, function_layers
 from lambdapack.errors import PackageError
 from lambdapack.function.package import package_function
 
@@ -53,7 +53,7 @@ def test_alb_events_carry_the_target_group_and_lowercased_headers() -> None:
 def test_the_packaged_function_serves_behind_an_alb_without_a_layer(payload: str, iris_zip: Path,
                                                                     logs: Logs) -> None:
     layers, runtime = function_layers(iris_zip, (), no_layer=True)
-    spec = FunctionSpec(iris_zip, layers, runtime=runtime)
+    spec = LocalFunctionSpec(iris_zip, layers, runtime=runtime)
     with start_gateway(spec, port=0, payload_version=payload, log_sink=logs) as (_, info):
         status, headers, body = get(info.url, "/predict?sl=6.9&sw=3.1&pl=5.1&pw=2.3")
         assert status == 200, body
@@ -66,7 +66,8 @@ def test_the_packaged_function_serves_behind_an_alb_without_a_layer(payload: str
 def test_an_api_gateway_shaped_response_is_a_502_at_an_alb(tmp_path: Path, tiny: tuple[Path, Path],
                                                             logs: Logs) -> None:
     function = make_function(tmp_path, GATEWAY_SHAPED)
-    with start_gateway(FunctionSpec(function, (tiny[1],)), port=0, payload_version="alb", log_sink=logs) as (_, info):
+    spec = LocalFunctionSpec(function, (tiny[1],))
+    with start_gateway(spec, port=0, payload_version="alb", log_sink=logs) as (_, info):
         assert get(info.url, "/")[0] == 502
 
 

@@ -17,7 +17,7 @@ from lambdapack.emulator.gateway import start_gateway
 from lambdapack.emulator.http_events import HttpRequest, NotUtf8Error, http_api_event, rest_api_event
 from lambdapack.emulator.http_responses import proxy_response
 from lambdapack.emulator.invoker import InvokeResult
-from lambdapack.emulator.session import FunctionSpec
+from lambdapack.emulator.session import LocalFunctionSpec
 from lambdapack.errors import EmulatorError
 
 WEB_HANDLER = '''
@@ -119,7 +119,7 @@ def post(url: str, path: str, body: bytes, content_type: str = "application/x-ww
 
 
 def test_serve_round_trip_errors_and_concurrency(web_zip: Path, tiny: tuple[Path, Path], logs: Logs) -> None:
-    spec = FunctionSpec(web_zip, (tiny[1],))
+    spec = LocalFunctionSpec(web_zip, (tiny[1],))
     with start_gateway(spec, port=0, concurrency=2, log_sink=logs) as (_, info):
         assert info.concurrency == 2 and info.init_errors == ()
         status, headers, body = post(info.url, "/predict", b'{"sl":6.9}')
@@ -151,7 +151,8 @@ def test_serve_round_trip_errors_and_concurrency(web_zip: Path, tiny: tuple[Path
 
 
 def test_serve_rest_payload(web_zip: Path, tiny: tuple[Path, Path], logs: Logs) -> None:
-    with start_gateway(FunctionSpec(web_zip, (tiny[1],)), port=0, payload_version="1.0", log_sink=logs) as (_, info):
+    spec = LocalFunctionSpec(web_zip, (tiny[1],))
+    with start_gateway(spec, port=0, payload_version="1.0", log_sink=logs) as (_, info):
         status, _, body = post(info.url, "/predict", b'{"sl":6.9}')
         assert status == 201
         assert json.loads(body) == {"body": '{"sl":6.9}', "version": None, "path": "/predict"}
@@ -163,7 +164,7 @@ def test_port_in_use(web_zip: Path, tiny: tuple[Path, Path], logs: Logs) -> None
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        spec = FunctionSpec(web_zip, (tiny[1],))
+        spec = LocalFunctionSpec(web_zip, (tiny[1],))
         with pytest.raises(EmulatorError, match=f"port {port} on 127.0.0.1 is already in use") as info, \
                 start_gateway(spec, port=port, log_sink=logs):
             pass
@@ -172,7 +173,7 @@ def test_port_in_use(web_zip: Path, tiny: tuple[Path, Path], logs: Logs) -> None
 
 def test_serve_options_are_checked(web_zip: Path, tiny: tuple[Path, Path]) -> None:
     with pytest.raises(EmulatorError, match="payload format"), start_gateway(
-            FunctionSpec(web_zip, (tiny[1],)), port=0, payload_version="3.0"):
+            LocalFunctionSpec(web_zip, (tiny[1],)), port=0, payload_version="3.0"):
         pass
 
 
@@ -189,7 +190,7 @@ def _raw_exchange(url: str, data: bytes, *, wait: float = 30.0) -> tuple[int, di
 
 
 def test_the_front_refuses_with_json_like_api_gateway(web_zip: Path, tiny: tuple[Path, Path], logs: Logs) -> None:
-    with start_gateway(FunctionSpec(web_zip, (tiny[1],)), port=0, log_sink=logs, read_timeout=0.5) as (_, info):
+    with start_gateway(LocalFunctionSpec(web_zip, (tiny[1],)), port=0, log_sink=logs, read_timeout=0.5) as (_, info):
         assert info.read_timeout == 0.5
         # text that is not UTF-8: the front says so instead of handing the function a base64 puzzle
         status, headers, body = post(info.url, "/predict", b'{"sl": "\xff\xfe"}', content_type="application/json")
@@ -225,7 +226,7 @@ def test_the_front_refuses_with_json_like_api_gateway(web_zip: Path, tiny: tuple
 
 def test_serve_read_timeout_must_be_positive(web_zip: Path, tiny: tuple[Path, Path]) -> None:
     with pytest.raises(EmulatorError, match="--read-timeout"), start_gateway(
-            FunctionSpec(web_zip, (tiny[1],)), port=0, read_timeout=0):
+            LocalFunctionSpec(web_zip, (tiny[1],)), port=0, read_timeout=0):
         pass
 
 

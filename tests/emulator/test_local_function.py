@@ -14,7 +14,7 @@ import pytest
 from emulator_support import HOST_PY, HOST_RUNTIME, Logs, make_function, make_layer, pid_alive, runtime_pids
 
 from lambdapack.emulator.invoker import LocalFunction
-from lambdapack.emulator.session import FunctionSpec, invoke_local, open_function
+from lambdapack.emulator.session import LocalFunctionSpec, invoke_local, open_function
 from lambdapack.errors import EmulatorError, InterpreterError
 
 Opener = Callable[..., LocalFunction]
@@ -127,7 +127,7 @@ def test_timeout_kills_the_runtime_and_the_next_invoke_gets_a_fresh_one(local_fu
 
 def test_import_crash_is_an_init_error(tmp_path: Path, tiny: tuple[Path, Path], logs: Logs) -> None:
     broken = make_function(tmp_path, "import no_such_module\n\ndef lambda_handler(event, context):\n    return 1\n")
-    with open_function(FunctionSpec(broken, (tiny[1],)), log_sink=logs) as function:
+    with open_function(LocalFunctionSpec(broken, (tiny[1],)), log_sink=logs) as function:
         first = function.invoke(b"{}")
         second = function.invoke(b"{}")
     assert first.status == "init-error" and first.cold
@@ -141,12 +141,13 @@ def test_import_crash_is_an_init_error(tmp_path: Path, tiny: tuple[Path, Path], 
 
 def test_exception_at_init_and_missing_handler(tmp_path: Path, tiny: tuple[Path, Path], logs: Logs) -> None:
     raising = make_function(tmp_path, "raise RuntimeError('model file is corrupt')\n", name="raising.zip")
-    with open_function(FunctionSpec(raising, (tiny[1],)), log_sink=logs) as function:
+    with open_function(LocalFunctionSpec(raising, (tiny[1],)), log_sink=logs) as function:
         result = function.invoke(b"{}")
     assert result.payload["errorType"] == "RuntimeError"
     assert result.payload["errorMessage"] == "model file is corrupt"
     assert any("lambda_function.py" in frame for frame in result.payload["stackTrace"])
-    with open_function(FunctionSpec(tiny[0], (tiny[1],), handler="lambda_function.nope"), log_sink=logs) as function:
+    nope = LocalFunctionSpec(tiny[0], (tiny[1],), handler="lambda_function.nope")
+    with open_function(nope, log_sink=logs) as function:
         missing = function.invoke(b"{}")
     assert missing.payload["errorType"] == "Runtime.HandlerNotFound"
 
@@ -177,7 +178,7 @@ def test_runtime_exit_is_reported_like_lambda(local_function: Opener) -> None:
 
 def test_no_orphans_after_close_even_grandchildren(tiny: tuple[Path, Path], logs: Logs) -> None:
     before = runtime_pids()
-    with open_function(FunctionSpec(tiny[0], (tiny[1],)), log_sink=logs) as function:
+    with open_function(LocalFunctionSpec(tiny[0], (tiny[1],)), log_sink=logs) as function:
         spawned = call(function, {"spawn": True}).payload
         assert pid_alive(spawned["pid"]) and pid_alive(spawned["child"])
     deadline = time.monotonic() + 5
@@ -189,7 +190,7 @@ def test_no_orphans_after_close_even_grandchildren(tiny: tuple[Path, Path], logs
 
 
 def test_invoke_local_reports_cold_and_warm(tiny: tuple[Path, Path], logs: Logs) -> None:
-    report = invoke_local(FunctionSpec(*tiny[:1], layers=(tiny[1],)), b'{"sl": 6.9}', repeat=3, log_sink=logs)
+    report = invoke_local(LocalFunctionSpec(*tiny[:1], layers=(tiny[1],)), b'{"sl": 6.9}', repeat=3, log_sink=logs)
     assert report.ok and len(report.invocations) == 3
     assert report.runtime == HOST_RUNTIME and report.python_version.startswith(HOST_PY)
     assert report.invocations[0].cold and not report.invocations[2].cold
@@ -202,7 +203,7 @@ def test_wrong_arch_layer_is_refused(tmp_path: Path, tiny: tuple[Path, Path]) ->
 
     other = "arm64" if host_arch() == "x86_64" else "x86_64"
     layer = make_layer(tmp_path, arch=other, name="foreign.zip")
-    spec = FunctionSpec(tiny[0], (layer,))
+    spec = LocalFunctionSpec(tiny[0], (layer,))
     with pytest.raises(EmulatorError, match=f"built for {other}") as info, open_function(spec):
         pass
     assert f"--arch {host_arch()}" in info.value.hint
@@ -219,7 +220,7 @@ def test_arch_read_from_elf_when_there_is_no_record(tmp_path: Path, tiny: tuple[
     write_zip(layer, [ZipEntry(f"python/lib/python{HOST_PY}/site-packages/fast.cpython-x.so", header)])
     info = inspect_layer(layer)
     assert (info.arch, info.python_version, info.runtime) == (other, HOST_PY, HOST_RUNTIME)
-    with pytest.raises(EmulatorError, match=f"built for {other}"), open_function(FunctionSpec(tiny[0], (layer,))):
+    with pytest.raises(EmulatorError, match=f"built for {other}"), open_function(LocalFunctionSpec(tiny[0], (layer,))):
         pass
 
 
@@ -229,7 +230,7 @@ def test_no_matching_interpreter(tmp_path: Path, tiny: tuple[Path, Path], monkey
     layer = make_layer(tmp_path, python="3.14", name="py314.zip")
     monkeypatch.setattr(interpreters, "find_python", lambda version, explicit=None: None)
     with pytest.raises(InterpreterError, match=r"no CPython 3\.14 .*python3\.14") as info, open_function(
-            FunctionSpec(tiny[0], (layer,))):
+            LocalFunctionSpec(tiny[0], (layer,))):
         pass
     assert "--python" in info.value.hint
 
@@ -238,17 +239,17 @@ def test_python_option_of_the_wrong_version_is_refused(tiny: tuple[Path, Path], 
     # a real CPython of another minor version; on a 3.12 host, an executable that is no CPython at all
     python = python312 if HOST_PY != "3.12" else Path("/bin/true")
     with pytest.raises(InterpreterError, match=f"is not a CPython {HOST_PY}"), open_function(
-            FunctionSpec(tiny[0], (tiny[1],), python=python)):
+            LocalFunctionSpec(tiny[0], (tiny[1],), python=python)):
         pass
 
 
 def test_bad_settings_and_missing_files(tmp_path: Path, tiny: tuple[Path, Path]) -> None:
     cases = [
-        (FunctionSpec(tmp_path / "none.zip", (tiny[1],)), "no such function package"),
-        (FunctionSpec(tiny[0], (tmp_path / "none.zip",)), "no such layer"),
-        (FunctionSpec(tiny[0], (tiny[1],), memory_mb=64), "outside Lambda's range"),
-        (FunctionSpec(tiny[0], (tiny[1],), timeout_s=901), "outside Lambda's range"),
-        (FunctionSpec(tiny[0], (tiny[1],), handler="nodot"), "MODULE.FUNCTION"),
+        (LocalFunctionSpec(tmp_path / "none.zip", (tiny[1],)), "no such function package"),
+        (LocalFunctionSpec(tiny[0], (tmp_path / "none.zip",)), "no such layer"),
+        (LocalFunctionSpec(tiny[0], (tiny[1],), memory_mb=64), "outside Lambda's range"),
+        (LocalFunctionSpec(tiny[0], (tiny[1],), timeout_s=901), "outside Lambda's range"),
+        (LocalFunctionSpec(tiny[0], (tiny[1],), handler="nodot"), "MODULE.FUNCTION"),
     ]
     for spec, fragment in cases:
         with pytest.raises(EmulatorError, match=fragment), open_function(spec):
@@ -257,7 +258,7 @@ def test_bad_settings_and_missing_files(tmp_path: Path, tiny: tuple[Path, Path])
     not_a_zip.write_text("hello")
     from lambdapack.errors import ArchiveError
 
-    with pytest.raises(ArchiveError), open_function(FunctionSpec(tiny[0], (not_a_zip,))):
+    with pytest.raises(ArchiveError), open_function(LocalFunctionSpec(tiny[0], (not_a_zip,))):
         pass
 
 
@@ -280,7 +281,7 @@ def test_init_that_never_finishes_times_out(tmp_path: Path, tiny: tuple[Path, Pa
     monkeypatch.setattr(invoker, "INIT_LIMIT_S", 0.5)
     source = "import time\ntime.sleep(60)\n\ndef lambda_handler(event, context):\n    return 1\n"
     stuck = make_function(tmp_path, source, name="stuck.zip")
-    with open_function(FunctionSpec(stuck, (tiny[1],), timeout_s=1), log_sink=logs) as function:
+    with open_function(LocalFunctionSpec(stuck, (tiny[1],), timeout_s=1), log_sink=logs) as function:
         result = function.invoke(b"{}")
         assert result.status == "timeout" and result.error_type == "Sandbox.Timedout"
         assert not pid_alive(result.pid)
@@ -289,7 +290,7 @@ def test_init_that_never_finishes_times_out(tmp_path: Path, tiny: tuple[Path, Pa
 
 
 def test_unpacked_layers_are_pruned_when_old_and_many(tmp_path: Path) -> None:
-    from lambdapack.emulator.code import prune_opt_dirs
+    from lambdapack.layer_python import prune_unpacked
 
     now = time.time()
     dirs = []
@@ -300,7 +301,7 @@ def test_unpacked_layers_are_pruned_when_old_and_many(tmp_path: Path) -> None:
         os.utime(path / ".complete", (now - age_days * 86400, now - age_days * 86400))
         dirs.append(path)
     keep = dirs[0]
-    removed = prune_opt_dirs(tmp_path, keep=keep, newest=3, idle_s=86400)
+    removed = prune_unpacked(tmp_path, keep=keep, newest=3, idle_s=86400)
     # kept: the one in use, the two most recently used others; older ones go only if idle a day
     assert sorted(p.name for p in removed) == ["opt-2", "opt-3"]
     assert keep.exists() and (tmp_path / "opt-0.01").exists() and (tmp_path / "opt-1.5").exists()

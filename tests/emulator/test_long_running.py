@@ -18,7 +18,7 @@ from emulator_support import make_function, make_layer
 
 from lambdapack.emulator.gateway import StopSignals
 from lambdapack.emulator.invoker import LocalFunction
-from lambdapack.emulator.session import FunctionSpec, open_function
+from lambdapack.emulator.session import LocalFunctionSpec, open_function
 
 # Reports this invocation's _X_AMZN_TRACE_ID as Python, the C library and a child process see it,
 # and where the C environment keeps the string.
@@ -46,7 +46,7 @@ def test_each_invocations_trace_id_is_seen_everywhere_without_a_copy_kept_per_in
     a 10,000-request soak once showed. The bootstrap rewrites the variable in one of two buffers
     instead: every invocation's id reaches Python, the C library and child processes, and the C
     environment's string stays at one of two addresses however many ids there were."""
-    spec = FunctionSpec(make_function(tmp_path, TRACE_HANDLER), (make_layer(tmp_path),))
+    spec = LocalFunctionSpec(make_function(tmp_path, TRACE_HANDLER), (make_layer(tmp_path),))
     with open_function(spec, log_sink=lambda _data: None) as function:
         seen = [_payload(function, b"{}") for _ in range(300)]
         with_child = _payload(function, b'{"child": true}')

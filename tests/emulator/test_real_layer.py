@@ -60,11 +60,11 @@ def test_serve_answers_the_guides_curl(guide: Callable[[str], tuple[Path, Path]]
                                        need_python: Callable[[str], Path]) -> None:
     need_python("python3.12")
     from lambdapack.emulator.gateway import start_gateway
-    from lambdapack.emulator.session import FunctionSpec
+    from lambdapack.emulator.session import LocalFunctionSpec
 
     function_zip, layer = guide("python3.12")
     chunks: list[bytes] = []
-    with start_gateway(FunctionSpec(function_zip, (layer,)), port=0, log_sink=chunks.append) as (_, info):
+    with start_gateway(LocalFunctionSpec(function_zip, (layer,)), port=0, log_sink=chunks.append) as (_, info):
         host, port = info.url.removeprefix("http://").split(":")
         conn = http.client.HTTPConnection(host, int(port), timeout=120)
         # exactly what `curl -X POST localhost:3000/predict -d '...'` sends

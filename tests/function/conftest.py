@@ -37,10 +37,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], Pa
 def load_handler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., ModuleType]]:
     """``load_handler(model_dir, env={...}, predictor=True)``: the handler imported from a fresh task dir.
 
-    Each call lays out a task directory as ``package`` would (handler, its two modules, the model,
+    Each call lays out a task directory as ``package`` would (handler, its runtime package, the model,
     and with ``predictor`` the compiled predictor and function.json) and imports it under a new
     module name with fresh copies of the modules, so every call runs init again, like a new Lambda
-    sandbox. ``module.serving`` is the task's ``lambdapack_serving``.
+    sandbox. ``module.model`` and ``module.service`` are the task's ``lambdapack_runtime`` modules.
     """
     names: list[str] = []
 

@@ -14,10 +14,12 @@ from sklearn.model_selection import train_test_split
 
 from lambdapack.archive import sha256_file
 from lambdapack.errors import LambdapackError
-from lambdapack.function.package import SUPPORT_FILES, function_manifest_for
+from lambdapack.function.package import function_manifest_for, typed_manifest
 from lambdapack.model.datasets import load_bundled
 from lambdapack.model.manifest import load_manifest, verify_model_file
 from lambdapack.predictor.build import PREDICTOR_FILE, PredictorBuild, build_predictor
+from lambdapack.predictor.files import RUNTIME
+from lambdapack.predictor.inputs import describe_here
 from lambdapack.template_files import template_path
 
 EVENTS = Path(__file__).resolve().parents[2] / "examples" / "events"
@@ -32,20 +34,28 @@ def split_rows(dataset: str) -> tuple[list[list[float]], list[list[float]]]:
 
 
 def write_model_dir(out: Path, estimator: object, features: list[tuple[str, str | None]],
-                    classes: list[str] | None, task: str) -> Path:
-    """A model directory for an estimator fitted in the test, with a manifest per docs/formats.md."""
+                    classes: list[str] | None, task: str, typed: bool = True) -> Path:
+    """A model directory for an estimator fitted in the test, with a manifest per docs/formats.md.
+
+    ``typed``: the inputs typed as the model itself describes them (``lambdapack.model/2``, what
+    ``model import`` writes); else an untyped ``lambdapack.model/1`` manifest, as older versions wrote.
+    """
     import numpy
     import scipy
     import sklearn
 
     out.mkdir(parents=True, exist_ok=True)
     joblib.dump(estimator, out / "model.joblib")
+    names, aliases = [n for n, _ in features], [a for _, a in features]
+    described = describe_here(estimator, names, aliases) if typed else {"features": [
+        {"name": n, "alias": a} for n, a in features], "input_frame": None}
     manifest = {
-        "schema": "lambdapack.model/1",
+        "schema": "lambdapack.model/2" if typed else "lambdapack.model/1",
         "task": task,
         "estimator": {"class": f"{type(estimator).__module__}.{type(estimator).__name__}", "params": {}},
         "dataset": None,
-        "features": [{"name": n, "alias": a} for n, a in features],
+        "features": described["features"],
+        "input_frame": described["input_frame"],
         "classes": classes,
         "metrics": {},
         "versions": {"python": "3.11", "scikit-learn": sklearn.__version__, "numpy": numpy.__version__,
@@ -66,7 +76,6 @@ def body_of(response: dict) -> object:
 
 
 _BUILDS: dict[tuple[str, str], PredictorBuild | None] = {}
-SERVING_MODULES = ("lambdapack_serving", "lambdapack_predictor")
 
 
 def function_files(model_dir: Path) -> dict[str, bytes]:
@@ -85,6 +94,9 @@ def function_files(model_dir: Path) -> dict[str, bytes]:
         _BUILDS[key] = build_predictor(model_path, manifest)
     build = _BUILDS[key]
     files = {"function.json": function_manifest_for(build, None).to_bytes()}
+    typed, upgraded = typed_manifest(manifest, (model_dir / "model.json").read_bytes(), build)
+    if upgraded:  # package gives an untyped manifest the input types it read off the model
+        files["model.json"] = typed
     if build.data is not None:
         files[PREDICTOR_FILE] = build.data
     return files
@@ -93,8 +105,8 @@ def function_files(model_dir: Path) -> dict[str, bytes]:
 def lay_out_task(model_dir: Path, task: Path, predictor: bool = True) -> Path:
     """A task directory as ``package`` lays it out: handler, its modules, the model and its predictor."""
     task.mkdir(parents=True, exist_ok=True)
-    for template in ("lambda_function.py", *SUPPORT_FILES):
-        shutil.copy(template_path(template), task / template)
+    shutil.copy(template_path("lambda_function.py"), task / "lambda_function.py")
+    shutil.copytree(template_path(RUNTIME), task / RUNTIME, ignore=shutil.ignore_patterns("__pycache__"))
     for item in Path(model_dir).iterdir():
         if item.is_file():
             shutil.copy(item, task / item.name)
@@ -125,5 +137,5 @@ def import_handler(task: Path, name: str) -> ModuleType:
 
 
 def forget_handler_modules() -> None:
-    for module_name in SERVING_MODULES:
+    for module_name in [m for m in sys.modules if m == RUNTIME or m.startswith(RUNTIME + ".")]:
         sys.modules.pop(module_name, None)

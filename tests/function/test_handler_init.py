@@ -11,7 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from function_support import SEED, body_of
+from function_support import SEED, body_of, function_files
 
 from lambdapack.model import version_rule
 from lambdapack.template_files import template_path
@@ -80,10 +80,11 @@ def test_unknown_manifest_schema_fails_init(model_copy: Path, load_handler: Load
 
 @pytest.mark.parametrize(("predictor", "message"), [
     (False, "lists 5 features but the model expects 4"),
-    (True, "the predictor takes 4 features for classification; model.json says 5"),
+    (True, "the predictor takes 4 inputs for classification; model.json says 5"),
 ])
 def test_manifest_feature_count_must_match_the_model(model_copy: Path, load_handler: LoadHandler, predictor: bool,
                                                      message: str) -> None:
+    function_files(model_copy)  # the predictor, compiled before the manifest is changed under it
     manifest = json.loads((model_copy / "model.json").read_text())
     manifest["features"].append({"name": "extra", "alias": None})
     (model_copy / "model.json").write_text(json.dumps(manifest))
@@ -143,7 +144,7 @@ def test_record_discovery_follows_the_sys_path_rules(tmp_path: Path, iris_handle
     _layer(tmp_path / "a", "python", record)
     _layer(tmp_path / "b", "python/lib/python3.12/site-packages", record)
     _layer(tmp_path / "c", "lib/python3.12/site-packages", record)  # not a layer layout
-    find = iris_handler.serving.find_layer_record
+    find = iris_handler.model.manifests.find_layer_record
     assert find([str(tmp_path / "a" / "python")]) == str(tmp_path / "a" / "lambdapack-layer.json")
     assert find([str(tmp_path / "a" / "python") + "/"]) == str(tmp_path / "a" / "lambdapack-layer.json")
     site = tmp_path / "b" / "python/lib/python3.12/site-packages"
@@ -170,34 +171,45 @@ def test_template_version_rule_agrees_with_ours(iris_handler: ModuleType, model:
     record = {"packages": [{"name": n, "version": v} for n, v in layer.items()]}
     carried = version_rule.layer_versions(record)
     ours = [(m.package, m.model, m.layer) for m in version_rule.version_mismatches(model, carried)]
-    theirs = iris_handler.serving.version_mismatches(model, iris_handler.serving.layer_versions(record))
+    manifests = iris_handler.model.manifests
+    theirs = manifests.version_mismatches(model, manifests.layer_versions(record))
     assert theirs == ours
 
 
 def test_template_pins_the_same_packages_as_ours(iris_handler: ModuleType) -> None:
-    assert tuple(iris_handler.serving.PINNED_PACKAGES) == version_rule.PINNED_PACKAGES
+    assert tuple(iris_handler.model.manifests.PINNED_PACKAGES) == version_rule.PINNED_PACKAGES
+
+
+RUNTIME_FILES = sorted(p.relative_to(template_path("lambdapack_runtime").parent).as_posix()
+                       for p in template_path("lambdapack_runtime").glob("*.py"))
 
 
 def _imports(template: str) -> set[str]:
+    """What ``templates/<template>`` imports from outside the standard library and its own package."""
     tree = ast.parse(template_path(template).read_text())
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imported |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             imported.add(node.module.split(".")[0])
     return imported - set(sys.stdlib_module_names) - {"__future__"}
 
 
+# the layer's libraries only on the estimator path; SnapStart's hook module only under SnapStart;
+# CPython's built-in SHA-256 (_sha2 on 3.12+, _sha256 before) or hashlib's
+ALLOWED = {"lambdapack_runtime/model.py": {"numpy", "joblib", "snapshot_restore_py"},
+           "lambdapack_runtime/frames.py": {"numpy", "pandas"},
+           "lambdapack_runtime/predictor.py": {"_sha2", "_sha256"}}
+
+
 def test_templates_import_only_the_standard_library_and_the_layer() -> None:
-    assert _imports("lambda_function.py") == {"lambdapack_serving"}
-    # the layer's libraries only on the estimator path; SnapStart's hook module only under SnapStart
-    assert _imports("lambdapack_serving.py") == {"lambdapack_predictor", "numpy", "joblib", "snapshot_restore_py"}
-    # CPython's built-in SHA-256 (_sha2 on 3.12+, _sha256 before) or hashlib's
-    assert _imports("lambdapack_predictor.py") <= {"_sha2", "_sha256"}
+    assert _imports("lambda_function.py") == {"lambdapack_runtime"}
+    for name in RUNTIME_FILES:
+        assert _imports(name) <= ALLOWED.get(name, set()), name
 
 
-@pytest.mark.parametrize("template", ["lambda_function.py", "lambdapack_serving.py", "lambdapack_predictor.py"])
+@pytest.mark.parametrize("template", ["lambda_function.py", *RUNTIME_FILES])
 def test_template_runs_on_the_oldest_lambda_python(template: str) -> None:
     # python3.10 is the oldest runtime lambdapack targets: what ships must parse there
     ast.parse(template_path(template).read_text(), feature_version=(3, 10))

@@ -43,9 +43,11 @@ def _versions(model_dir: Path) -> dict[str, str]:
     return json.loads((model_dir / "model.json").read_text())["versions"]
 
 
-SOURCES = ("lambda_function.py", "lambdapack_predictor.py", "lambdapack_serving.py")
-PACKAGED = ("function.json", *SOURCES[:1], *SOURCES[1:], "model.joblib", "model.json", "model.predictor")
-PYCS = tuple(f"__pycache__/{name[:-3]}.cpython-312.pyc" for name in SOURCES)
+SOURCES = ("lambda_function.py", *sorted(f"lambdapack_runtime/{p.name}"
+                                         for p in template_path("lambdapack_runtime").glob("*.py")))
+PACKAGED = ("function.json", *SOURCES, "model.joblib", "model.json", "model.predictor")
+PYCS = tuple(f"{Path(name).parent / '__pycache__' / Path(name).stem}.cpython-312.pyc".removeprefix("./")
+             for name in SOURCES)
 
 
 def test_package_holds_handler_model_predictor_and_manifests(iris_model: Path, tmp_path: Path) -> None:

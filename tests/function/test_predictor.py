@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -25,14 +26,13 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import PolynomialFeatures
 from sklearn.tree import DecisionTreeClassifier, ExtraTreeRegressor
 
 from lambdapack import archive
 from lambdapack.function.package import package_function
 from lambdapack.interpreters import find_python
 from lambdapack.model.manifest import load_manifest
-from lambdapack.predictor import _child_compile
 from lambdapack.predictor.build import build_predictor
 
 LoadHandler = Callable[..., ModuleType]
@@ -87,7 +87,7 @@ def _answers(module: ModuleType, model_dir: Path, rows: list[list[float]]) -> No
     outputs, probas = model.predictor.predict(rows)
     if model.task == "regression":
         expected = est.predict(X).tolist()
-        if model.predictor.link == "log":  # numpy's vectorised exp may differ from the C library's in the last bit
+        if model.predictor.output.link == "log":  # numpy's vectorised exp may differ from the C library's
             np.testing.assert_array_max_ulp(np.array(outputs), np.array(expected), maxulp=8)
         else:
             assert outputs == expected  # bit for bit, not approximately
@@ -95,7 +95,7 @@ def _answers(module: ModuleType, model_dir: Path, rows: list[list[float]]) -> No
     labels = est.classes_.tolist()
     assert [labels[i] for i in outputs] == est.predict(X).tolist()
     expected_proba = est.predict_proba(X)
-    if model.predictor.link == "softmax":
+    if model.predictor.output.link == "softmax":
         np.testing.assert_array_max_ulp(np.array(probas), expected_proba, maxulp=8)
     else:
         assert probas == expected_proba.tolist()
@@ -134,20 +134,22 @@ def test_a_predictor_that_disagrees_is_never_shipped(tmp_path: Path, monkeypatch
     """The proof has teeth: drop the float32 rounding of inputs and the threshold rows catch it."""
     est = RandomForestClassifier(n_estimators=10, random_state=0).fit(X_IRIS, Y_IRIS)
     model_dir = _direct(est, X_IRIS, Y_IRIS, tmp_path, "rounding")
-    real_export = _child_compile.export_forest
+    from lambdapack.predictor.compiler import entry, forest  # imports the runtime from the templates directory
 
-    def without_rounding(*args: object) -> tuple:
-        header, tables = real_export(*args)
-        return dict(header, float32_inputs=False), tables
+    real_export = forest.export
 
-    monkeypatch.setattr(_child_compile, "export_forest", without_rounding)
-    monkeypatch.setitem(_child_compile.EXPORTERS, "RandomForestClassifier", without_rounding)
-    import lambdapack_predictor  # noqa: F401 -- the compiler imports it from the templates directory
+    def without_rounding(*args: object) -> object:
+        export = real_export(*args)
+        export.model["float32_inputs"] = False
+        return export
 
-    request = {"model": str(model_dir / "model.joblib"), "out": str(tmp_path / "p"), "sys_path": [],
-               "max_nodes": 10**6}
-    with pytest.raises(_child_compile.Unsupported, match=r"disagrees with predict\(\)"):
-        _child_compile.compile_model(request)
+    monkeypatch.setattr(forest, "export", without_rounding)
+    features = json.loads((model_dir / "model.json").read_text())["features"]
+    request = {"model": str(model_dir / "model.joblib"), "out": str(tmp_path / "p"), "max_nodes": 10**6,
+               "features": features, "typed": True}
+    reply = entry.compile_and_reply(request)
+    assert reply["ok"] is False and reply["kind"] == "unsupported"
+    assert re.search(r"disagrees with predict\(\)", reply["message"]), reply["message"]
     assert not (tmp_path / "p").exists()
 
 
@@ -155,11 +157,12 @@ def test_a_predictor_that_disagrees_is_never_shipped(tmp_path: Path, monkeypatch
 def _templates_importable(monkeypatch: pytest.MonkeyPatch) -> None:
     from lambdapack.template_files import template_path
 
-    monkeypatch.syspath_prepend(str(template_path("lambdapack_predictor.py").parent))
+    monkeypatch.syspath_prepend(str(template_path("lambdapack_runtime").parent))
 
 
 @pytest.mark.parametrize(("est", "reason"), [
-    (make_pipeline(StandardScaler(), DecisionTreeClassifier(random_state=0)), "Pipeline is not a tree model"),
+    (make_pipeline(PolynomialFeatures(), DecisionTreeClassifier(random_state=0)),
+     "its step 'polynomialfeatures' (sklearn.preprocessing.PolynomialFeatures) is outside what the predictor"),
     (RandomForestRegressor(n_estimators=3, random_state=0), "multi-output"),
 ])
 def test_models_outside_the_predictor_keep_the_joblib_path_with_the_reason(est: object, reason: str,
@@ -246,9 +249,9 @@ def test_a_predictor_with_a_matching_hash_but_broken_tables_is_refused(iris_mode
 
     from lambdapack.template_files import template_path
 
-    sys.path.insert(0, str(template_path("lambdapack_predictor.py").parent))
+    sys.path.insert(0, str(template_path("lambdapack_runtime").parent))
     try:
-        import lambdapack_predictor as lp
+        from lambdapack_runtime import predictor as lp
     finally:
         sys.path.pop(0)
     data = function_files(iris_model)["model.predictor"]
@@ -257,13 +260,13 @@ def test_a_predictor_with_a_matching_hash_but_broken_tables_is_refused(iris_mode
     with pytest.raises(lp.PredictorError, match="bad magic"):
         lp.decode(b"PK" + data[2:])
     header, tables = lp.decode(data)
-    tables["left"][header["roots"][0]] = 0  # a cycle: the root's left child is itself
-    with pytest.raises(lp.PredictorError, match="children out of order"):
+    tables["left"][header["model"]["roots"][0]] = 0  # a cycle: the root's left child is itself
+    with pytest.raises(ValueError, match="children out of order"):
         lp.Predictor(header, tables).check_nodes()
 
 
-def test_missing_values_only_for_models_that_route_them(tmp_path: Path, load_handler: LoadHandler,
-                                                        iris_handler: ModuleType) -> None:
+def test_missing_values_only_for_models_that_take_them(tmp_path: Path, load_handler: LoadHandler,
+                                                       trained: Trained) -> None:
     est, X, y = DIRECT["hgb_missing_multiclass"]
     est.fit(X, y)
     module = load_handler(_direct(est, X, y, tmp_path, "hgb"))
@@ -271,9 +274,11 @@ def test_missing_values_only_for_models_that_route_them(tmp_path: Path, load_han
     assert response["statusCode"] == 200
     expected = est.predict(np.array([[np.nan, 3.1, np.nan, 2.3]]))[0]
     assert response["body"] == str(expected)
-    refused = iris_handler.lambda_handler({"sl": None, "sw": 3.1, "pl": 5.1, "pw": 2.3}, None)
+    # gradient boosting checks that its input is finite: no input of it may be missing
+    boosting = load_handler(trained("iris", "gradient_boosting"))
+    refused = boosting.lambda_handler({"sl": None, "sw": 3.1, "pl": 5.1, "pw": 2.3}, None)
     assert refused["statusCode"] == 400 and body_of(refused)["field"] == "sl"
-    assert "got null" in body_of(refused)["detail"]
+    assert "cannot be missing" in body_of(refused)["detail"] and "got null" in body_of(refused)["detail"]
 
 
 def test_large_batches_go_to_the_estimator_when_the_layer_is_there(iris_model: Path,
@@ -368,16 +373,16 @@ def test_big_tables_stay_arrays_and_answer_the_same(iris_model: Path, monkeypatc
 
     from lambdapack.template_files import template_path
 
-    sys.path.insert(0, str(template_path("lambdapack_predictor.py").parent))
+    sys.path.insert(0, str(template_path("lambdapack_runtime").parent))
     try:
-        import lambdapack_predictor as lp
+        from lambdapack_runtime import predictor as lp
     finally:
         sys.path.pop(0)
     data = function_files(iris_model)["model.predictor"]
     as_lists = lp.Predictor(*lp.decode(data))
     monkeypatch.setattr(lp, "LIST_ENTRIES", 0)  # what a forest of millions of nodes gets
     as_arrays = lp.Predictor(*lp.decode(data))
-    assert type(as_arrays.threshold).__name__ == "array" and isinstance(as_lists.threshold, list)
+    assert type(as_arrays.model.threshold).__name__ == "array" and isinstance(as_lists.model.threshold, list)
     as_arrays.self_check()
     rows = X_IRIS.tolist() + as_lists.header["check"]["rows"]
     assert as_arrays.predict(rows) == as_lists.predict(rows)

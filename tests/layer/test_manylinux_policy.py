@@ -18,7 +18,7 @@ from typing import NoReturn
 
 import pytest
 
-from lambdapack.layer.check import check_layer
+from lambdapack.layer.check import check_layer_zip
 from lambdapack.layer.elf import read_elf
 from lambdapack.layer.policy import policy_for
 from lambdapack.targets import RUNTIMES, Target
@@ -132,7 +132,7 @@ def test_build_layer_and_check_layer_name_the_libstdcxx_and_libgomp_offenders(
 
     built = run_cli("build-layer", *map(str, wheels), "--runtime", "python3.12", "--no-check", "--out", "layer.zip")
     assert built.exit_code == 0, built.stderr
-    report = check_layer(tmp_path / "layer.zip")
+    report = check_layer_zip(tmp_path / "layer.zip")
     assert not report.ok
     # what loads on this host and not on Lambda: the import check passes, the policy checks do not
     assert _statuses(report) == {"archive": "pass", "layout": "pass", "size": "pass", "elf": "fail",
@@ -155,7 +155,7 @@ def test_build_layer_and_check_layer_name_the_libstdcxx_and_libgomp_offenders(
     assert "layer FAILS: elf, libs" in flat
 
     # the same extension on Amazon Linux 2 (python3.11's manylinux_2_26) is even further out
-    older = check_layer(tmp_path / "layer.zip", runtime="python3.11", python="/nonexistent")
+    older = check_layer_zip(tmp_path / "layer.zip", runtime="python3.11", python="/nonexistent")
     assert _check(older, "abi").status == "fail"
     assert any("python3.11 imports only *.cpython-311-x86_64-linux-gnu.so" in o for o in _check(older, "abi").offenders)
 
@@ -184,9 +184,10 @@ def _vendored_layer(tmp_path: Path, build: Callable[..., Path], ext_flags: tuple
 
 def test_rpath_is_inherited_and_runpath_is_not_like_the_real_loader(
         build: Callable[..., Path], tmp_path: Path) -> None:
-    rpath = check_layer(_vendored_layer(tmp_path, build, ("-Wl,--disable-new-dtags",), "rpath"), runtime="python3.12")
+    rpath = check_layer_zip(_vendored_layer(tmp_path, build, ("-Wl,--disable-new-dtags",), "rpath"),
+                            runtime="python3.12")
     assert _statuses(rpath)["libs"] == "pass" and _statuses(rpath)["import"] == "pass", rpath.checks
-    runpath = check_layer(_vendored_layer(tmp_path, build, ("-Wl,--enable-new-dtags",), "runpath"),
+    runpath = check_layer_zip(_vendored_layer(tmp_path, build, ("-Wl,--enable-new-dtags",), "runpath"),
                           runtime="python3.12")
     libs = _check(runpath, "libs")
     assert libs.status == "fail"
@@ -215,7 +216,7 @@ def test_a_vendored_library_must_define_the_versions_asked_of_it(build: Callable
     write_zip(layer, [ZipEntry(f"{SP}/pkg/__init__.py", b"from pkg._ver import run\n"),
                       ZipEntry(f"{SP}/pkg/_ver{SUFFIX}", ext.read_bytes()),
                       ZipEntry(f"{SP}/pkg.libs/libv.so.1", old.read_bytes())])  # the older build shipped
-    report = check_layer(layer, runtime="python3.12")
+    report = check_layer_zip(layer, runtime="python3.12")
     elf = _check(report, "elf")
     assert elf.offenders == (f"{SP}/pkg/_ver{SUFFIX}: needs VENDOR_2 of libv.so.1, which the layer's "
                              f"{SP}/pkg.libs/libv.so.1 does not define",)
@@ -234,7 +235,7 @@ def test_extension_modules_for_another_python_are_named(build: Callable[..., Pat
                       ZipEntry(f"{SP}/pkg/_old.cpython-311-x86_64-linux-gnu.so", ext),
                       ZipEntry(f"{SP}/pkg/_ft.cpython-312t-x86_64-linux-gnu.so", ext),
                       ZipEntry(f"{SP}/pkg/_mac.cpython-312-darwin.so", b"\xcf\xfa\xed\xfe not elf")])
-    abi = _check(check_layer(layer, runtime="python3.12", python="/nonexistent"), "abi")
+    abi = _check(check_layer_zip(layer, runtime="python3.12", python="/nonexistent"), "abi")
     assert abi.status == "fail" and abi.detail.startswith("3 of 5 extension modules")
     by_file = {o.split(":")[0].rsplit("/", 1)[1]: o for o in abi.offenders}
     assert set(by_file) == {"_old.cpython-311-x86_64-linux-gnu.so", "_ft.cpython-312t-x86_64-linux-gnu.so",
@@ -257,12 +258,12 @@ def test_the_layers_lib_directory_is_on_the_library_path(build: Callable[..., Pa
                         ZipEntry("lib/libfoo.so.1", library)])
         return out
 
-    found = check_layer(layer("lib.zip", lib.read_bytes()), runtime="python3.12", python="/nonexistent")
+    found = check_layer_zip(layer("lib.zip", lib.read_bytes()), runtime="python3.12", python="/nonexistent")
     assert _check(found, "libs").status == "pass", found.checks
     assert _check(found, "libs").detail.startswith("every needed library found: 1 links into the layer")
     foreign = bytearray(lib.read_bytes())
     foreign[18:20] = (183).to_bytes(2, "little")  # EM_AARCH64
-    wrong = check_layer(layer("wrong.zip", bytes(foreign)), runtime="python3.12", arch="x86_64",
+    wrong = check_layer_zip(layer("wrong.zip", bytes(foreign)), runtime="python3.12", arch="x86_64",
                         python="/nonexistent")
     assert _check(wrong, "elf").offenders == ("lib/libfoo.so.1 (aarch64)",)
     assert _check(wrong, "libs").offenders[0].startswith(f"{SP}/pkg/_foo{SUFFIX}: links libfoo.so.1, which is "

@@ -7,17 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from lambdapack.project import (
-    LockedFile,
-    LockedPackage,
-    Project,
-    ProjectError,
-    applies,
-    best_wheel,
-    marker_environment,
-    read_project,
-)
+from lambdapack.errors import ProjectError
+from lambdapack.project.inputs import Project
+from lambdapack.project.locked import LockedFile, LockedPackage
+from lambdapack.project.markers import applies, marker_environment
+from lambdapack.project.pins import best_wheel
 from lambdapack.project.poetry import root_edges, walk
+from lambdapack.project.read import read_project
 from lambdapack.targets import Target
 
 PY312 = Target.for_runtime("python3.12", "x86_64")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lambdapack.archive import ZipEntry, write_zip
-from lambdapack.layer.check import check_layer, check_sizes
+from lambdapack.layer.check import check_layer_zip, check_sizes
 from lambdapack.layer.elf import read_elf
 from lambdapack.layer.slim import slim, strip_dist_info, strip_extensions
 from lambdapack.targets import ARCHES, DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT, arch_for_machine, host_machine
@@ -101,11 +101,11 @@ def test_a_good_layer_passes_every_check(tmp_path: Path, elf_files: dict[str, by
     layer = _layer(tmp_path, {f"{SP312}/good/__init__.py": b"from good import _ext\n",
                               f"{SP312}/good/_ext.py": b"X = 1\n",
                               f"{SP312}/good.libs/libx.so": elf_files[HOST]})
-    report = check_layer(layer, runtime="python3.12", arch=arch_for_machine(HOST), python=str(python312))
+    report = check_layer_zip(layer, runtime="python3.12", arch=arch_for_machine(HOST), python=str(python312))
     assert report.ok, report.checks
     assert _status(report, "elf") == "pass"
     assert _status(report, "import") == "pass"
-    other = check_layer(layer, runtime="python3.12", arch=arch_for_machine(FOREIGN), python="/nonexistent")
+    other = check_layer_zip(layer, runtime="python3.12", arch=arch_for_machine(FOREIGN), python="/nonexistent")
     elf = next(c for c in other.checks if c.name == "elf")
     assert not other.ok and elf.status == "fail" and any(HOST in o for o in elf.offenders)
 
@@ -114,7 +114,7 @@ def test_elf_failures_name_each_offender(tmp_path: Path, elf_files: dict[str, by
     layer = _layer(tmp_path, {f"{SP312}/bad/__init__.py": b"",
                               f"{SP312}/bad/_new.so": elf_files["newer"],
                               f"{SP312}/bad/_arm.so": elf_files["aarch64"]})
-    report = check_layer(layer, runtime="python3.12", arch="x86_64")
+    report = check_layer_zip(layer, runtime="python3.12", arch="x86_64")
     elf = next(c for c in report.checks if c.name == "elf")
     assert not report.ok and elf.status == "fail"
     assert any("_new.so" in o and "GLIBC_2.36" in o for o in elf.offenders)
@@ -126,7 +126,7 @@ def test_import_failures_show_the_module_and_error(tmp_path: Path, python312: Pa
                               f"{SP312}/fine.py": b"",
                               # the host's own site-packages must not leak in: click is installed there
                               f"{SP312}/needs_click/__init__.py": b"import click\n"})
-    report = check_layer(layer, runtime="python3.12")
+    report = check_layer_zip(layer, runtime="python3.12")
     imp = next(c for c in report.checks if c.name == "import")
     assert imp.status == "fail"
     assert {o.split(":")[0] for o in imp.offenders} == {"broken", "needs_click"}
@@ -135,20 +135,20 @@ def test_import_failures_show_the_module_and_error(tmp_path: Path, python312: Pa
 
 def test_import_is_skipped_not_passed_without_an_interpreter(tmp_path: Path) -> None:
     layer = _layer(tmp_path, {f"{SP312}/fine.py": b""})
-    report = check_layer(layer, runtime="python3.12", python="/nonexistent/python3.12")
+    report = check_layer_zip(layer, runtime="python3.12", python="/nonexistent/python3.12")
     assert _status(report, "import") == "skip" and report.ok
 
 
 def test_layout_for_another_python_fails(tmp_path: Path) -> None:
     layer = _layer(tmp_path, {"python/lib/python3.11/site-packages/m.py": b""})
-    report = check_layer(layer, runtime="python3.12", python="/nonexistent")
+    report = check_layer_zip(layer, runtime="python3.12", python="/nonexistent")
     assert _status(report, "layout") == "fail"
 
 
 def test_runtime_and_arch_come_from_the_build_record(tmp_path: Path) -> None:
     record = {"schema": "lambdapack.layer/1", "runtime": "python3.11", "arch": "arm64", "packages": []}
     layer = _layer(tmp_path, {"python/lib/python3.11/site-packages/m.py": b""}, record)
-    report = check_layer(layer, python="/nonexistent")
+    report = check_layer_zip(layer, python="/nonexistent")
     assert (report.runtime, report.arch, report.glibc) == ("python3.11", "arm64", "2.26")
 
 
@@ -165,9 +165,9 @@ def test_model_versions_are_checked_against_the_record(tmp_path: Path) -> None:
     model = tmp_path / "model"
     model.mkdir()
     (model / "model.json").write_text(json.dumps({"versions": {"scikit-learn": "1.9.1", "numpy": "2.5.5"}}))
-    assert _status(check_layer(layer, python="/nonexistent", model=model), "model") == "pass"
+    assert _status(check_layer_zip(layer, python="/nonexistent", model=model), "model") == "pass"
     (model / "model.json").write_text(json.dumps({"versions": {"scikit-learn": "1.7.2", "numpy": "2.5.5"}}))
-    report = check_layer(layer, python="/nonexistent", model=model)
+    report = check_layer_zip(layer, python="/nonexistent", model=model)
     check = next(c for c in report.checks if c.name == "model")
     assert check.status == "fail" and "scikit-learn 1.7.2" in check.offenders[0]
 

@@ -21,9 +21,10 @@ import hostile
 import pytest
 from escape_checks import assert_nothing_outside, snapshot
 
+from lambdapack import layer_python
 from lambdapack.deploy import deployer
 from lambdapack.emulator import code
-from lambdapack.errors import LambdapackError
+from lambdapack.errors import EmulatorError, LambdapackError
 from lambdapack.layer import check
 
 ZIP_CASES = [c for c in hostile.cases() if "layer" in c.kinds]
@@ -50,7 +51,7 @@ def test_check_layer_fails_the_archive_check(case: hostile.HostileCase, tmp_path
 
     monkeypatch.setattr(tempfile, "tempdir", None)  # let TMPDIR take effect for this test
     try:
-        report = check.check_layer(layer)
+        report = check.check_layer_zip(layer)
     except LambdapackError as exc:  # unreadable as a zip at all
         assert exc.hint
         assert_nothing_outside(sandbox, sandbox / "build", before)
@@ -84,7 +85,7 @@ def test_the_emulator_refuses_a_hostile_layer(case: hostile.HostileCase, tmp_pat
     monkeypatch.setenv("LAMBDAPACK_CACHE_DIR", str(cache))
     layer = hostile.build_case(case, tmp_path / "in", base=hostile.layer_base())
     with pytest.raises(LambdapackError, match=case.expect) as caught:
-        code.opt_dir_for(code.inspect_layers([layer]))
+        layer_python.unpacked_layers(code.inspect_layers([layer]), EmulatorError)
     assert caught.value.hint
     assert_nothing_outside(sandbox, cache, before)
     emulator_dir = cache / "emulator"
