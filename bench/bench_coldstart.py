@@ -22,10 +22,12 @@ The layer is a real python3.12 x86_64 ``lambdapack build-layer scikit-learn jobl
 model is trained inside it (``lambdapack train --layer``), so versions agree.
 
     python bench/bench_coldstart.py [--runs 20] [--out docs/bench] [--layer LAYER.zip]
-    python bench/bench_coldstart.py --from-json docs/bench/coldstart.json   # re-render only
+    python bench/bench_coldstart.py --from-json docs/bench/coldstart.json   # re-render the tables only
+    python bench/bench_coldstart.py --from-json docs/bench/coldstart.json --plot docs/bench/coldstart.png
 
-Writes ``coldstart.json`` and ``coldstart.png`` into ``--out``; the markdown tables go to stdout,
-progress to stderr.
+A run writes ``coldstart.json`` and ``coldstart.png`` into ``--out``; re-rendering a saved run
+writes nothing unless ``--plot`` names the image (the tables need no plotting library). The
+markdown tables go to stdout, progress to stderr.
 """
 
 from __future__ import annotations
@@ -598,7 +600,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         "(default: build one with lambdapack build-layer)")
     parser.add_argument("--profile-runs", type=int, default=30,
                         help="fresh processes per function for the init phase profile (0: none; default 30)")
-    parser.add_argument("--from-json", type=Path, help="re-render a saved result; nothing is run")
+    parser.add_argument("--from-json", type=Path, help="re-render a saved result; nothing is run or written")
+    parser.add_argument("--plot", type=Path, metavar="PNG",
+                        help="draw the plot there (a run draws OUT/coldstart.png anyway)")
     return parser.parse_args(argv)
 
 
@@ -613,7 +617,9 @@ def main(argv: Sequence[str] | None = None,
         result = collector(args.runs, args.warm_calls, args.layer, command.strip(), args.profile_runs)
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "coldstart.json").write_text(json.dumps(result, indent=1) + "\n")
-    plot(result, args.out / "coldstart.png")
+        plot(result, args.out / "coldstart.png")
+    if args.plot:
+        plot(result, args.plot)
     sys.stdout.write(render_markdown(result))
     return 0
 

@@ -14,6 +14,7 @@ Runs with the host's own Python (no download): the runtime directory comes from 
 installed awslambdaric.
 
     python bench/bench_emulator.py [--quick]
+    python bench/bench_emulator.py --from-json docs/bench/full-run.json   # render a recorded full run's area
 """
 
 from __future__ import annotations
@@ -146,5 +147,33 @@ def run(quick: bool) -> dict:
             "python": "{}.{}.{}".format(*sys.version_info[:3]), "quick": quick}
 
 
+def report(full_run: dict) -> str:
+    """The emulator area of a recorded ``bench/run.py`` result (its ``areas.emulator``) as markdown."""
+    area, machine = full_run["areas"]["emulator"], full_run["machine"]
+    trip, pools = area["round_trip"], area["serve_throughput"]
+    one, four = pools["runtimes_1"], pools["runtimes_4"]
+    met = "met" if trip["overhead_ms"] <= trip["target_overhead_ms"] else "missed"
+    return "\n".join([
+        f"Run {full_run['date']} on {machine['summary']}, Python {area['python']}; load average "
+        f"{machine['loadavg']} at the start of the whole run.",
+        "",
+        "| figure | median |",
+        "|---|---|",
+        f"| bare handler call (decode event, call, encode answer) | {trip['bare_handler_call_us']:g} µs |",
+        f"| warm round trip through the emulator ({trip['runs']} invokes) | {trip['emulated_round_trip_ms']:g} ms "
+        f"(p90 {trip['emulated_round_trip_p90_ms']:g} ms) |",
+        f"| **emulator overhead** (target ≤ {trip['target_overhead_ms']:g} ms: {met}) | "
+        f"**{trip['overhead_ms']:g} ms** |",
+        f"| the handler's `Duration` as REPORT states it | {trip['report_duration_ms']:g} ms |",
+        f"| `serve`, trivial handler: 1 runtime / 4 runtimes | {one['trivial_rps']:.0f} / {four['trivial_rps']:.0f} "
+        "requests/s |",
+        f"| `serve`, handler waiting 10 ms: 1 runtime / 4 runtimes | {one['wait_10ms_rps']:.0f} / "
+        f"{four['wait_10ms_rps']:.0f} requests/s ({four['wait_10ms_rps'] / one['wait_10ms_rps']:.1f}×) |",
+    ])
+
+
 if __name__ == "__main__":
-    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
+    if "--from-json" in sys.argv:
+        print(report(json.loads(Path(sys.argv[sys.argv.index("--from-json") + 1]).read_text(encoding="utf-8"))))
+    else:
+        print(json.dumps(run(quick="--quick" in sys.argv), indent=2))

@@ -11,6 +11,7 @@
   with the full tag list + unzip + zip) and ``pip install --platform ... --target`` + zip.
 
     python bench/bench_layer.py [--quick]
+    python bench/bench_layer.py --phases-from docs/bench/full-run.json   # the phase list build-layer.md quotes
 
 Ratios only compare figures from the same run; the machine is shared, absolute times vary.
 """
@@ -222,8 +223,34 @@ def run(quick: bool) -> dict:
     return results
 
 
+PHASES = ("install", "slim", "strip", "compile", "zip", "check")
+COLD_PEERS = (("chalice", "Chalice"), ("guide-tags", "the guide's way"), ("sam", "SAM"))
+
+
+def phases_paragraph(full_run: dict, target: str = "python3.12-x86_64") -> str:
+    """Where a recorded full run's default build spent its time, with the cache of finished layers
+    emptied (this area), and its cold builds against the peers' (the peer rows)."""
+    rebuild = full_run["areas"]["layer"]["warm_rebuild"]
+    phases = rebuild["lambdapack_no_layer_cache_phases"]
+    rows = {row["tool"]: row for row in full_run["rows"] if row["target"] == target}
+    cold = rows["lambdapack"]
+    others = ", ".join(f"{rows[tool]['build_cold_s']:.1f} s for {name}" for tool, name in COLD_PEERS)
+    others = " and ".join(others.rsplit(", ", 1))
+    listed = ", ".join(f"{name} {phases[name]:.2f} s" for name in PHASES)
+    return (f"That last build's phases (its `timings`): {listed} (what was left of the check after the zip), "
+            f"resolve {phases['resolve']:.2f} s, download {phases['download']:.2f} s. With an empty cache the "
+            f"peer run's cold builds add {cold['build_cold_phases']['resolve']:.1f} s of uv resolving and "
+            f"{cold['build_cold_phases']['download']:.1f} s of download: {cold['build_cold_s']:.1f} s in all for "
+            f"{target.replace('-', ' ')}, against {others} ([benchmarks](benchmarks.md#results)).")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="py3.12 x86_64 only, fewer import runs")
+    parser.add_argument("--phases-from", type=Path, metavar="FULL_RUN_JSON",
+                        help="print the phase list of a recorded bench/run.py result; nothing is run")
     args = parser.parse_args()
-    print(json.dumps(run(args.quick), indent=2))
+    if args.phases_from:
+        print(phases_paragraph(json.loads(args.phases_from.read_text(encoding="utf-8"))))
+    else:
+        print(json.dumps(run(args.quick), indent=2))

@@ -128,7 +128,8 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _glibc_tuple(version: str) -> tuple[int, ...]:
+def glibc_tuple(version: str) -> tuple[int, ...]:
+    """``"2.28"`` as ``(2, 28)``: glibc versions compare as numbers, not as text."""
     return tuple(int(p) for p in version.split("."))
 
 
@@ -179,7 +180,7 @@ def measure_layer(zip_path: Path, target: Target, python: Path | None, *, runs: 
         report = safe_extract(zip_path, root)
         versions = versions_in(root, wheel_names)
         max_glibc, foreign = scan_elf(root, target.machine)
-        glibc_ok = max_glibc is None or _glibc_tuple(max_glibc) <= target.glibc
+        glibc_ok = max_glibc is None or glibc_tuple(max_glibc) <= target.glibc
         dirs = site_dirs(root, target)
         common = {
             "zip_bytes": zip_path.stat().st_size,

@@ -122,10 +122,19 @@ def fmt_versions(versions: Mapping[str, str]) -> str:
 
 
 def fmt_glibc(row: Row) -> str:
+    """The newest glibc the layer needs against the runtime's, judged from the two versions shown."""
+    from measure import glibc_tuple
+
     if row.status != "ok":
         return "–"
-    text = f"{row.max_glibc or 'none'} ≤ {row.runtime_glibc}" if row.glibc_ok else \
-        f"**{row.max_glibc} > {row.runtime_glibc}**"
+    if row.max_glibc is None:
+        text = f"none ≤ {row.runtime_glibc or '?'}"
+    elif row.runtime_glibc is None:
+        text = f"{row.max_glibc} (the runtime's is unknown)"
+    elif glibc_tuple(row.max_glibc) <= glibc_tuple(row.runtime_glibc):
+        text = f"{row.max_glibc} ≤ {row.runtime_glibc}"
+    else:
+        text = f"**{row.max_glibc} > {row.runtime_glibc}**"
     if row.foreign_elf:
         text += f", **{row.foreign_elf} foreign ELF**"
     return text

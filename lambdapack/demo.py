@@ -187,7 +187,8 @@ def _post(url: str, path: str, body: bytes) -> tuple[int, bytes]:
 def run_demo(root: Path = Path("."), *, runtime: str | None = None, rebuild: bool = False,
              memory_mb: int = defaults.MEMORY_MB, step: Step | None = None) -> DemoReport:
     """The whole pipeline in ``root``; see the module docstring."""
-    from lambdapack.emulator.gateway import FunctionPool, Gateway
+    from lambdapack.emulator.gateway import Gateway
+    from lambdapack.emulator.pool import FunctionPool
     from lambdapack.emulator.session import LocalFunctionSpec, open_function
     from lambdapack.function.package import package_function
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import functools
-import signal
-import threading
 from collections.abc import Mapping
 from pathlib import Path
-from types import FrameType
 
 import click
 from rich.console import Console
@@ -61,7 +58,7 @@ def serve_command(port: int, concurrency: int, payload_version: str, layers: tup
       lambdapack serve --no-layer
       lambdapack serve --payload alb-multi
     """
-    from lambdapack.emulator.gateway import start_gateway
+    from lambdapack.emulator.gateway import StopSignals, start_gateway
     from lambdapack.emulator.session import LocalFunctionSpec, function_layers
     from lambdapack.function.example import example_request
     from lambdapack.ui import console, emit
@@ -69,27 +66,14 @@ def serve_command(port: int, concurrency: int, payload_version: str, layers: tup
     chosen, runtime = function_layers(function_zip, layers, no_layer)
     spec = LocalFunctionSpec(function_zip=function_zip, layers=chosen, handler=handler, memory_mb=memory_mb,
                         timeout_s=timeout_s, python=python, runtime=runtime)
-    stop = threading.Event()
-
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = signal.signal(signal.SIGTERM, on_term)
     runtimes = "runtime" if concurrency == 1 else "runtimes"
     console.print(f"starting {concurrency} {runtimes} of {function_zip} (the first start imports your code)…")
-    try:
-        with start_gateway(spec, port=port, concurrency=concurrency, payload_version=payload_version,
-                           read_timeout=read_timeout) as (_, info):
-            render = functools.partial(_render, example=None if as_json else example_request(function_zip))
-            emit(info, as_json, render, now=True)  # a caller waits for it while we serve
-            try:
-                while not stop.wait(0.5):
-                    pass
-            except KeyboardInterrupt:
-                pass
-        console.print("stopped; no runtime left running")
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    with StopSignals() as stop, start_gateway(spec, port=port, concurrency=concurrency,
+                                              payload_version=payload_version, read_timeout=read_timeout) as (_, info):
+        render = functools.partial(_render, example=None if as_json else example_request(function_zip))
+        emit(info, as_json, render, now=True)  # a caller waits for it while we serve
+        stop.wait()
+    console.print("stopped; no runtime left running")
 
 
 def _render(info, console: Console, example: Mapping[str, float] | None) -> None:  # type: ignore[no-untyped-def]

@@ -58,12 +58,14 @@ def test_markdown_has_the_conditions_every_function_and_the_paired_difference() 
     assert "init phase" not in text  # no profile, no profile table
 
 
-def test_main_re_renders_a_saved_run_and_draws_the_plot(tmp_path: Path, capsys) -> None:
+def test_main_re_renders_a_saved_run_and_draws_the_plot_only_when_asked(tmp_path: Path, capsys) -> None:
     saved = tmp_path / "coldstart.json"
     saved.write_text(json.dumps(_result()))
     assert coldstart.main(["--from-json", str(saved), "--out", str(tmp_path)]) == 0
     assert "| empty handler, no layer |" in capsys.readouterr().out
-    assert (tmp_path / "coldstart.png").stat().st_size > 10_000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["coldstart.json"]  # re-rendering writes nothing
+    assert coldstart.main(["--from-json", str(saved), "--plot", str(tmp_path / "plot.png")]) == 0
+    assert (tmp_path / "plot.png").stat().st_size > 10_000
 
 
 def test_runs_must_be_positive() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,7 @@ ROWS = [
     _row("guide-tags", zip_bytes=60_000_000, unzipped_bytes=200_000_000, cold_start_s=2.0, import_s=1.9,
          build_cold_s=20.0, build_warm_s=10.0),
     _row("pip-target", zip_bytes=62_000_000, unzipped_bytes=210_000_000, cold_start_s=2.1, import_s=2.0,
-         build_cold_s=30.0, build_warm_s=16.0, max_glibc="2.28", glibc_ok=False),
+         build_cold_s=30.0, build_warm_s=16.0, max_glibc="2.35", glibc_ok=False),
     _row("lambdapack", zip_bytes=60_000_000, unzipped_bytes=180_000_000, cold_start_s=0.8, import_s=0.7,
          build_cold_s=10.0, build_warm_s=4.0),
     _row("lambdapack-no-compile", zip_bytes=50_000_000, unzipped_bytes=150_000_000, cold_start_s=2.0,
@@ -44,13 +43,24 @@ def test_layer_table_shows_every_row_and_flags_problems() -> None:
     assert len(lines) == 2 + len(ROWS)
     assert "| guide (manylinux1) | python3.12-x86_64 | **failed** | – |" in table
     assert "1.9.1 / 2.5.5 / 1.18.1" in table
-    assert "**2.28 > 2.34**" in table  # a layer needing a newer glibc than the runtime's is called out
+    assert "**2.35 > 2.34**" in table  # a layer needing a newer glibc than the runtime's is called out
     assert "2.27 ≤ 2.34" in table
     assert "800 ms (n=3)" in table and "2.00 s (n=3)" in table
     assert "| 60.0 (S3) | 200.0 |" in table  # over 50 MiB zipped: upload through S3
     assert "| 50.0 | 150.0 |" in table
     over = run.layer_table([_row("pip-target", zip_bytes=82_000_000, unzipped_bytes=268_100_000)])
     assert "**268.1 > limit**" in over
+
+
+def test_the_glibc_cell_compares_the_versions_it_shows() -> None:
+    """The verdict is the comparison of the two versions printed, numerically, whatever a row's flag says."""
+    assert run.fmt_glibc(_row("a", max_glibc="2.28", glibc_ok=False)) == "2.28 ≤ 2.34"
+    assert run.fmt_glibc(_row("b", max_glibc="2.35", glibc_ok=True)) == "**2.35 > 2.34**"
+    assert run.fmt_glibc(_row("c", max_glibc="2.10", runtime_glibc="2.9")) == "**2.10 > 2.9**"
+    assert run.fmt_glibc(_row("d", max_glibc="2.34")) == "2.34 ≤ 2.34"
+    assert run.fmt_glibc(_row("e", max_glibc=None)) == "none ≤ 2.34"
+    assert run.fmt_glibc(_row("f", runtime_glibc=None)) == "2.27 (the runtime's is unknown)"
+    assert run.fmt_glibc(_row("g", status="failed")) == "–"
 
 
 def test_notes_carry_the_error_a_user_sees() -> None:
@@ -162,15 +172,23 @@ def test_versions_come_from_dist_info_build_record_and_wheel_names(tmp_path: Pat
         "pkg": "1.0", "numpy": "2.5.5", "scikit-learn": "1.9.1"}
 
 
-def test_elf_scan_reads_glibc_versions_and_machine(tmp_path: Path) -> None:
-    true = shutil.which("true")
-    if true is None:
-        pytest.skip("no `true` binary to scan")
-    shutil.copy(true, tmp_path / "true")
-    highest, foreign = measure.scan_elf(tmp_path, "x86_64")
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_elf_scan_reads_glibc_versions_and_machine(machine: str, tmp_path: Path) -> None:
+    """This interpreter's own executable (an ELF linked against glibc), labelled for each Lambda
+    machine in turn: scanned for its own machine it is judged, for the other one only counted."""
+    import sys
+
+    from lambdapack.targets import ELF_MACHINES
+
+    e_machine = next(number for number, name in ELF_MACHINES.items() if name == machine)
+    data = bytearray(Path(sys.executable).resolve().read_bytes())
+    data[18:20] = e_machine.to_bytes(2, "little")  # e_machine; both Lambda machines are little endian
+    (tmp_path / "python").write_bytes(bytes(data))
+    highest, foreign = measure.scan_elf(tmp_path, machine)
     assert highest is not None and highest.startswith("2.")
     assert foreign == 0
-    assert measure.scan_elf(tmp_path, "aarch64") == (None, 1)  # a foreign file is counted, not judged
+    other = "aarch64" if machine == "x86_64" else "x86_64"
+    assert measure.scan_elf(tmp_path, other) == (None, 1)  # a foreign file is counted, not judged
 
 
 def test_chalice_missing_dependencies_warning_is_reported() -> None:

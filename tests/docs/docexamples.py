@@ -79,9 +79,13 @@ EXEMPT: dict[str, str] = {
                    "check-layer (build-layer.md), train --layer (train.md), package --layer and invoke --local "
                    "(function.md, emulator.md), deploy, invoke --name and destroy against moto (deploy.md)",
     "install": "installs lambdapack into the reader's environment; `lambdapack demo` itself runs in "
-               "tests/emulator/test_demo.py",
+               "tests/emulator/test_real_layer.py (test_demo_end_to_end)",
     "serve-session": "an interactive server session (Ctrl-C, a second terminal's curl); the same requests "
-                     "and answers are asserted by tests/emulator/test_gateway.py",
+                     "and answers go through serve in tests/emulator/test_real_layer.py "
+                     "(test_serve_answers_the_guides_curl)",
+    "serve-refusals": "a server session with hand-made requests (a non-UTF-8 body, 101 headers); the same "
+                      "refusals are asserted by tests/emulator/test_gateway.py "
+                      "(test_the_front_refuses_with_json_like_api_gateway)",
     "lock-tamper": "needs a wheel index serving changed bytes for one release; asserted by "
                    "tests/reliability/test_lock.py",
 }

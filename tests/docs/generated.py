@@ -97,7 +97,8 @@ def update(path: Path) -> int:
         if new != list(section.body):
             lines[section.start + 1:section.end] = new
             changed += 1
-    path.write_text("\n".join(lines), encoding="utf-8")
+    if changed:  # an unchanged page is not rewritten, not even with the same bytes
+        path.write_text("\n".join(lines), encoding="utf-8")
     return changed
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from emulator_support import Logs, make_function
 
-from lambdapack.emulator.gateway import HttpRequest, alb_event, start_gateway
+from lambdapack.emulator.gateway import start_gateway
+from lambdapack.emulator.http_events import HttpRequest, alb_event
 from lambdapack.emulator.session import LocalFunctionSpec, function_layers
 from lambdapack.errors import PackageError
 from lambdapack.function.package import package_function

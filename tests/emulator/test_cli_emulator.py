@@ -82,11 +82,19 @@ def write_function(directory: Path, source: str) -> Path:
     return path
 
 
-def start_serve(function_zip: Path, layer: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def start_serve(function_zip: Path, layer: Path, *extra: str,
+                sigint_ignored: bool = False) -> tuple[subprocess.Popen[str], str]:
+    """``lambdapack serve`` as a child; ``sigint_ignored``: as a background job of a non-interactive
+    shell starts it (``lambdapack serve &`` in a script), with SIGINT ignored from the start."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "lambdapack", "serve", "--port", "0", "--json", "--layer", str(layer),
          "--function", str(function_zip), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        preexec_fn=_ignore_sigint if sigint_ignored else None)
     assert proc.stdout is not None
     lines = []
     for line in proc.stdout:
@@ -121,15 +129,22 @@ def wait_gone(pids: set[int], seconds: float = 10) -> set[int]:
 WHOAMI = "import os\n\ndef lambda_handler(event, context):\n    return {'statusCode': 200, 'body': str(os.getpid())}\n"
 
 
-@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGKILL"])
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGKILL", "SIGINT, inherited ignored"])
 def test_serve_leaves_no_runtime_behind(how: str, tiny: tuple[Path, Path], tmp_path: Path) -> None:
-    proc, url = start_serve(write_function(tmp_path, WHOAMI), tiny[1], "--concurrency", "2")
+    """Ctrl-C, SIGTERM or SIGKILL: serve ends and takes its runtimes with it.
+
+    "inherited ignored": serve started the way a script's ``lambdapack serve &`` starts it, SIGINT
+    ignored from birth. Python keeps an inherited SIG_IGN, so such a serve once never stopped on
+    Ctrl-C (the wait below timed out); serve now installs its own handler.
+    """
+    proc, url = start_serve(write_function(tmp_path, WHOAMI), tiny[1], "--concurrency", "2",
+                            sigint_ignored="ignored" in how)
     try:
         status, body = get(f"{url}/who")
         assert status == 200
         runtimes = runtime_pids(parent=proc.pid)
         assert int(body) in runtimes and len(runtimes) == 2
-        os.kill(proc.pid, getattr(signal, how))
+        os.kill(proc.pid, getattr(signal, how.split(",")[0]))
         proc.wait(timeout=30)
         assert wait_gone(runtimes) == set()
         if how != "SIGKILL":

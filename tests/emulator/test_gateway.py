@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from emulator_support import Logs, make_function
 
-from lambdapack.emulator.gateway import HttpRequest, http_api_event, proxy_response, rest_api_event, start_gateway
+from lambdapack.emulator.gateway import start_gateway
+from lambdapack.emulator.http_events import HttpRequest, NotUtf8Error, http_api_event, rest_api_event
+from lambdapack.emulator.http_responses import proxy_response
 from lambdapack.emulator.invoker import InvokeResult
 from lambdapack.emulator.session import LocalFunctionSpec
 from lambdapack.errors import EmulatorError
@@ -229,8 +231,6 @@ def test_serve_read_timeout_must_be_positive(web_zip: Path, tiny: tuple[Path, Pa
 
 
 def test_non_utf8_text_is_refused_by_both_payload_formats() -> None:
-    from lambdapack.emulator.gateway import NotUtf8Error
-
     broken = HttpRequest("POST", "/predict", (("Content-Type", "text/plain"),), b"ok \xc3")
     with pytest.raises(NotUtf8Error, match="byte 3"):
         http_api_event(broken)

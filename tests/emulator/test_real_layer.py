@@ -77,6 +77,13 @@ def test_serve_answers_the_guides_curl(guide: Callable[[str], tuple[Path, Path]]
         conn.request("GET", "/predict?sl=5.1&sw=3.5&pl=1.4&pw=0.2")
         response = conn.getresponse()
         assert json.loads(response.read())["prediction"] == "setosa"
+        # docs/emulator.md's session: `curl -i -X POST localhost:3007/predict -d '{"sl":"big"}'`
+        conn.request("POST", "/predict", body=b'{"sl":"big"}',
+                     headers={"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "curl/8.5.0"})
+        response = conn.getresponse()
+        assert (response.status, response.getheader("Content-Type")) == (400, "application/json")
+        assert json.loads(response.read()) == {"error": "invalid_value", "detail": "sl must be a number, got 'big'",
+                                               "field": "sl"}
 
 
 def test_demo_end_to_end(real_layer: Callable[..., Path], tmp_path: Path, run_cli: Callable,

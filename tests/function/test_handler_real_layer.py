@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -72,13 +73,19 @@ def test_model_trained_in_the_layer_serves_every_sample(layer312: tuple[Path, Pa
 
 def test_host_model_in_a_layer_with_other_versions_fails_init_before_numpy(
         layer312: tuple[Path, Path, Path], iris_model: Path, tmp_path: Path) -> None:
+    """A model made by other library versions than the layer carries. The host's own model is one
+    whenever the host's releases differ from the layer's; so that the refusal is always exercised, its
+    manifest here names a scikit-learn no python3.12 layer can carry (the pickle itself is never read:
+    the refusal comes first)."""
     python, _, root = layer312
-    manifest = json.loads((iris_model / "model.json").read_text())
+    model = tmp_path / "model"
+    shutil.copytree(iris_model, model)
+    manifest = json.loads((model / "model.json").read_text())
+    manifest["versions"]["scikit-learn"] = "1.0.2"  # wheels for CPython <= 3.10 only
+    (model / "model.json").write_text(json.dumps(manifest))
     record = json.loads((root / "lambdapack-layer.json").read_text())
-    carried = {p["name"]: p["version"] for p in record["packages"]}
-    if all(carried.get(k) == manifest["versions"][k] for k in ("scikit-learn", "numpy", "scipy", "joblib")):
-        pytest.skip("the host's libraries match the layer's; nothing to refuse")
-    package_function(iris_model, tmp_path / "function.zip")  # without --layer: nothing stops it here
+    assert {p["name"]: p["version"] for p in record["packages"]}["scikit-learn"] != "1.0.2"
+    package_function(model, tmp_path / "function.zip")  # without --layer: nothing stops it here
     result = _run(python, tmp_path / "function.zip", root, tmp_path)
     assert result["init_error"] == "ModelInitError"
     assert "lambdapack build-layer --model" in result["message"]

@@ -10,10 +10,14 @@ import subprocess
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
-EM_AARCH64 = 183
+from lambdapack.targets import ARCHES, ELF_MACHINES
+
+# the Lambda machines' ELF e_machine values (x86_64: 62, aarch64: 183)
+ELF_MACHINE = {name: number for number, name in ELF_MACHINES.items() if name in ARCHES.values()}
 
 
 def _record_line(name: str, data: bytes) -> str:
@@ -84,17 +88,24 @@ def _gcc(source: str, out: Path, debug: bool = True) -> bytes:
 
 
 @pytest.fixture(scope="session")
-def elf_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    """Tiny shared objects compiled here: plain (with debug info), needing GLIBC_2.36, and aarch64-labelled."""
+def elf_files(tmp_path_factory: pytest.TempPathFactory, cannot_run: Callable[[str], NoReturn]) -> dict[str, bytes]:
+    """Tiny shared objects compiled here: ``plain`` (this machine's, with debug info), ``newer`` (needs
+    GLIBC_2.36), and ``x86_64`` / ``aarch64``: the plain one labelled for each Lambda machine, so a test
+    holds both machines' files whatever machine it runs on."""
     if shutil.which("gcc") is None:
-        pytest.skip("gcc is needed to build test ELF files")
+        cannot_run("gcc is needed to build test ELF files (apt-get install gcc)")
     d = tmp_path_factory.mktemp("elf")
     plain = _gcc("int plus_one(int x) { return x + 1; }\n", d / "plain.so")
     newer = _gcc("#include <stdlib.h>\nunsigned r(void) { return arc4random(); }\n", d / "newer.so")
-    # same bytes with e_machine (offset 18, little endian) relabelled: what a foreign wheel looks like
-    foreign = bytearray(plain)
-    foreign[18:20] = EM_AARCH64.to_bytes(2, "little")
-    return {"plain": plain, "newer": newer, "aarch64": bytes(foreign)}
+    return {"plain": plain, "newer": newer, **{machine: relabelled(plain, machine) for machine in ELF_MACHINE}}
+
+
+def relabelled(elf: bytes, machine: str) -> bytes:
+    """The same bytes with e_machine (offset 18, little endian) set to ``machine``: what a wheel built
+    for that machine looks like to every reader of headers (only a loader would notice)."""
+    data = bytearray(elf)
+    data[18:20] = ELF_MACHINE[machine].to_bytes(2, "little")
+    return bytes(data)
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from lambdapack.interpreters import find_python
-
-HAS_312 = find_python((3, 12)) is not None
-
 
 @pytest.fixture
 def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
@@ -24,9 +20,9 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.mark.skipif(not HAS_312, reason="needs CPython 3.12 for pyc and the import check")
 def test_build_from_local_wheels_is_complete_and_reproducible(
-        offline: Path, wheel_factory: Callable[..., Path], run_cli: Callable) -> None:
+        offline: Path, wheel_factory: Callable[..., Path], run_cli: Callable, python312: Path) -> None:
+    """Needs CPython 3.12 (``python312``) for the pycs and the import check."""
     wheel = wheel_factory("tinydemo", "2.0", files={
         "tinydemo/__init__.py": b"from tinydemo.core import answer\n",
         "tinydemo/core.py": b"def answer():\n    return {'a', 'b', 'c'}\n",

@@ -1,21 +1,20 @@
 from __future__ import annotations
 
 import json
-import platform
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from lambdapack.archive import ZipEntry, write_zip
-from lambdapack.interpreters import find_python
 from lambdapack.layer.check import check_layer_zip, check_sizes
 from lambdapack.layer.elf import read_elf
 from lambdapack.layer.slim import slim, strip_dist_info, strip_extensions
-from lambdapack.targets import DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT
+from lambdapack.targets import ARCHES, DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT, arch_for_machine, host_machine
 
 SP312 = "python/lib/python3.12/site-packages"
-HOST = platform.machine()
+HOST = host_machine()  # this machine's; the tests' ELF files exist for both Lambda machines
+FOREIGN = next(machine for machine in ARCHES.values() if machine != HOST)
 
 
 def _tree(root: Path, files: dict[str, bytes]) -> None:
@@ -48,29 +47,30 @@ def test_strip_dist_info(tmp_path: Path) -> None:
     assert _listing(tmp_path) == {"a/__init__.py"}
 
 
-@pytest.mark.skipif(HOST != "x86_64", reason="the fixture ELF files are compiled for the host")
 def test_strip_touches_only_own_extension_modules_of_the_right_machine(
         tmp_path: Path, elf_files: dict[str, bytes]) -> None:
-    _tree(tmp_path, {"pkg/_ext.cpython-312-x86_64-linux-gnu.so": elf_files["plain"],
-                     "pkg.libs/libvendored-1234.so.1": elf_files["plain"],
-                     "pkg/_arm.cpython-312-aarch64-linux-gnu.so": elf_files["aarch64"]})
-    result = strip_extensions(tmp_path, "x86_64")
+    """Both Lambda machines' modules in one tree: stripping for this machine touches its own
+    extension modules only, never a vendored library, never the other machine's module."""
+    own, other = f"pkg/_ext.cpython-312-{HOST}-linux-gnu.so", f"pkg/_other.cpython-312-{FOREIGN}-linux-gnu.so"
+    _tree(tmp_path, {own: elf_files[HOST], "pkg.libs/libvendored-1234.so.1": elf_files[HOST],
+                     other: elf_files[FOREIGN]})
+    result = strip_extensions(tmp_path, HOST)
     assert result.stripped == 1 and result.bytes_saved > 0
-    assert len((tmp_path / "pkg/_ext.cpython-312-x86_64-linux-gnu.so").read_bytes()) < len(elf_files["plain"])
-    assert (tmp_path / "pkg.libs/libvendored-1234.so.1").read_bytes() == elf_files["plain"]
-    assert (tmp_path / "pkg/_arm.cpython-312-aarch64-linux-gnu.so").read_bytes() == elf_files["aarch64"]
+    assert len((tmp_path / own).read_bytes()) < len(elf_files[HOST])
+    assert (tmp_path / "pkg.libs/libvendored-1234.so.1").read_bytes() == elf_files[HOST]
+    assert (tmp_path / other).read_bytes() == elf_files[FOREIGN]
 
 
 def test_foreign_machine_is_never_stripped_with_the_host_strip(tmp_path: Path, elf_files: dict[str, bytes],
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    bin_dir = tmp_path / "bin"  # the host's strip and no aarch64 cross strip
+    bin_dir = tmp_path / "bin"  # the host's strip and no cross strip for the other machine
     bin_dir.mkdir()
     (bin_dir / "strip").symlink_to("/usr/bin/strip")
     monkeypatch.setenv("PATH", str(bin_dir))
-    _tree(tmp_path, {"pkg/_arm.so": elf_files["aarch64"]})
-    result = strip_extensions(tmp_path, "aarch64")
-    assert result.stripped == 0 and result.skipped_reason and "aarch64" in result.skipped_reason
-    assert (tmp_path / "pkg/_arm.so").read_bytes() == elf_files["aarch64"]
+    _tree(tmp_path, {"pkg/_other.so": elf_files[FOREIGN]})
+    result = strip_extensions(tmp_path, FOREIGN)
+    assert result.stripped == 0 and result.skipped_reason and FOREIGN in result.skipped_reason
+    assert (tmp_path / "pkg/_other.so").read_bytes() == elf_files[FOREIGN]
 
 
 def test_elf_reader(elf_files: dict[str, bytes], tmp_path: Path) -> None:
@@ -95,16 +95,19 @@ def _status(report, name: str) -> str:  # type: ignore[no-untyped-def]
     return next(c for c in report.checks if c.name == name).status
 
 
-@pytest.mark.skipif(HOST != "x86_64", reason="the fixture ELF files are compiled for the host")
-def test_a_good_layer_passes_every_check(tmp_path: Path, elf_files: dict[str, bytes]) -> None:
+def test_a_good_layer_passes_every_check(tmp_path: Path, elf_files: dict[str, bytes], python312: Path) -> None:
+    """A layer whose library is this machine's passes for this machine's arch and fails the ELF check
+    for the other one (both Lambda machines' data, checked on whichever machine runs the test)."""
     layer = _layer(tmp_path, {f"{SP312}/good/__init__.py": b"from good import _ext\n",
                               f"{SP312}/good/_ext.py": b"X = 1\n",
-                              f"{SP312}/good.libs/libx.so": elf_files["plain"]})
-    report = check_layer_zip(layer, runtime="python3.12", arch="x86_64")
+                              f"{SP312}/good.libs/libx.so": elf_files[HOST]})
+    report = check_layer_zip(layer, runtime="python3.12", arch=arch_for_machine(HOST), python=str(python312))
     assert report.ok, report.checks
     assert _status(report, "elf") == "pass"
-    expected_import = "pass" if find_python((3, 12)) else "skip"
-    assert _status(report, "import") == expected_import
+    assert _status(report, "import") == "pass"
+    other = check_layer_zip(layer, runtime="python3.12", arch=arch_for_machine(FOREIGN), python="/nonexistent")
+    elf = next(c for c in other.checks if c.name == "elf")
+    assert not other.ok and elf.status == "fail" and any(HOST in o for o in elf.offenders)
 
 
 def test_elf_failures_name_each_offender(tmp_path: Path, elf_files: dict[str, bytes]) -> None:
@@ -118,8 +121,7 @@ def test_elf_failures_name_each_offender(tmp_path: Path, elf_files: dict[str, by
     assert any("_arm.so" in o and "aarch64" in o for o in elf.offenders)
 
 
-@pytest.mark.skipif(find_python((3, 12)) is None, reason="needs CPython 3.12")
-def test_import_failures_show_the_module_and_error(tmp_path: Path) -> None:
+def test_import_failures_show_the_module_and_error(tmp_path: Path, python312: Path) -> None:
     layer = _layer(tmp_path, {f"{SP312}/broken/__init__.py": b"import not_in_the_layer\n",
                               f"{SP312}/fine.py": b"",
                               # the host's own site-packages must not leak in: click is installed there
@@ -206,12 +208,11 @@ def test_loadable_spots_misaligned_load_segments(tmp_path: Path, elf_files: dict
 
 
 @pytest.mark.parametrize("version", [(3, 8), (3, 10), (3, 12)])
-def test_pyc_bytes_do_not_depend_on_the_hash_seed(version: tuple[int, int], tmp_path: Path) -> None:
+def test_pyc_bytes_do_not_depend_on_the_hash_seed(version: tuple[int, int], tmp_path: Path,
+                                                  require_python: Callable[[tuple[int, int]], Path]) -> None:
     from lambdapack.layer.compile import compile_pycs
 
-    python = find_python(version)
-    if python is None:
-        pytest.skip(f"needs CPython {version[0]}.{version[1]}")
+    python = require_python(version)
     words = ", ".join(repr(f"word{i}") for i in range(40))
     source = f"def known(x):\n    return x in {{{words}}}\n".encode()
     outputs = []

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 GUIDE = {"sl": 6.9, "sw": 3.1, "pl": 5.1, "pw": 2.3}
 
@@ -206,11 +207,23 @@ class Server:
         return {p: kb for p in self.runtimes() if (kb := rss_kb(p)) is not None}
 
 
+def _sigint_ignored() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_serve(function_zip: Path, layer: Path, concurrency: int, cwd: Path,
-                env: dict[str, str] | None = None, timeout: float = 300) -> Server:
+                env: dict[str, str] | None = None, timeout: float = 300, sigint_ignored: bool = False) -> Server:
+    """``lambdapack serve --json`` as a child, once it is ready. ``sigint_ignored``: started the way a
+    script's background job (``lambdapack serve &``) starts it, with SIGINT ignored from birth;
+    otherwise with SIGINT at its default, as from a terminal, whatever this process inherited."""
     cmd = [sys.executable, "-m", "lambdapack", "serve", "--port", "0", "--concurrency", str(concurrency),
            "--function", str(function_zip), "--layer", str(layer), "--json"]
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_sigint_ignored if sigint_ignored else _sigint_default)
     assert proc.stdout is not None
     lines: list[str] = []
     deadline = time.monotonic() + timeout
@@ -232,19 +245,28 @@ def start_serve(function_zip: Path, layer: Path, concurrency: int, cwd: Path,
     raise TimeoutError("serve did not become ready")
 
 
-def stop_serve(server: Server, sig: int = signal.SIGINT, timeout: float = 60) -> tuple[int, str, list[int]]:
-    """Send ``sig`` (Ctrl-C by default); return (exit code, stderr, descendants still alive after exit)."""
+class Stopped(NamedTuple):
+    exit_code: int
+    stderr: str
+    survivors: list[int]  # descendants still alive after serve exited
+    seconds: float  # from the signal to serve's exit (the harness's timeout when it had to kill it)
+
+
+def stop_serve(server: Server, sig: int = signal.SIGINT, timeout: float = 60) -> Stopped:
+    """Send ``sig`` (Ctrl-C by default) and wait for serve to exit; SIGKILL after ``timeout`` seconds."""
     before = children_of(server.proc.pid)
+    sent = time.monotonic()
     server.proc.send_signal(sig)
     try:
         server.proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         server.proc.kill()
         server.proc.wait()
+    seconds = time.monotonic() - sent
     for reader in server.readers:
         reader.join(timeout=10)
     time.sleep(0.2)
-    return server.proc.returncode, "".join(server.stderr_tail), [p for p in before if alive(p)]
+    return Stopped(server.proc.returncode, "".join(server.stderr_tail), [p for p in before if alive(p)], seconds)
 
 
 def iterate_chunks(items: list[Request], size: int) -> Iterator[list[Request]]:
