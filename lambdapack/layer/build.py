@@ -41,7 +41,7 @@ from lambdapack.archive import (
 from lambdapack.errors import LayerError, ResolveError
 from lambdapack.interpreters import find_python, interpreter_version, require_python
 from lambdapack.interrupts import hold_signals
-from lambdapack.layer.cache import LayerCache, ResolutionCache, layer_key, resolution_key
+from lambdapack.layer.cache import CachedLayer, LayerCache, ResolutionCache, layer_key, resolution_key
 from lambdapack.layer.compile import compile_pycs
 from lambdapack.layer.loader import LAYER_LIBRARY_DIR
 from lambdapack.layer.record import RECORD_NAME, SCHEMA, record_bytes
@@ -266,21 +266,8 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
         prefetch.start()
     plan = _plan(options, warnings, notes)
     target = plan.target
-    lock = None
-    if options.require_hashes:
-        from lambdapack.lock import require_hashes_inputs, verify_locked
-
-        lock = require_hashes_inputs(plan.inputs, target)
-    wheels, resolution = _pinned_wheels(plan, options, clock, step, progress)
-    if lock is not None:
-        verify_locked(wheels, lock)
-
-    strip_tool = host_strip_for(target.machine) if options.slim else None
-    key = layer_key(target, [(w.name, w.version, w.filename, w.sha256) for w in wheels], {
-        "resolver": plan.resolver, "slim": options.slim, "keep_dist_info": options.keep_dist_info,
-        "compiled_with": plan.compiled_with, "strip": _tool_identity(strip_tool), "epoch": source_date_epoch(),
-        "compressor": COMPRESSOR,
-    })
+    wheels, resolution = _verified_wheels(plan, options, clock, step, progress)
+    key = _layer_key(plan, options, wheels)
     cache = LayerCache(plan.cache_dir)
     hit = cache.get(key)
     record = build_record(target, wheels, plan.resolver, options, plan.compiled_with is not None, plan.compiled_with)
@@ -292,14 +279,7 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
             staged = plan.out if in_place else stack.enter_context(staging_file(plan.out, ".building"))
         root: Path | None = None
         tree: Future[list[Check]] | None = None  # the tree's checks, running beside the zip
-        if in_place:
-            step(f"{plan.out} is already this layer (same wheels, target and options)", 0, None)
-        elif hit is not None:
-            step("reusing the cached layer (same wheels, target and options)", 0, None)
-            with clock("zip"):
-                if not cache.copy_out(hit, staged):
-                    hit = None
-                    notes.append("the cached layer did not match its sha256 and was rebuilt")
+        hit = _reused(cache, hit, staged, plan.out, in_place, clock, step, notes)
         if hit is not None:
             meta = hit.meta
         else:
@@ -326,15 +306,7 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
             require_ok(check)
         if hit is None:
             cache.put(key, staged, meta)
-        # the same mode whether the bytes came from the cache or were just written: what the
-        # user's umask gives any new file (the staging file itself is private, 0600)
-        os.chmod(staged, artifact_mode())
-        try:
-            if not in_place:
-                os.replace(staged, plan.out)
-        except OSError as exc:
-            raise LayerError(f"cannot write {plan.out}: {exc.strerror or exc}",
-                             hint="check the output directory's permissions and free space") from None
+        _place(staged, plan.out, in_place)
         cache.mark_in_place(key, plan.out)
 
     notes.extend(meta["notes"])
@@ -352,6 +324,59 @@ def build_layer(options: LayerOptions, progress: ProgressFn | None = None,
         lambda_runtimes=lambda_runtimes_for(target), timings=clock.rounded(), substitutions=plan.substitutions,
         vendored_libraries=tuple(VendoredLibrary(**{**v, "needed_by": tuple(v["needed_by"])})
                                  for v in meta.get("vendored", ())))
+
+
+def _verified_wheels(plan: _Plan, options: LayerOptions, clock: _Clock, step: ProgressFn,
+                     progress: ProgressFn | None) -> tuple[list[FetchedWheel], str]:
+    """:func:`_pinned_wheels`; with ``require_hashes``, the lock file is read before any download and
+    every wheel must match its hash."""
+    if not options.require_hashes:
+        return _pinned_wheels(plan, options, clock, step, progress)
+    from lambdapack.lock import require_hashes_inputs, verify_locked
+
+    lock = require_hashes_inputs(plan.inputs, plan.target)
+    wheels, resolution = _pinned_wheels(plan, options, clock, step, progress)
+    verify_locked(wheels, lock)
+    return wheels, resolution
+
+
+def _layer_key(plan: _Plan, options: LayerOptions, wheels: list[FetchedWheel]) -> str:
+    """The layer cache's key: the pinned wheels, the target and every option that changes the zip's bytes."""
+    strip_tool = host_strip_for(plan.target.machine) if options.slim else None
+    return layer_key(plan.target, [(w.name, w.version, w.filename, w.sha256) for w in wheels], {
+        "resolver": plan.resolver, "slim": options.slim, "keep_dist_info": options.keep_dist_info,
+        "compiled_with": plan.compiled_with, "strip": _tool_identity(strip_tool), "epoch": source_date_epoch(),
+        "compressor": COMPRESSOR,
+    })
+
+
+def _reused(cache: LayerCache, hit: CachedLayer | None, staged: Path, out: Path, in_place: bool, clock: _Clock,
+            step: ProgressFn, notes: list[str]) -> CachedLayer | None:
+    """The cache entry now at ``staged`` (left where it is when ``in_place``), or None: build it."""
+    if in_place:
+        step(f"{out} is already this layer (same wheels, target and options)", 0, None)
+        return hit
+    if hit is None:
+        return None
+    step("reusing the cached layer (same wheels, target and options)", 0, None)
+    with clock("zip"):
+        if cache.copy_out(hit, staged):
+            return hit
+    notes.append("the cached layer did not match its sha256 and was rebuilt")
+    return None
+
+
+def _place(staged: Path, out: Path, in_place: bool) -> None:
+    """Give the zip the mode of any new file and move it to ``out`` (already there when ``in_place``)."""
+    # the same mode whether the bytes came from the cache or were just written: what the
+    # user's umask gives any new file (the staging file itself is private, 0600)
+    os.chmod(staged, artifact_mode())
+    try:
+        if not in_place:
+            os.replace(staged, out)
+    except OSError as exc:
+        raise LayerError(f"cannot write {out}: {exc.strerror or exc}",
+                         hint="check the output directory's permissions and free space") from None
 
 
 def _plan(options: LayerOptions, warnings: list[str], notes: list[str]) -> _Plan:
