@@ -91,6 +91,8 @@ class Pools:
         return np.ones(len(self.export.tables["feature"]), dtype=bool) if categorical is None else categorical == 0
 
     def _pool(self, origin: int, field: dict) -> list:
+        if field["type"] == "unused":  # dropped before the estimator: any value, or none, gives the same answer
+            return [None, "x", 1.0]
         if field["type"] == "category":
             pool = list(field["categories"])
             if field.get("unknown") == "accept":
