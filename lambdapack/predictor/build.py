@@ -153,15 +153,19 @@ def _ulp_text(entry: Mapping[str, Any]) -> str:
 
 def claim_of(verification: Mapping[str, Any]) -> dict[str, Any]:
     """What the proof established, output by output, in words a reader can check against the docs."""
-    claim: dict[str, Any] = {"rows": verification.get("rows", 0), "predict": "identical labels and values"
-                             if verification.get("predict") == "identical" else verification.get("predict")}
+    claim: dict[str, Any] = {"rows": verification.get("rows", 0)}
+    if verification.get("predict") == "identical":
+        claim["predict"] = "identical labels and values"  # labels equal; regression values bit-identical
+    elif isinstance(verification.get("values"), Mapping):
+        claim["predict"] = "identical labels; values " + _ulp_text(verification["values"])
     if verification.get("transforms"):
         claim["preprocessing"] = verification["transforms"]
     for key in ("scores", "probabilities"):
         entry = verification.get(key)
         if isinstance(entry, Mapping):
             claim[key] = _ulp_text(entry)
-    exact = all(claim.get(k, "bit-identical") == "bit-identical" for k in ("preprocessing", "scores", "probabilities"))
+    exact = "values" not in verification and \
+        all(claim.get(k, "bit-identical") == "bit-identical" for k in ("preprocessing", "scores", "probabilities"))
     claim["exact"] = exact and verification.get("arithmetic") == "exact"
     return claim
 
@@ -178,7 +182,8 @@ def proof_sentence(verification: Mapping[str, Any], claim: Mapping[str, Any]) ->
     parts = []
     if "preprocessing" in claim:
         parts.append(f"preprocessing {claim['preprocessing']}")
-    parts.append("predictions identical")
+    parts.append("predictions identical" if "values" not in verification else
+                 f"predictions {_ulp_text(verification['values'])}")
     for key in ("scores", "probabilities"):
         if key in claim:
             parts.append(f"{key} {claim[key]}")

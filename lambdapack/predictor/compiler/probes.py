@@ -21,11 +21,12 @@ from lambdapack_runtime.links import FLOAT32_MAX
 
 from .encoders import UNSEEN_TEXT
 from .errors import Unsupported
-from .lower import Column
+from .lower import Column, identity
 from .tables import Export
 
 MAX_ROWS = 200_000  # probe rows beyond which a model is too large to prove here
-MIXES = 3  # shuffled copies of the pool rows, so values of different inputs meet
+MIXES = 3  # shuffled copies of the pool rows, so values of different inputs meet...
+MIXED_ROWS = 20_000  # ...while the rows stay under this many (a large pool meets itself enough in one copy)
 EXTREMES = (-FLOAT32_MAX, -1e12, -1.0, -1e-30, -0.0, 0.0, 5e-324, 1e-30, 1.0, 1e12, FLOAT32_MAX)
 _CHUNK = 4096
 
@@ -98,8 +99,12 @@ class Pools:
             if field.get("unknown") == "accept":
                 pool.append(UNSEEN_TEXT if isinstance(pool[0], str) else max(float(c) for c in pool) + 1.5)
             return pool + ([None] if field["nullable"] else [])
-        found = [np.array([invert(float(t)) for t in targets]) for invert, targets in self._targets(origin)]
-        inverted = _nudged(np.concatenate(found)) if found else np.zeros(0)
+        found = []
+        for invert, targets in self._targets(origin):
+            back = np.array([invert(float(t)) for t in targets])
+            # through a step the inverse is only close: the values a step or two around it land either side
+            found.append(back if invert is identity else _nudged(back))
+        inverted = np.concatenate(found) if found else np.zeros(0)
         inverted = inverted[np.isfinite(inverted)]
         lo, hi = (float(inverted.min()), float(inverted.max())) if inverted.size else (-1.0, 1.0)
         span = max(hi - lo, 1.0)
@@ -112,6 +117,7 @@ class Pools:
     def rows(self, mixes: int = MIXES) -> list[list]:
         """The pools side by side (each input cycling through its own), then shuffled copies."""
         length = max(len(p) for p in self.values)
+        mixes = min(mixes, max(1, MIXED_ROWS // length - 1)) if mixes else 0
         if length * (1 + mixes) > MAX_ROWS:
             raise Unsupported(f"its inputs need {length * (1 + mixes):,} probe rows: too many to prove exact at "
                               f"package time (limit {MAX_ROWS:,})")
