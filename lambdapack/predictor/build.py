@@ -154,10 +154,10 @@ def _dot_text(entry: Mapping[str, Any]) -> str:
     if "max_abs" in entry:
         slope = entry.get("slope")
         # modified_huber over more than two classes: the slope depends on the row (docs/function.md)
-        slope = f"{slope:g}" if isinstance(slope, (int, float)) else "(classes - 1) / (2 × its smallest sum)"
-        return (f"within {entry['max_abs']:.3g} of predict_proba's ({entry.get('max_ulps_scores_agree')} ulp where "
-                f"the scores agree; bound per row: {slope} × its score difference + {entry.get('slack_ulps')} ulp "
-                "of 1)")
+        slope = f"{slope:g}" if isinstance(slope, (int, float)) else "(classes - 1) / (2 times its smallest sum)"
+        return (f"within {entry['max_abs']:.3g} of predict_proba's, on a row whose dot product's magnitude is "
+                f"{entry.get('max_abs_magnitude', 0.0):.2g} ({entry.get('max_ulps_scores_agree')} ulp where the scores "
+                f"agree; bound per row: {slope} times its score difference + {entry.get('slack_ulps')} ulp of 1)")
     return f"within {entry.get('max_ulps'):g} ulp of the dot product's magnitude (bound {entry.get('bound_ulps')})"
 
 

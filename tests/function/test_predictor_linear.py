@@ -273,7 +273,8 @@ def test_package_states_the_claim_in_its_reason_and_in_function_json(tmp_path: P
     rows = report.predictor.verification["rows"]
     assert claim["statement"].startswith(f"predictions identical on {rows:,} rows; scores within ")
     assert "ulp of the dot product's magnitude (bound 64); probabilities within " in claim["statement"]
-    assert claim["statement"].endswith("ulp where the scores agree; bound per row: 0.5 × its score difference + "
+    assert " of predict_proba's, on a row whose dot product's magnitude is " in claim["statement"]
+    assert claim["statement"].endswith("ulp where the scores agree; bound per row: 0.5 times its score difference + "
                                        "16 ulp of 1)")
     assert report.function.reason == f"proven: {claim['statement']}"
     assert report.function.predictor is not None and report.function.predictor.kind == "linear"

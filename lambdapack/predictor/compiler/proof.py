@@ -177,6 +177,7 @@ class Proof:
         scaled[np.isnan(scaled)] = np.inf  # a difference against an infinite or NaN magnitude is unbounded
         gap[np.isnan(gap)] = np.inf
         self.score_gap = gap.max(axis=1) if gap.size else np.zeros(len(got))
+        self.magnitude = scale.max(axis=1) if scale.size else np.zeros(len(got))
         worst = np.unravel_index(int(np.argmax(scaled)), scaled.shape) if scaled.size else (0, 0)
         measured = float(scaled[worst]) if scaled.size else 0.0
         if measured > DOT_ULPS:
@@ -237,7 +238,9 @@ class Proof:
             raise Unsupported(f"its probabilities differ from predict_proba() by {diff[i].max():.3g} on row {i}, "
                               f"where its scores (apart by {self.score_gap[i]:.3g}) allow {allowed[i]:.3g}")
         agree = self.score_gap == 0.0  # rows whose scores are bit-identical: the link's evaluation alone differs
+        worst = int(np.argmax(diff.max(axis=1))) if diff.size else 0
         return {"claim": "dot", "max_abs": float(diff.max()) if diff.size else 0.0, "max_ulps": ulps(expected, got),
+                "max_abs_magnitude": float(self.magnitude[worst]) if diff.size else 0.0,
                 "max_abs_scores_agree": float(diff[agree].max()) if agree.any() else 0.0,
                 "max_ulps_scores_agree": ulps(expected[agree], got[agree]),
                 "rows_differing": int(np.sum(~np.all(same, axis=1))),
