@@ -253,6 +253,12 @@ def test_a_regressor_with_several_targets_keeps_the_joblib_path_with_the_reason(
     assert load_handler(model_dir).MODEL.serving == "joblib"
 
 
+def test_a_multilabel_ridge_classifier_is_refused(tmp_path: Path) -> None:
+    labels = np.column_stack([Y_IRIS == 0, Y_IRIS == 2]).astype(int)
+    reply = _compile(RidgeClassifier().fit(X_IRIS, labels), 4, tmp_path)
+    assert reply["ok"] is False and reply["message"] == "it is a multilabel classifier"
+
+
 @pytest.mark.parametrize(("dataset", "estimator"), [("iris", "logistic_regression"),
                                                     ("diabetes", "linear_regression"), ("diabetes", "ridge")])
 def test_linear_models_train_makes_are_served_by_the_predictor(dataset: str, estimator: str, trained: Trained,

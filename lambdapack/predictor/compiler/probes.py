@@ -7,7 +7,10 @@ column it feeds (found through the steps' inverse and then checked through sciki
 preprocessing), plus ordinary, random and extreme values and a missing value where the input
 is nullable; for a category, every learned category, an unseen one where the model accepts it,
 and a missing one where it may be missing. Rows cycle through the pools side by side and
-shuffled, and one more row is built from the path of every leaf no row reached.
+shuffled. Trees: one more row is built from the path of every leaf no row reached. Linear
+models: each number also takes the values that put its columns at a spread of values after the
+steps, one input at a time moves away from a neutral row (every coefficient weighed alone), and
+rows are placed on both sides of every decision boundary, just past the scores' bound.
 """
 
 from __future__ import annotations
@@ -120,7 +123,7 @@ class Pools:
         found = [column.invert(t) for column in self.columns if column.origin == origin and column.invert is not None
                  for t in targets]
         values = np.array(found, dtype=np.float64)
-        return values[np.isfinite(values)]
+        return values[np.abs(values) <= FLOAT32_MAX]  # the inputs a request can send
 
     def rows(self, mixes: int = MIXES) -> list[list]:
         """The pools side by side (each input cycling through its own), then shuffled copies."""
