@@ -145,10 +145,20 @@ def _ulp_text(entry: Mapping[str, Any]) -> str:
     if claim == "exp":
         return f"within {entry.get('max_ulps')} ulp (exp from the C library, numpy's differs in the last bits)"
     if claim == "dot":
-        measured = entry.get("max_ulps")
-        return (f"within {measured:g} ulp of the dot product's magnitude (BLAS sums in an order Python cannot "
-                "repeat)") if isinstance(measured, (int, float)) else "bounded"
+        return _dot_text(entry)
     return str(claim)
+
+
+def _dot_text(entry: Mapping[str, Any]) -> str:
+    """A linear model's bound: scores in ulps of the dot product's magnitude, probabilities through the link."""
+    if "max_abs" in entry:
+        slope = entry.get("slope")
+        # modified_huber over more than two classes: the slope depends on the row (docs/function.md)
+        slope = f"{slope:g}" if isinstance(slope, (int, float)) else "(classes - 1) / (2 times its smallest sum)"
+        return (f"within {entry['max_abs']:.3g} of predict_proba's, on a row whose dot product's magnitude is "
+                f"{entry.get('max_abs_magnitude', 0.0):.2g} ({entry.get('max_ulps_scores_agree')} ulp where the scores "
+                f"agree; bound per row: {slope} times its score difference + {entry.get('slack_ulps')} ulp of 1)")
+    return f"within {entry.get('max_ulps'):g} ulp of the dot product's magnitude (bound {entry.get('bound_ulps')})"
 
 
 def claim_of(verification: Mapping[str, Any]) -> dict[str, Any]:
@@ -167,11 +177,26 @@ def claim_of(verification: Mapping[str, Any]) -> dict[str, Any]:
     exact = "values" not in verification and \
         all(claim.get(k, "bit-identical") == "bit-identical" for k in ("preprocessing", "scores", "probabilities"))
     claim["exact"] = exact and verification.get("arithmetic") == "exact"
+    if verification.get("arithmetic") == "dot":
+        claim.update(_dot_claim(verification, claim))
     return claim
+
+
+def _dot_claim(verification: Mapping[str, Any], claim: Mapping[str, Any]) -> dict[str, Any]:
+    """A linear model's claim: labels identical on the rows, values (a regressor's are its scores) bounded."""
+    rows = f"{verification.get('rows', 0):,} rows"
+    if verification.get("predict") == "identical":
+        parts = [f"predictions identical on {rows}"] + [f"{key} {claim[key]}" for key in ("scores", "probabilities")
+                                                       if key in claim]
+        return {"predict": f"identical on {rows}", "statement": "; ".join(parts)}
+    return {"predict": f"{claim['scores']} on {rows}", "statement": f"predictions {claim['scores']} on {rows}"}
 
 
 def proof_sentence(verification: Mapping[str, Any], claim: Mapping[str, Any]) -> str:
     """``package``'s one line: on what the predictor was proven, and what holds."""
+    if "statement" in claim:
+        steps = f"preprocessing {claim['preprocessing']}; " if "preprocessing" in claim else ""
+        return f"proven: {steps}{claim['statement']}"
     where = f"{verification.get('rows', 0):,} rows"
     if verification.get("trees"):
         leaves, trees = verification.get("leaves", 0), verification.get("trees", 0)

@@ -17,7 +17,7 @@ _F32 = struct.Struct("<f")
 FLOAT32_MAX = 3.4028234663852886e38
 DECISIONS = ("argmax", "raw_ge_0", "raw_gt_0", "value")
 # identity: the raw values are the probabilities (forests); none: no probabilities (LinearSVC)
-LINKS = ("identity", "logit", "half_logit", "softmax", "log", "ovr_logit", "none")
+LINKS = ("identity", "logit", "half_logit", "softmax", "log", "ovr_logit", "binary_softmax", "modified_huber", "none")
 
 
 def float32(value: float) -> float:
@@ -67,11 +67,37 @@ def softmax(raw: list) -> list:
     return [e / total for e in exps]
 
 
-def ovr_probabilities(raw: list) -> list:
-    """One-vs-rest probabilities (``_predict_proba_lr``): expit of each score, divided by their sum."""
+def ovr_probabilities(raw: list, all_zero: str = "uniform") -> list:
+    """One-vs-rest probabilities (``_predict_proba_lr``): expit of each score, divided by their sum.
+
+    A row whose expits are all 0 gives uniform probabilities (scikit-learn 1.9+) or NaN (0 / 0, before).
+    """
     p = [expit(r) for r in raw]
+    return _normalised(p, all_zero)
+
+
+def _normalised(p: list, all_zero: str) -> list:
     total = pairwise_sum(list(p))
+    if total == 0.0:
+        if all_zero == "nan":
+            return [math.nan] * len(p)
+        return [1.0 / len(p)] * len(p)
     return [v / total for v in p]
+
+
+def binary_softmax(raw: list) -> list:
+    """LogisticRegression's multinomial probabilities for two classes: the softmax of ``[-score, score]``."""
+    return softmax([-raw[0], raw[0]])
+
+
+def modified_huber(raw: list) -> list:
+    """SGDClassifier's ``modified_huber`` probabilities: ``(clip(score, -1, 1) + 1) / 2``, normalised over
+    the classes when there are more than two (a row of zeros: uniform)."""
+    p = [(r if r != r else (-1.0 if r < -1.0 else 1.0 if r > 1.0 else r)) + 1.0 for r in raw]
+    p = [v / 2.0 for v in p]
+    if len(p) == 1:
+        return [1.0 - p[0], p[0]]
+    return _normalised(p, "uniform")
 
 
 def argmax(values: list) -> int:
@@ -89,6 +115,7 @@ class Output:
         self.task = task
         self.link = spec.get("link", "identity")
         self.decision = spec.get("decision", "value")
+        self.all_zero = spec.get("all_zero", "uniform")
         if self.link not in LINKS or self.decision not in DECISIONS:
             raise ValueError(f"unknown link {self.link!r} or decision {self.decision!r}")
 
@@ -111,6 +138,10 @@ class Output:
         if link == "softmax":
             return softmax(raw)
         if link == "ovr_logit":
-            return ovr_probabilities(raw)
+            return ovr_probabilities(raw, self.all_zero)
+        if link == "binary_softmax":
+            return binary_softmax(raw)
+        if link == "modified_huber":
+            return modified_huber(raw)
         p = expit(2.0 * raw[0] if link == "half_logit" else raw[0])
         return [1.0 - p, p]

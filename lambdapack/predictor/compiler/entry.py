@@ -8,6 +8,7 @@ when the model stays on the joblib path, so ``package`` can say why and type an 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import joblib
@@ -19,8 +20,8 @@ from lambdapack_runtime.links import FLOAT32_MAX
 from .errors import Unsupported
 from .lower import export_final as export_model
 from .lower import lower
-from .probes import Pools, leaf_rows
-from .proof import Proof, preprocess
+from .probes import Pools, leaf_rows, linear_rows
+from .proof import DOT_ULPS, Proof, preprocess
 from .schema import describe
 from .tables import Export
 
@@ -99,9 +100,13 @@ def compile_model(model: Any, request: dict, fields: list[dict], frame: str | No
     pools = Pools(fields, lowered.columns, export, rng)
     post = _finite_pools(pools, proof, export)
     rows = pools.rows()
-    leaves = unreachable = 0
+    leaves = unreachable = boundary = 0
     if nodes:
         extra, leaves, unreachable = leaf_rows(pools, post, rows, export.model, export.tables)
+        rows += extra
+    elif export.model["kind"] == "linear":
+        extra, boundary = linear_rows(pools, rows, lambda r: preprocess(model, proof.estimator_input(r))[0], task,
+                                      DOT_ULPS)
         rows += extra
     header = {"task": task, "n_inputs": len(fields), "input_kinds": [f["type"] for f in fields],
               "steps": lowered.steps, "model": export.model, "output": export.output,
@@ -110,11 +115,18 @@ def compile_model(model: Any, request: dict, fields: list[dict], frame: str | No
     if classes is not None:
         header["classes"] = classes
     header["check"] = _check_rows(proof, rows, rng, classes)
+    if export.arithmetic == "dot" and task == "regression":  # the values proven within the bound are its own
+        check, kinds = header["check"], header["input_kinds"]
+        check["outputs"] = runtime.Predictor(header, {}).predict(
+            [[math.nan if v is None and kind == "number" else v for v, kind in zip(row, kinds, strict=True)]
+             for row in check["rows"]])[0]
     data = runtime.encode(header, {k: v.tolist() for k, v in export.tables.items()})
     predictor = runtime.Predictor(*runtime.decode(data))
     predictor.check_nodes()
     report = proof.verify(predictor, rows, task)
     predictor.self_check()  # what init will run: after the proof, which says where a difference is
+    if export.model["kind"] == "linear":
+        report.update(boundary_rows=boundary, coefficients=len(export.model["coef"]) * export.model["n_features"])
     report.update(leaves=leaves, unreachable_leaves=unreachable, nodes=nodes, trees=len(export.roots),
                   steps=len(lowered.steps), kind=export.model["kind"], estimator=header["source"]["estimator"],
                   sklearn=sklearn.__version__)

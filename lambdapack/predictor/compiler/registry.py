@@ -24,6 +24,10 @@ MODELS = {
     "sklearn.GradientBoostingClassifier": "gradient_boosting", "sklearn.GradientBoostingRegressor": "gradient_boosting",
     "sklearn.HistGradientBoostingClassifier": "hist_gradient_boosting",
     "sklearn.HistGradientBoostingRegressor": "hist_gradient_boosting",
+    **{f"sklearn.{name}": "linear" for name in (
+        "LogisticRegression", "LogisticRegressionCV", "SGDClassifier", "LinearSVC", "RidgeClassifier",
+        "RidgeClassifierCV", "LinearRegression", "Ridge", "RidgeCV", "Lasso", "LassoCV", "ElasticNet",
+        "ElasticNetCV", "SGDRegressor", "LinearSVR")},
 }
 
 COMPOSITES = ("Pipeline", "ColumnTransformer")
