@@ -166,15 +166,15 @@ def claim_of(verification: Mapping[str, Any]) -> dict[str, Any]:
     claim: dict[str, Any] = {"rows": verification.get("rows", 0)}
     if verification.get("predict") == "identical":
         claim["predict"] = "identical labels and values"  # labels equal; regression values bit-identical
-    elif isinstance(verification.get("values"), Mapping):
-        claim["predict"] = "identical labels; values " + _ulp_text(verification["values"])
+    elif isinstance(verification.get("scores"), Mapping):  # a regressor whose values are bounded
+        claim["predict"] = "values " + _ulp_text(verification["scores"])
     if verification.get("transforms"):
         claim["preprocessing"] = verification["transforms"]
     for key in ("scores", "probabilities"):
         entry = verification.get(key)
         if isinstance(entry, Mapping):
             claim[key] = _ulp_text(entry)
-    exact = "values" not in verification and \
+    exact = verification.get("predict") == "identical" and \
         all(claim.get(k, "bit-identical") == "bit-identical" for k in ("preprocessing", "scores", "probabilities"))
     claim["exact"] = exact and verification.get("arithmetic") == "exact"
     if verification.get("arithmetic") == "dot":
@@ -207,9 +207,9 @@ def proof_sentence(verification: Mapping[str, Any], claim: Mapping[str, Any]) ->
     parts = []
     if "preprocessing" in claim:
         parts.append(f"preprocessing {claim['preprocessing']}")
-    parts.append("predictions identical" if "values" not in verification else
-                 f"predictions {_ulp_text(verification['values'])}")
+    bounded = verification.get("predict") == "bounded"
+    parts.append("predictions identical" if not bounded else f"predictions {claim['scores']}")
     for key in ("scores", "probabilities"):
-        if key in claim:
+        if key in claim and not (bounded and key == "scores"):
             parts.append(f"{key} {claim[key]}")
     return f"proven on {where}: " + ", ".join(parts)

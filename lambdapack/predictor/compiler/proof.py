@@ -105,7 +105,7 @@ class Proof:
             if task == "regression":
                 values = self._regression(outputs, expected, X)
                 if values["claim"] != "bit-identical":  # identical values are what "predict" already says
-                    report["predict"], report["values"] = "bounded", values
+                    report["predict"], report["scores"] = "bounded", values  # a regressor's values are its scores
             else:
                 report["scores"] = self._scores(predictor, rows, X)
                 if probas is not None:
