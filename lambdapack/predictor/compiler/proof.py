@@ -11,7 +11,11 @@ model's own libraries. What must hold:
   that ``exp`` comes from the C library where numpy's vectorised ``exp`` may differ in the last
   bits (softmax probabilities, log-link predictions): within ``EXP_ULPS``, measured and stated;
 * where the arithmetic is a BLAS dot product (``dot``), within ``DOT_ULPS`` units in the last
-  place of the dot product's magnitude, measured and stated.
+  place of the dot product's magnitude, measured and stated;
+* for a family without ``decision_function`` whose front end gives ``raw_scores`` (XGBoost's
+  margins), those bit for bit; its float32 transforms (``xgb_*`` links: expf from the C library,
+  as XGBoost calls it) bit for bit too where the C library's ``expf`` is there, else within
+  ``FLOAT32_EXP_ULPS`` float32 units in the last place.
 
 Anything else is :class:`~.errors.Unsupported`, and the function keeps the joblib path.
 """
@@ -25,12 +29,18 @@ from typing import Any
 import numpy as np
 from lambdapack_runtime.frames import estimator_input
 from lambdapack_runtime.inputs import Inputs
+from lambdapack_runtime.links import XGB_LINKS
 
 from .errors import Unsupported
 from .tables import Export
 
+FLOAT32_LINKS = XGB_LINKS  # transforms computed in float32 with expf
+
 EXP_ULPS = 8  # numpy's exp against the C library's, in ulps of the result
 DOT_ULPS = 64  # a BLAS dot product against the correctly rounded one, in ulps of sum(|x_i * w_i|) + |b|
+# expf rounded from exp, or numpy's float32 exp (scipy's softmax), against the C library's expf, in float32
+# ulps of the probabilities and values (measured: at most 3)
+FLOAT32_EXP_ULPS = 4
 
 
 def ulps(a: Any, b: Any) -> int:
@@ -43,6 +53,21 @@ def ulps(a: Any, b: Any) -> int:
     ia = [-(i & (2**63 - 1)) if i < 0 else i for i in a.view(np.int64).tolist()]
     ib = [-(i & (2**63 - 1)) if i < 0 else i for i in b.view(np.int64).tolist()]
     return max(0 if nan else abs(x - y) for x, y, nan in zip(ia, ib, both_nan.tolist(), strict=True))
+
+
+def ulps32_each(a: Any, b: Any) -> Any:
+    """Elementwise distance of float32 values in float32 units in the last place (NaN equal to NaN)."""
+    a32, b32 = np.asarray(a, dtype=np.float32).ravel(), np.asarray(b, dtype=np.float32).ravel()
+    ia, ib = a32.view(np.int32).astype(np.int64), b32.view(np.int32).astype(np.int64)
+    # sign-magnitude bit patterns onto one ordered line, as in ulps()
+    ia, ib = np.where(ia < 0, -(ia & 0x7FFFFFFF), ia), np.where(ib < 0, -(ib & 0x7FFFFFFF), ib)
+    return np.where(np.isnan(a32) & np.isnan(b32), 0, np.abs(ia - ib))
+
+
+def ulps32(a: Any, b: Any) -> int:
+    """:func:`ulps` of float32 values, in float32 units."""
+    apart = ulps32_each(a, b)
+    return int(np.max(apart)) if apart.size else 0
 
 
 def identical(a: Any, b: Any) -> bool:
@@ -62,7 +87,21 @@ def preprocess(model: Any, X: Any) -> tuple[Any, Any]:
         model = model.steps[-1][1]
     if hasattr(X, "toarray"):
         X = X.toarray()
-    return np.asarray(X, dtype=np.float64), model
+    return np.asarray(category_codes(X), dtype=np.float64), model
+
+
+def category_codes(X: Any) -> Any:
+    """A DataFrame's ``category`` columns as their codes (missing or unknown: NaN), as XGBoost reads them."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not any(str(d) == "category" for d in dtypes):
+        return X
+    X = X.copy()
+    for name, dtype in dtypes.items():
+        if str(dtype) == "category":
+            codes = X[name].cat.codes.to_numpy().astype(np.float64)
+            codes[codes < 0] = np.nan
+            X[name] = codes
+    return X
 
 
 class Proof:
@@ -92,7 +131,7 @@ class Proof:
             expected = self.model.predict(X)
             report["predict"] = self._predict(outputs, expected, rows, task)
             if task == "regression":
-                report["scores"] = self._regression(outputs, expected, X)
+                report["scores"] = self._regression(predictor, rows, outputs, expected, X)
             else:
                 report["scores"] = self._scores(predictor, rows, X)
                 if probas is not None:
@@ -118,7 +157,7 @@ class Proof:
             bad = np.flatnonzero(labels != np.asarray(expected.tolist(), dtype=object))
         else:
             got = np.asarray(outputs, dtype=np.float64)
-            close = np.isclose(got, expected, rtol=1e-12, atol=0.0) if self._bounded_regression() else got == expected
+            close = self._close(got, expected) if self._bounded_regression() else got == expected
             bad = np.flatnonzero(~close)
         if bad.size:
             i = int(bad[0])
@@ -127,12 +166,20 @@ class Proof:
         return "identical"
 
     def _bounded_regression(self) -> bool:
-        return self.export.arithmetic == "dot" or self.export.output.get("link") == "log"
+        return self.export.arithmetic == "dot" or self.export.output.get("link") in ("log", *FLOAT32_LINKS)
 
-    def _regression(self, outputs: list, expected: Any, X: Any) -> dict:
+    def _close(self, got: Any, expected: Any) -> Any:
+        if self.export.output.get("link") in FLOAT32_LINKS:
+            return ulps32_each(got, expected) <= FLOAT32_EXP_ULPS
+        return np.isclose(got, expected, rtol=1e-12, atol=0.0)
+
+    def _regression(self, predictor: Any, rows: list[list], outputs: list, expected: Any, X: Any) -> dict:
         got = np.asarray(outputs, dtype=np.float64)
+        margins = self._margins(predictor, rows, X) if self.export.raw_scores is not None else {}
         if identical(got, expected):
-            return {"claim": "bit-identical"}
+            return {"claim": "bit-identical", **margins}
+        if self.export.output.get("link") in FLOAT32_LINKS:
+            return {**self._float32_difference(got, expected, "predictions"), **margins}
         if self.export.output.get("link") == "log" and self.export.arithmetic == "exact":
             return self._exp_difference(got, expected, X)
         if self.export.arithmetic == "dot":
@@ -162,7 +209,18 @@ class Proof:
         return {"claim": "dot", "max_ulps": measured, "plain_ulps": ulps(got, expected),
                 "rows_differing": int(np.sum(np.any((got != expected).reshape(len(got), -1), axis=1)))}
 
+    def _margins(self, predictor: Any, rows: list[list], X: Any) -> dict:
+        """The kernel's raw scores against the front end's ``raw_scores`` (XGBoost's margins): bit for bit."""
+        expected = np.asarray(self.export.raw_scores(self.model, X), dtype=np.float64).reshape(len(rows), -1)
+        got = np.asarray([predictor.raw(row) for row in rows], dtype=np.float64).reshape(len(rows), -1)
+        if not identical(expected, got):
+            raise Unsupported(f"its raw scores differ from the model's margins by up to {ulps32(expected, got)} "
+                              "float32 ulp")
+        return {"margins": "bit-identical"}
+
     def _scores(self, predictor: Any, rows: list[list], X: Any) -> dict | None:
+        if self.export.raw_scores is not None:
+            return {"claim": "bit-identical", **self._margins(predictor, rows, X)}
         if not callable(getattr(self.model, "decision_function", None)) or self.export.model.get("aggregate") == "mean":
             return None
         expected = np.asarray(self.model.decision_function(X), dtype=np.float64).reshape(len(rows), -1)
@@ -178,9 +236,11 @@ class Proof:
         got = np.asarray(probas, dtype=np.float64)
         if identical(expected, got):
             return {"claim": "bit-identical"}
+        link = self.export.output.get("link")
+        if link in FLOAT32_LINKS:  # the margins are bit-identical (_scores): only expf can differ
+            return self._float32_difference(got, expected, "probabilities")
         measured = ulps(expected, got)
         differing = int(np.sum(np.any(expected != got, axis=1)))
-        link = self.export.output.get("link")
         if self.export.arithmetic == "dot":
             bound = DOT_ULPS
             claim = "dot"
@@ -192,6 +252,15 @@ class Proof:
         if link != "softmax" or measured > EXP_ULPS or not self._exp_differs(predictor, X):
             raise Unsupported(f"its probabilities differ from predict_proba() by up to {measured} ulp")
         return {"claim": "exp", "max_ulps": measured, "rows_differing": differing}
+
+    def _float32_difference(self, got: Any, expected: Any, what: str) -> dict:
+        """A float32 transform whose ``expf`` is not the C library's: within ``FLOAT32_EXP_ULPS``, measured."""
+        measured = ulps32(got, expected)
+        if measured > FLOAT32_EXP_ULPS:
+            raise Unsupported(f"its {what} differ from the model's by {measured} float32 ulp "
+                              f"(bound {FLOAT32_EXP_ULPS})")
+        differing = int(np.sum(np.any((got != expected).reshape(len(got), -1), axis=1)))
+        return {"claim": "expf", "max_ulps": measured, "rows_differing": differing, "bound_ulps": FLOAT32_EXP_ULPS}
 
     def _exp_differs(self, predictor: Any, X: Any) -> bool:
         """Whether numpy's ``exp`` and the C library's disagree on these scores: the only excuse for a softmax gap."""
