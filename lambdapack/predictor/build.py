@@ -65,7 +65,8 @@ def joblib_path(reason: str, schema: Mapping[str, Any] | None = None) -> Predict
 
 def host_versions() -> dict[str, str]:
     out = {}
-    for name in version_rule.PINNED_PACKAGES:
+    # a pinned library may be installed under another distribution name (xgboost-cpu is xgboost)
+    for name in (*version_rule.PINNED_PACKAGES, *version_rule.LAYER_ALIASES):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -93,8 +94,9 @@ def _prover(manifest: Manifest, layer: Path | None, python: Path | None) -> Laye
 
 
 def _proven_with(env: LayerPython, manifest: Manifest) -> str:
-    sklearn = host_versions().get("scikit-learn") if not env.site_paths else manifest.versions.get("scikit-learn")
-    return f"{env.description}, scikit-learn {sklearn}"
+    versions = version_rule.with_aliases(host_versions()) if not env.site_paths else manifest.versions
+    libraries = ["scikit-learn", *(name for name in ("xgboost", "lightgbm") if manifest.versions.get(name))]
+    return f"{env.description}, " + ", ".join(f"{name} {versions.get(name)}" for name in libraries)
 
 
 def build_predictor(model_path: Path, manifest: Manifest, layer: Path | None = None,
@@ -204,6 +206,9 @@ def proof_sentence(verification: Mapping[str, Any], claim: Mapping[str, Any]) ->
         where += f" reaching all {leaves:,} leaves" if not unreachable else \
             f" reaching {leaves - unreachable:,} of {leaves:,} leaves ({unreachable:,} no input can reach)"
         where += f" of {trees:,} tree{'s' if trees != 1 else ''}"
+        missing = verification.get("missing_nodes", 0) - verification.get("missing_unreached", 0)
+        if missing:
+            where += f", a missing value down each of {missing:,} default branches it can take"
     parts = []
     if "preprocessing" in claim:
         parts.append(f"preprocessing {claim['preprocessing']}")

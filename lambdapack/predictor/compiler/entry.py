@@ -15,12 +15,13 @@ import joblib
 import numpy as np
 import sklearn
 from lambdapack_runtime import predictor as runtime
+from lambdapack_runtime.adapters import adapt
 from lambdapack_runtime.links import FLOAT32_MAX
 
 from .errors import Unsupported
 from .lower import export_final as export_model
 from .lower import lower
-from .probes import Pools, leaf_rows, linear_rows
+from .probes import Coverage, Pools, leaf_rows, linear_rows
 from .proof import DOT_ULPS, Proof, preprocess
 from .schema import describe
 from .tables import Export
@@ -100,9 +101,9 @@ def compile_model(model: Any, request: dict, fields: list[dict], frame: str | No
     pools = Pools(fields, lowered.columns, export, rng)
     post = _finite_pools(pools, proof, export)
     rows = pools.rows()
-    leaves = unreachable = boundary = 0
+    coverage, boundary = Coverage(0, 0), 0
     if nodes:
-        extra, leaves, unreachable = leaf_rows(pools, post, rows, export.model, export.tables)
+        extra, coverage = leaf_rows(pools, post, rows, export.model, export.tables)
         rows += extra
     elif export.model["kind"] == "linear":
         extra, boundary = linear_rows(pools, rows, lambda r: preprocess(model, proof.estimator_input(r))[0], task,
@@ -110,7 +111,8 @@ def compile_model(model: Any, request: dict, fields: list[dict], frame: str | No
         rows += extra
     header = {"task": task, "n_inputs": len(fields), "input_kinds": [f["type"] for f in fields],
               "steps": lowered.steps, "model": export.model, "output": export.output,
-              "source": {"estimator": f"{type(final).__module__.split('._')[0]}.{type(final).__name__}",
+              "source": {"estimator": getattr(type(final), "adapts", None)
+                         or f"{type(final).__module__.split('._')[0]}.{type(final).__name__}",
                          "scikit-learn": sklearn.__version__}}
     if classes is not None:
         header["classes"] = classes
@@ -127,7 +129,9 @@ def compile_model(model: Any, request: dict, fields: list[dict], frame: str | No
     predictor.self_check()  # what init will run: after the proof, which says where a difference is
     if export.model["kind"] == "linear":
         report.update(boundary_rows=boundary, coefficients=len(export.model["coef"]) * export.model["n_features"])
-    report.update(leaves=leaves, unreachable_leaves=unreachable, nodes=nodes, trees=len(export.roots),
+    report.update(leaves=coverage.leaves, unreachable_leaves=coverage.unreachable_leaves,
+                  missing_nodes=coverage.missing_nodes, missing_unreached=coverage.missing_unreached,
+                  nodes=nodes, trees=len(export.roots),
                   steps=len(lowered.steps), kind=export.model["kind"], estimator=header["source"]["estimator"],
                   sklearn=sklearn.__version__)
     with open(request["out"], "wb") as fh:
@@ -150,7 +154,7 @@ def _check_rows(proof: Proof, rows: list[list], rng: Any, classes: list | None) 
 
 def compile_and_reply(request: dict) -> dict:
     """The child's answer: the proof's report, or why the model keeps the joblib path; the model's own schema."""
-    model = joblib.load(request["model"])
+    model = adapt(joblib.load(request["model"]))  # a native booster answers as the handler will ask it
     _single_threaded(model)
     given = request["features"]
     described = describe(model, [f["name"] for f in given], [f.get("alias") for f in given])

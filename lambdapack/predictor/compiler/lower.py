@@ -64,7 +64,7 @@ class Blocked(Exception):
 
 def _name(est: Any) -> str:
     cls = type(est)
-    return f"{cls.__module__.split('._')[0]}.{cls.__name__}"
+    return getattr(cls, "adapts", None) or f"{cls.__module__.split('._')[0]}.{cls.__name__}"
 
 
 def _is_identity(step: Any) -> bool:
@@ -142,7 +142,23 @@ def lower(model: Any, n_inputs: int) -> Lowered:
             final = final.steps[-1][1]
     if key(type(final)) not in MODELS:
         facts.block(f"{_name(final)} is not a model the predictor covers")
+    else:
+        more, columns = _model_inputs(final, columns, facts)
+        steps += more
     return Lowered(steps, final, columns, facts, blocker=facts.blocker)
+
+
+def _model_inputs(final: Any, columns: list[Column], facts: Facts) -> tuple[list[dict], list[Column]]:
+    """The steps a model runs on its own inputs, from its front end's ``lower_inputs`` (XGBoost's category codes)."""
+    front_end = importlib.import_module(f"{__package__}.{MODELS[key(type(final))]}")
+    hook = getattr(front_end, "lower_inputs", None)
+    if hook is None:
+        return [], columns
+    try:
+        return hook(final, columns, facts)
+    except Unsupported as exc:
+        facts.block(f"{_name(final)}: {exc}")
+        return [], columns
 
 
 def export_final(lowered: Lowered, task: str) -> Any:

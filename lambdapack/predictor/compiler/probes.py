@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -152,30 +153,45 @@ class Pools:
 
 
 # ---------------------------------------------------------------------------------------------
-# Trees: every leaf reached
+# Trees: every leaf reached, every default direction taken
 
 
-def leaf_paths(tables: dict, roots: list) -> dict:
-    """{leaf node: [(column, threshold, went_left), ...]} for every leaf, numeric splits only."""
-    feature, left, right, threshold = (tables[k].tolist() for k in ("feature", "left", "right", "threshold"))
-    categorical = tables["categorical"].tolist() if "categorical" in tables else None
-    paths: dict = {}
-    for root in roots:
-        stack = [(root, ())]
-        while stack:
-            node, path = stack.pop()
-            f = feature[node]
-            if f < 0:
-                paths[node] = path
-                continue
-            numeric = categorical is None or not categorical[node]
-            stack.append((left[node], (*path, (f, threshold[node], True)) if numeric else path))
-            stack.append((right[node], (*path, (f, threshold[node], False)) if numeric else path))
-    return paths
+@dataclass(frozen=True)
+class Coverage:
+    """What the tree rows reach: leaves, and the nodes a missing value passes through."""
+
+    leaves: int
+    unreachable_leaves: int  # no row of the inputs' pools can reach them
+    missing_nodes: int = 0  # nodes testing an input that may be missing
+    missing_unreached: int = 0  # of those, the ones no row reaches with the value missing
 
 
-def walk(tables: dict, model: dict, X: Any) -> Any:
-    """(rows, trees) leaf node reached by each row of the estimator's input ``X``, vectorised."""
+class _Parents:
+    """Each node's parent and side, so the path to any node is read back up: memory in nodes, not paths."""
+
+    def __init__(self, tables: dict) -> None:
+        feature, left, right = (np.asarray(tables[k]) for k in ("feature", "left", "right"))
+        internal = np.flatnonzero(feature >= 0)  # a leaf's "left" is its offset in the values, not a child
+        self.parent = np.full(len(feature), -1, dtype=np.int64)
+        self.went_left = np.zeros(len(feature), dtype=bool)
+        self.parent[left[internal]] = internal
+        self.parent[right[internal]] = internal
+        self.went_left[left[internal]] = True
+        self.parent, self.went_left = self.parent.tolist(), self.went_left.tolist()
+
+    def path(self, node: int) -> tuple:
+        """``((ancestor, went_left), ...)`` from the root down to ``node``."""
+        steps = []
+        while self.parent[node] >= 0:
+            steps.append((self.parent[node], self.went_left[node]))
+            node = self.parent[node]
+        return tuple(reversed(steps))
+
+
+def walk(tables: dict, model: dict, X: Any, missing_at: set | None = None) -> Any:
+    """(rows, trees) leaf node reached by each row of the estimator's input ``X``, vectorised.
+
+    ``missing_at``: filled with the nodes some row reaches with the node's input missing."""
     if model.get("float32_inputs"):
         X = X.astype(np.float32).astype(np.float64)
     feature, left, right, threshold = (tables[k] for k in ("feature", "left", "right", "threshold"))
@@ -200,56 +216,88 @@ def walk(tables: dict, model: dict, X: Any) -> Any:
                 for r, t in zip(*np.nonzero(cat), strict=True):
                     value = v[r, t]
                     go_left[r, t] = value == value and int(value) in sets[int(threshold[nodes[r, t]])]
-            if missing_left is not None:
-                go_left = np.where(np.isnan(v), missing_left[nodes].astype(bool), go_left)
-            else:
-                go_left = np.where(np.isnan(v), False, go_left)
+            missing = np.isnan(v) & active
+            if missing_at is not None:
+                missing_at.update(np.unique(nodes[missing]).tolist())
+            go_left = np.where(missing, missing_left[nodes].astype(bool) if missing_left is not None else False,
+                               go_left)
             nodes = np.where(active, np.where(go_left, left[nodes], right[nodes]), nodes)
         out.append(nodes)
     return np.concatenate(out) if out else np.zeros((0, len(roots)), dtype=np.int64)
 
 
-def leaf_rows(pools: Pools, post: Any, rows: list[list], model: dict, tables: dict) -> tuple[list[list], int, int]:
-    """Rows added so that every reachable leaf is reached: ``(new rows, leaves, unreachable leaves)``.
+def leaf_rows(pools: Pools, post: Any, rows: list[list], model: dict, tables: dict) -> tuple[list[list], Coverage]:
+    """Rows added so that every reachable leaf is reached, and every node on an input that may be
+    missing is reached with it missing (its default direction taken).
 
     ``post``: the estimator's input for the pool rows (the first ``len(pool)`` rows of each input's
     column hold that input's pool values in order).
     """
-    paths = leaf_paths(tables, model["roots"])
-    reached = set(np.unique(walk(tables, model, post)).tolist())
-    missing = [leaf for leaf in paths if leaf not in reached]
-    if len(rows) + len(missing) > MAX_ROWS:
-        raise Unsupported(f"it has {len(paths):,} leaves: too many to prove exact at package time "
-                          f"(limit {MAX_ROWS:,} probe rows)")
+    feature = np.asarray(tables["feature"])
+    leaves = np.flatnonzero(feature < 0).tolist()
+    parents = _Parents(tables)
+    missing_at: set = set()
+    reached = set(np.unique(walk(tables, model, post, missing_at)).tolist())
     seen = post.astype(np.float32).astype(np.float64) if model.get("float32_inputs") else post
     origins = [c.origin for c in pools.columns]
-    extra, unreachable = [], 0
-    for leaf in missing:
-        row = _row_for_path(pools, seen, origins, paths[leaf], rows[int(pools.rng.integers(len(rows)))])
-        if row is None:
+    nullable = {i for i, pool in enumerate(pools.values) if any(_is_missing(v) for v in pool)}
+    on_nullable = [node for node in np.flatnonzero(feature >= 0).tolist() if origins[feature[node]] in nullable]
+    goals = [(leaf, parents.path(leaf)) for leaf in leaves if leaf not in reached]
+    goals += [(node, (*parents.path(node), (node, None))) for node in on_nullable if node not in missing_at]
+    if len(rows) + len(goals) > MAX_ROWS:
+        raise Unsupported(f"it has {len(leaves):,} leaves: too many to prove exact at package time "
+                          f"(limit {MAX_ROWS:,} probe rows)")
+    test = _NodeTest(tables, model)
+    extra, unreachable, missing_unreached = [], 0, 0
+    for node, path in goals:
+        row = _row_for_path(pools, seen, origins, path, rows[int(pools.rng.integers(len(rows)))], test)
+        if row is not None:
+            extra.append(row)
+        elif feature[node] < 0:
             unreachable += 1
         else:
-            extra.append(row)
-    return extra, len(paths), unreachable
+            missing_unreached += 1
+    return extra, Coverage(len(leaves), unreachable, len(on_nullable), missing_unreached)
 
 
-def _row_for_path(pools: Pools, seen: Any, origins: list, path: tuple, base: list) -> list | None:
-    bounds: dict[int, dict[int, list[float]]] = {}
-    for column, threshold, went_left in path:
-        lo_hi = bounds.setdefault(origins[column], {}).setdefault(column, [-math.inf, math.inf])
-        if went_left:
-            lo_hi[1] = min(lo_hi[1], threshold)
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+class _NodeTest:
+    """Which way a node sends each of a column's values, as the kernel decides."""
+
+    def __init__(self, tables: dict, model: dict) -> None:
+        self.feature = tables["feature"]
+        self.threshold = tables["threshold"]
+        self.missing_left = tables.get("missing_left")
+        self.categorical = tables.get("categorical")
+        self.sets = [np.asarray(sorted(s), dtype=np.float64) for s in model.get("category_sets") or []]
+
+    def goes_left(self, node: int, values: Any) -> Any:
+        if self.categorical is not None and self.categorical[node]:
+            left = np.isin(values, self.sets[int(self.threshold[node])])
         else:
-            lo_hi[0] = max(lo_hi[0], threshold)
+            left = values <= self.threshold[node]
+        missing_left = bool(self.missing_left[node]) if self.missing_left is not None else False
+        return np.where(np.isnan(values), missing_left, left)
+
+
+def _row_for_path(pools: Pools, seen: Any, origins: list, path: tuple, base: list, test: _NodeTest) -> list | None:
+    """``base`` with the inputs on ``path`` set to pool values that follow it (``went_left`` None: missing)."""
+    steps: dict[int, list[tuple[int, int, bool | None]]] = {}
+    for node, went_left in path:
+        column = int(test.feature[node])
+        steps.setdefault(origins[column], []).append((column, node, went_left))
     row = list(base)
-    for origin, columns in bounds.items():
+    for origin, constraints in steps.items():
         if origin is None:
             return None
         size = len(pools.values[origin])
         ok = np.ones(size, dtype=bool)
-        for column, (lo, hi) in columns.items():
+        for column, node, went_left in constraints:
             values = seen[:size, column]
-            ok &= (values > lo) & (values <= hi)
+            ok &= np.isnan(values) if went_left is None else test.goes_left(node, values) == went_left
         choices = np.flatnonzero(ok)
         if not choices.size:
             return None

@@ -15,7 +15,11 @@ model's own libraries. What must hold:
   ``sum(|x_i * w_i|) + |b|`` (the scale of any summation order's rounding error), and
   probabilities within what the row's measured score difference allows through the link (its
   largest slope, :data:`SLOPES`) plus ``PROBA_SLACK_ULPS`` ulp of 1.0 for evaluating the link
-  (``exp`` and the divisions) on both sides; labels identical on every row all the same.
+  (``exp`` and the divisions) on both sides; labels identical on every row all the same;
+* for a family without ``decision_function`` whose front end gives ``raw_scores`` (XGBoost's
+  margins), those bit for bit; its float32 transforms (``xgb_*`` links: expf from the C library,
+  as XGBoost calls it) bit for bit too where the C library's ``expf`` is there, else within
+  ``FLOAT32_EXP_ULPS`` float32 units in the last place.
 
 Anything else is :class:`~.errors.Unsupported`, and the function keeps the joblib path.
 """
@@ -29,11 +33,16 @@ from typing import Any
 import numpy as np
 from lambdapack_runtime.frames import estimator_input
 from lambdapack_runtime.inputs import Inputs
+from lambdapack_runtime.links import XGB_LINKS
 
 from .errors import Unsupported
 from .tables import Export
 
 EXP_ULPS = 8  # numpy's exp against the C library's, in ulps of the result
+FLOAT32_LINKS = XGB_LINKS  # transforms computed in float32 with expf
+# expf rounded from exp, or numpy's float32 exp (scipy's softmax), against the C library's expf, in float32
+# ulps of the probabilities and values (measured: at most 3)
+FLOAT32_EXP_ULPS = 4
 DOT_ULPS = 64  # a BLAS dot product against the correctly rounded one, in ulps of sum(|x_i * w_i|) + |b|
 PROBA_SLACK_ULPS = 16  # a link evaluated twice on nearby scores (exp, sums, divisions), in ulps of 1.0
 # The largest slope of each link: |change of any probability| <= slope * (largest change of a score).
@@ -65,6 +74,21 @@ def identical(a: Any, b: Any) -> bool:
     return bool(np.all(same | (np.isnan(a) & np.isnan(b))))
 
 
+def ulps32_each(a: Any, b: Any) -> Any:
+    """Elementwise distance of float32 values in float32 units in the last place (NaN equal to NaN)."""
+    a32, b32 = np.asarray(a, dtype=np.float32).ravel(), np.asarray(b, dtype=np.float32).ravel()
+    ia, ib = a32.view(np.int32).astype(np.int64), b32.view(np.int32).astype(np.int64)
+    # sign-magnitude bit patterns onto one ordered line, as in ulps()
+    ia, ib = np.where(ia < 0, -(ia & 0x7FFFFFFF), ia), np.where(ib < 0, -(ib & 0x7FFFFFFF), ib)
+    return np.where(np.isnan(a32) & np.isnan(b32), 0, np.abs(ia - ib))
+
+
+def ulps32(a: Any, b: Any) -> int:
+    """:func:`ulps` of float32 values, in float32 units."""
+    apart = ulps32_each(a, b)
+    return int(np.max(apart)) if apart.size else 0
+
+
 def preprocess(model: Any, X: Any) -> tuple[Any, Any]:
     """``(what the final estimator receives, the final estimator)`` for the input ``X``."""
     while type(model).__name__ == "Pipeline":
@@ -73,7 +97,21 @@ def preprocess(model: Any, X: Any) -> tuple[Any, Any]:
         model = model.steps[-1][1]
     if hasattr(X, "toarray"):
         X = X.toarray()
-    return np.asarray(X, dtype=np.float64), model
+    return np.asarray(category_codes(X), dtype=np.float64), model
+
+
+def category_codes(X: Any) -> Any:
+    """A DataFrame's ``category`` columns as their codes (missing or unknown: NaN), as XGBoost reads them."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not any(str(d) == "category" for d in dtypes):
+        return X
+    X = X.copy()
+    for name, dtype in dtypes.items():
+        if str(dtype) == "category":
+            codes = X[name].cat.codes.to_numpy().astype(np.float64)
+            codes[codes < 0] = np.nan
+            X[name] = codes
+    return X
 
 
 class Proof:
@@ -103,7 +141,7 @@ class Proof:
             expected = self.model.predict(X)
             report["predict"] = self._predict(outputs, expected, rows, task)
             if task == "regression":
-                values = self._regression(outputs, expected, X)
+                values = self._regression(predictor, rows, outputs, expected, X)
                 if values["claim"] != "bit-identical":  # identical values are what "predict" already says
                     report["predict"], report["scores"] = "bounded", values  # a regressor's values are its scores
             else:
@@ -133,7 +171,7 @@ class Proof:
             bad = np.flatnonzero(labels != np.asarray(expected.tolist(), dtype=object))
         else:
             got = np.asarray(outputs, dtype=np.float64)
-            close = np.isclose(got, expected, rtol=1e-12, atol=0.0) if self._bounded_regression() else got == expected
+            close = self._close(got, expected) if self._bounded_regression() else got == expected
             bad = np.flatnonzero(~close)
         if bad.size:
             i = int(bad[0])
@@ -142,15 +180,23 @@ class Proof:
         return "identical"
 
     def _bounded_regression(self) -> bool:
-        return self.export.output.get("link") == "log"
+        return self.export.output.get("link") in ("log", *FLOAT32_LINKS)
 
-    def _regression(self, outputs: list, expected: Any, X: Any) -> dict:
+    def _close(self, got: Any, expected: Any) -> Any:
+        if self.export.output.get("link") in FLOAT32_LINKS:
+            return ulps32_each(got, expected) <= FLOAT32_EXP_ULPS
+        return np.isclose(got, expected, rtol=1e-12, atol=0.0)
+
+    def _regression(self, predictor: Any, rows: list[list], outputs: list, expected: Any, X: Any) -> dict:
         got = np.asarray(outputs, dtype=np.float64)
         if self.export.arithmetic == "dot":  # stated as a bound even where every row happens to agree
             return self._dot_difference(got.reshape(len(got), 1), np.asarray(expected, dtype=np.float64).reshape(
                 len(got), 1), X)
+        margins = self._margins(predictor, rows, X) if self.export.raw_scores is not None else {}
         if identical(got, expected):
-            return {"claim": "bit-identical"}
+            return {"claim": "bit-identical", **margins}
+        if self.export.output.get("link") in FLOAT32_LINKS:
+            return {**self._float32_difference(got, expected, "predictions"), **margins}
         if self.export.output.get("link") == "log":
             return self._exp_difference(got, expected, X)
         raise Unsupported(f"its predictions differ from predict() by up to {ulps(got, expected)} ulp")
@@ -189,7 +235,18 @@ class Proof:
         return {"claim": "dot", "max_ulps": measured, "bound_ulps": DOT_ULPS, "plain_ulps": ulps(got, expected),
                 "rows_differing": int(np.sum(~np.all(same, axis=1)))}
 
+    def _margins(self, predictor: Any, rows: list[list], X: Any) -> dict:
+        """The kernel's raw scores against the front end's ``raw_scores`` (XGBoost's margins): bit for bit."""
+        expected = np.asarray(self.export.raw_scores(self.model, X), dtype=np.float64).reshape(len(rows), -1)
+        got = np.asarray([predictor.raw(row) for row in rows], dtype=np.float64).reshape(len(rows), -1)
+        if not identical(expected, got):
+            raise Unsupported(f"its raw scores differ from the model's margins by up to {ulps32(expected, got)} "
+                              "float32 ulp")
+        return {"margins": "bit-identical"}
+
     def _scores(self, predictor: Any, rows: list[list], X: Any) -> dict | None:
+        if self.export.raw_scores is not None:
+            return {"claim": "bit-identical", **self._margins(predictor, rows, X)}
         if not callable(getattr(self.model, "decision_function", None)) or self.export.model.get("aggregate") == "mean":
             return None
         expected = np.asarray(self.model.decision_function(X), dtype=np.float64).reshape(len(rows), -1)
@@ -204,6 +261,8 @@ class Proof:
     def _probabilities(self, probas: list, X: Any, predictor: Any) -> dict:
         expected = np.asarray(self.model.predict_proba(X), dtype=np.float64)
         got = np.asarray(probas, dtype=np.float64)
+        if self.export.output.get("link") in FLOAT32_LINKS:  # the margins are bit-identical (_scores): only expf
+            return self._float32_difference(got, expected, "probabilities")
         if self.export.arithmetic == "dot":
             return self._dot_probabilities(got, expected)
         if identical(expected, got):
@@ -248,6 +307,21 @@ class Proof:
                 "rows_differing": int(np.sum(~np.all(same, axis=1))),
                 "slope": SLOPES[self.export.output["link"]] if np.all(slopes == slopes[0]) else "per row",
                 "slack_ulps": PROBA_SLACK_ULPS}
+
+    def _exp_differs(self, predictor: Any, X: Any) -> bool:
+        """Whether numpy's ``exp`` and the C library's disagree on these scores: the only excuse for a softmax gap."""
+        raw = np.asarray(self.model.decision_function(X), dtype=np.float64).reshape(X.shape[0], -1)
+        shifted = raw - raw.max(axis=1, keepdims=True)
+        return not identical(np.exp(shifted), np.vectorize(math.exp)(shifted))
+
+    def _float32_difference(self, got: Any, expected: Any, what: str) -> dict:
+        """A float32 transform whose ``expf`` is not the C library's: within ``FLOAT32_EXP_ULPS``, measured."""
+        measured = ulps32(got, expected)
+        if measured > FLOAT32_EXP_ULPS:
+            raise Unsupported(f"its {what} differ from the model's by {measured} float32 ulp "
+                              f"(bound {FLOAT32_EXP_ULPS})")
+        differing = int(np.sum(np.any((got != expected).reshape(len(got), -1), axis=1)))
+        return {"claim": "expf", "max_ulps": measured, "rows_differing": differing, "bound_ulps": FLOAT32_EXP_ULPS}
 
     def _exp_differs(self, predictor: Any, X: Any) -> bool:
         """Whether numpy's ``exp`` and the C library's disagree on these scores: the only excuse for a softmax gap."""
