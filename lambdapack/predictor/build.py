@@ -214,7 +214,8 @@ def proof_sentence(verification: Mapping[str, Any], claim: Mapping[str, Any]) ->
         parts.append(f"preprocessing {claim['preprocessing']}")
     bounded = verification.get("predict") == "bounded"
     parts.append("predictions identical" if not bounded else f"predictions {claim['scores']}")
+    regression = verification.get("task") == "regression"  # its scores are its predictions: said once
     for key in ("scores", "probabilities"):
-        if key in claim and not (bounded and key == "scores"):
+        if key in claim and not ((bounded or regression) and key == "scores"):
             parts.append(f"{key} {claim[key]}")
     return f"proven on {where}: " + ", ".join(parts)
