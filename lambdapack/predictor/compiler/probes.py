@@ -26,7 +26,9 @@ from .tables import Export
 
 MAX_ROWS = 200_000  # probe rows beyond which a model is too large to prove here
 MIXES = 3  # shuffled copies of the pool rows, so values of different inputs meet
-EXTREMES = (-FLOAT32_MAX, -1e12, -1.0, -1e-30, -0.0, 0.0, 5e-324, 1e-30, 1.0, 1e12, FLOAT32_MAX)
+KZERO = 1.0000000180025095e-35  # LightGBM's kZeroThreshold (1e-35f): |x| <= it is zero to LightGBM
+EXTREMES = (-FLOAT32_MAX, -1e12, -1.0, -1e-30, -0.0, 0.0, 5e-324, 1e-30, 1.0, 1e12, FLOAT32_MAX,
+            -KZERO, KZERO, -1e-35, 1e-35, -1e-36, 1e-36, math.nextafter(KZERO, 1.0), -math.nextafter(KZERO, 1.0))
 _CHUNK = 4096
 
 
@@ -73,7 +75,8 @@ class Pools:
         self.values: list[list] = [self._pool(i, f) for i, f in enumerate(fields)]
 
     def _targets(self, origin: int) -> list[tuple[Callable[[float], float], Any]]:
-        """For each column fed by ``origin`` with split thresholds: its inverse and the values to hit."""
+        """For each column fed by ``origin`` with splits: its inverse and the values to hit (both sides of
+        every threshold; every category a categorical split names, and its neighbours)."""
         tables = self.export.tables
         if "feature" not in tables:
             return []
@@ -84,7 +87,20 @@ class Pools:
             cuts = tables["threshold"][(tables["feature"] == j) & self._numeric_nodes()]
             if cuts.size:
                 out.append((column.invert, threshold_targets(np.unique(cuts), self.float32)))
+            named = self._categories_split(j)
+            if named.size:
+                out.append((column.invert, np.concatenate([named, named + 0.5, named - 0.5, named + 1.0])))
         return out
+
+    def _categories_split(self, column: int) -> Any:
+        """Every category a categorical split of ``column`` sends left (the integers its sets name)."""
+        categorical = self.export.tables.get("categorical")
+        if categorical is None:
+            return np.zeros(0)
+        tables, sets = self.export.tables, self.export.model.get("category_sets") or []
+        indices = np.unique(tables["threshold"][(tables["feature"] == column) & (categorical != 0)])
+        members = {int(m) for i in indices.astype(np.int64).tolist() for m in sets[i]}
+        return np.array(sorted(members), dtype=np.float64)
 
     def _numeric_nodes(self) -> Any:
         categorical = self.export.tables.get("categorical")
@@ -130,7 +146,7 @@ class Pools:
 
 
 def leaf_paths(tables: dict, roots: list) -> dict:
-    """{leaf node: [(column, threshold, went_left), ...]} for every leaf, numeric splits only."""
+    """{leaf node: [(column, threshold or category set, went_left, categorical), ...]} for every leaf."""
     feature, left, right, threshold = (tables[k].tolist() for k in ("feature", "left", "right", "threshold"))
     categorical = tables["categorical"].tolist() if "categorical" in tables else None
     paths: dict = {}
@@ -142,16 +158,39 @@ def leaf_paths(tables: dict, roots: list) -> dict:
             if f < 0:
                 paths[node] = path
                 continue
-            numeric = categorical is None or not categorical[node]
-            stack.append((left[node], (*path, (f, threshold[node], True)) if numeric else path))
-            stack.append((right[node], (*path, (f, threshold[node], False)) if numeric else path))
+            is_set = categorical is not None and bool(categorical[node])
+            stack.append((left[node], (*path, (f, threshold[node], True, is_set))))
+            stack.append((right[node], (*path, (f, threshold[node], False, is_set))))
     return paths
+
+
+def prepared(model: dict, X: Any) -> Any:
+    """The estimator's input as the trees kernel compares it (``Trees.prepare``), vectorised."""
+    if model.get("float32_inputs"):
+        X = X.astype(np.float32).astype(np.float64)
+    if model.get("nan_as_zero") or model.get("zero_as_missing"):
+        X = X.copy()
+        for f in model.get("nan_as_zero") or ():
+            X[np.isnan(X[:, f]), f] = 0.0
+        for f in model.get("zero_as_missing") or ():
+            X[np.abs(X[:, f]) <= KZERO, f] = np.nan
+    return X
+
+
+def in_sets(values: Any, set_index: Any, sets: list) -> Any:
+    """Whether each value's integer part is in its category set (NaN and out-of-range values: no)."""
+    width = max((max(s) for s in sets if s), default=-1) + 1
+    table = np.zeros((len(sets), max(width, 1)), dtype=bool)
+    for i, members in enumerate(sets):
+        table[i, list(members)] = True
+    usable = np.isfinite(values) & (values > -1.0) & (values < width)
+    codes = np.where(usable, np.trunc(np.where(usable, values, 0.0)), 0).astype(np.int64)
+    return usable & table[np.asarray(set_index, dtype=np.int64), codes]
 
 
 def walk(tables: dict, model: dict, X: Any) -> Any:
     """(rows, trees) leaf node reached by each row of the estimator's input ``X``, vectorised."""
-    if model.get("float32_inputs"):
-        X = X.astype(np.float32).astype(np.float64)
+    X = prepared(model, X)
     feature, left, right, threshold = (tables[k] for k in ("feature", "left", "right", "threshold"))
     missing_left = tables.get("missing_left")
     categorical = tables.get("categorical")
@@ -171,9 +210,8 @@ def walk(tables: dict, model: dict, X: Any) -> Any:
             go_left = v <= threshold[nodes]
             if categorical is not None:
                 cat = categorical[nodes].astype(bool) & active
-                for r, t in zip(*np.nonzero(cat), strict=True):
-                    value = v[r, t]
-                    go_left[r, t] = value == value and int(value) in sets[int(threshold[nodes[r, t]])]
+                if cat.any():
+                    go_left[cat] = in_sets(v[cat], threshold[nodes][cat], sets)
             if missing_left is not None:
                 go_left = np.where(np.isnan(v), missing_left[nodes].astype(bool), go_left)
             else:
@@ -195,11 +233,12 @@ def leaf_rows(pools: Pools, post: Any, rows: list[list], model: dict, tables: di
     if len(rows) + len(missing) > MAX_ROWS:
         raise Unsupported(f"it has {len(paths):,} leaves: too many to prove exact at package time "
                           f"(limit {MAX_ROWS:,} probe rows)")
-    seen = post.astype(np.float32).astype(np.float64) if model.get("float32_inputs") else post
+    seen = prepared(model, post)
     origins = [c.origin for c in pools.columns]
+    sets = model.get("category_sets") or []
     extra, unreachable = [], 0
     for leaf in missing:
-        row = _row_for_path(pools, seen, origins, paths[leaf], rows[int(pools.rng.integers(len(rows)))])
+        row = _row_for_path(pools, seen, origins, paths[leaf], rows[int(pools.rng.integers(len(rows)))], sets)
         if row is None:
             unreachable += 1
         else:
@@ -207,11 +246,15 @@ def leaf_rows(pools: Pools, post: Any, rows: list[list], model: dict, tables: di
     return extra, len(paths), unreachable
 
 
-def _row_for_path(pools: Pools, seen: Any, origins: list, path: tuple, base: list) -> list | None:
-    bounds: dict[int, dict[int, list[float]]] = {}
-    for column, threshold, went_left in path:
-        lo_hi = bounds.setdefault(origins[column], {}).setdefault(column, [-math.inf, math.inf])
-        if went_left:
+def _row_for_path(pools: Pools, seen: Any, origins: list, path: tuple, base: list, sets: list) -> list | None:
+    """A row down ``path``: for each input on it, a pool value meeting every split of the path (a
+    number within its bounds, not missing; a category in or out of each set), else None."""
+    bounds: dict[int, dict[int, list]] = {}
+    for column, threshold, went_left, is_set in path:
+        lo_hi = bounds.setdefault(origins[column], {}).setdefault(column, [-math.inf, math.inf, []])
+        if is_set:
+            lo_hi[2].append((int(threshold), went_left))
+        elif went_left:
             lo_hi[1] = min(lo_hi[1], threshold)
         else:
             lo_hi[0] = max(lo_hi[0], threshold)
@@ -221,9 +264,11 @@ def _row_for_path(pools: Pools, seen: Any, origins: list, path: tuple, base: lis
             return None
         size = len(pools.values[origin])
         ok = np.ones(size, dtype=bool)
-        for column, (lo, hi) in columns.items():
+        for column, (lo, hi, memberships) in columns.items():
             values = seen[:size, column]
-            ok &= (values > lo) & (values <= hi)
+            ok &= (values > lo) & (values <= hi) if lo > -math.inf or hi < math.inf else ~np.isnan(values)
+            for index, went_left in memberships:
+                ok &= in_sets(values, np.full(size, index), sets) == went_left
         choices = np.flatnonzero(ok)
         if not choices.size:
             return None

@@ -27,6 +27,7 @@ from lambdapack_runtime.frames import estimator_input
 from lambdapack_runtime.inputs import Inputs
 
 from .errors import Unsupported
+from .lower import encode_final
 from .tables import Export
 
 EXP_ULPS = 8  # numpy's exp against the C library's, in ulps of the result
@@ -60,6 +61,7 @@ def preprocess(model: Any, X: Any) -> tuple[Any, Any]:
         if len(model.steps) > 1:
             X = model[:-1].transform(X)
         model = model.steps[-1][1]
+    X = encode_final(model, X)
     if hasattr(X, "toarray"):
         X = X.toarray()
     return np.asarray(X, dtype=np.float64), model

@@ -24,11 +24,13 @@ MODELS = {
     "sklearn.GradientBoostingClassifier": "gradient_boosting", "sklearn.GradientBoostingRegressor": "gradient_boosting",
     "sklearn.HistGradientBoostingClassifier": "hist_gradient_boosting",
     "sklearn.HistGradientBoostingRegressor": "hist_gradient_boosting",
+    "lightgbm.LGBMClassifier": "lightgbm", "lightgbm.LGBMRegressor": "lightgbm", "lightgbm.Booster": "lightgbm",
 }
 
 COMPOSITES = ("Pipeline", "ColumnTransformer")
 
 
 def key(cls: type) -> str:
-    """The registry's name for a class: ``sklearn.StandardScaler``."""
-    return f"{cls.__module__.split('.')[0]}.{cls.__name__}"
+    """The registry's name for a class: ``sklearn.StandardScaler``; for a ``lambdapack_runtime`` adapter,
+    the native class it wraps (``adapts``: ``lightgbm.Booster``)."""
+    return getattr(cls, "adapts", None) or f"{cls.__module__.split('.')[0]}.{cls.__name__}"

@@ -138,8 +138,9 @@ def _unseen_number(categories: list) -> float:
 def describe_and_reply(request: dict) -> dict:
     """:func:`describe` for the model file in ``request`` (``model``, ``names``, ``aliases``)."""
     import joblib
+    from lambdapack_runtime.adapters import adapt
 
-    model = joblib.load(request["model"])
+    model = adapt(joblib.load(request["model"]))
     try:
         names = feature_names(model, request.get("names"))
     except ValueError as exc:
