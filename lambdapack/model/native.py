@@ -13,8 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lambdapack.model import native_lightgbm
+
 # (does this loader claim the file?, load it) in the order they are asked
-LOADERS: list[tuple[Callable[[Path], bool], Callable[[Path], Any]]] = []
+LOADERS: list[tuple[Callable[[Path], bool], Callable[[Path], Any]]] = [
+    (native_lightgbm.claims, native_lightgbm.load),
+]
 
 
 def load_native(path: Path) -> Any | None:

@@ -30,3 +30,11 @@ def describe_here(model: Any, names: list[str], aliases: list[str | None] | None
     from lambdapack.predictor.compiler.schema import describe
 
     return describe(model, list(names), aliases)
+
+
+def adapted_here(native: Any) -> Any:
+    """A library's native model as the handler's runtime adapter serves it (``lambdapack_runtime.adapters``)."""
+    _runtime_importable()
+    from lambdapack_runtime.adapters import adapt
+
+    return adapt(native)
