@@ -16,7 +16,7 @@ from lambdapack.archive import sha256_file
 from lambdapack.errors import LambdapackError
 from lambdapack.function.package import function_manifest_for, typed_manifest
 from lambdapack.model.datasets import load_bundled
-from lambdapack.model.manifest import load_manifest, verify_model_file
+from lambdapack.model.manifest import Manifest, load_manifest, verify_model_file
 from lambdapack.predictor.build import PREDICTOR_FILE, PredictorBuild, build_predictor
 from lambdapack.predictor.files import RUNTIME
 from lambdapack.predictor.inputs import describe_here
@@ -89,10 +89,7 @@ def function_files(model_dir: Path) -> dict[str, bytes]:
         model_path = verify_model_file(model_dir, manifest)
     except LambdapackError:
         return {}
-    key = (str(model_dir), manifest.model.sha256)
-    if key not in _BUILDS:
-        _BUILDS[key] = build_predictor(model_path, manifest)
-    build = _BUILDS[key]
+    build = predictor_build(model_dir, model_path, manifest)
     files = {"function.json": function_manifest_for(build, None).to_bytes()}
     typed, upgraded = typed_manifest(manifest, (model_dir / "model.json").read_bytes(), build)
     if upgraded:  # package gives an untyped manifest the input types it read off the model
@@ -100,6 +97,16 @@ def function_files(model_dir: Path) -> dict[str, bytes]:
     if build.data is not None:
         files[PREDICTOR_FILE] = build.data
     return files
+
+
+def predictor_build(model_dir: Path, model_path: Path | None = None,
+                    manifest: Manifest | None = None) -> PredictorBuild:
+    """``build_predictor`` for a model directory, made once per model file (``package``'s proof is not cheap)."""
+    manifest = manifest or load_manifest(model_dir)
+    key = (str(model_dir), manifest.model.sha256)
+    if key not in _BUILDS:
+        _BUILDS[key] = build_predictor(model_path or verify_model_file(model_dir, manifest), manifest)
+    return _BUILDS[key]
 
 
 def lay_out_task(model_dir: Path, task: Path, predictor: bool = True) -> Path:

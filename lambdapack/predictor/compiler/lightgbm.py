@@ -6,7 +6,8 @@ training stopped early). What LightGBM does with a row, and how the tables repea
 * its dense-matrix reader drops every value within ±kZeroThreshold (the float ``1e-35f``), so the
   trees see 0.0 there. A numerical threshold in [-kZero, 0) is stored as the double just below
   -kZero and one in [0, kZero) as kZero: comparing the raw value then picks the same side;
-* a numerical node goes left when ``x <= threshold`` (in double). Its ``missing_type`` decides
+* a numerical node goes left when ``x <= threshold`` (in double; the dump's ±1e300 is the model's
+  ±inf, and every value a request may send is below it). Its ``missing_type`` decides
   missing values: ``None`` turns NaN into 0.0 (the node's missing direction is where 0.0 goes),
   ``NaN`` sends NaN the ``default_left`` way, ``Zero`` sends NaN and zero that way (the feature is
   listed in ``zero_as_missing``). A feature with ``Zero`` at some nodes and ``NaN`` at others is
@@ -33,6 +34,7 @@ from .lower import Column, Facts
 from .tables import Export, Tables
 
 KZERO = 1.0000000180025095e-35  # kZeroThreshold: `const double kZeroThreshold = 1e-35f` (a float widened)
+DUMP_CAP = 1e300  # dump_model writes values past ±1e300 (±inf) as ±1e300 (Common::AvoidInf)
 FORMATS = ("v4",)  # the text model formats this front end reads (LightGBM 4.x writes v4)
 CLASSIFIERS = {"binary": "sigmoid", "multiclass": "softmax", "multiclassova": "sigmoid", "cross_entropy": "sigmoid"}
 REGRESSORS = {"regression": "identity", "regression_l1": "identity", "huber": "identity", "fair": "identity",
@@ -161,6 +163,8 @@ class _Forest:
         for i, node in enumerate(nodes):
             if "split_feature" not in node:
                 values[i, 0] = float(node["leaf_value"])
+                if abs(values[i, 0]) >= DUMP_CAP:
+                    raise Unsupported("a leaf value is beyond ±1e300, where LightGBM's dump caps what it writes")
                 continue
             f = int(node["split_feature"])
             if not 0 <= f < self.n_features:
@@ -182,6 +186,8 @@ class _Forest:
 
     def _numerical(self, f: int, node: dict) -> tuple[float, int]:
         t = float(node["threshold"])
+        if abs(t) >= DUMP_CAP:  # the dump writes ±1e300 for a threshold of ±inf ("all numbers on one side")
+            t = math.copysign(math.inf, t)
         kind = str(node["missing_type"])
         if kind not in ("None", "Zero", "NaN"):
             raise Unsupported(f"a split has missing type {kind!r}")

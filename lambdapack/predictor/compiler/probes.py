@@ -146,9 +146,10 @@ class Pools:
 
 
 def leaf_paths(tables: dict, roots: list) -> dict:
-    """{leaf node: [(column, threshold or category set, went_left, categorical), ...]} for every leaf."""
+    """{leaf node: [(column, threshold or category set, went_left, categorical, NaN goes left), ...]}."""
     feature, left, right, threshold = (tables[k].tolist() for k in ("feature", "left", "right", "threshold"))
     categorical = tables["categorical"].tolist() if "categorical" in tables else None
+    nan_left = tables["missing_left"].tolist() if "missing_left" in tables else [0] * len(feature)
     paths: dict = {}
     for root in roots:
         stack = [(root, ())]
@@ -159,8 +160,9 @@ def leaf_paths(tables: dict, roots: list) -> dict:
                 paths[node] = path
                 continue
             is_set = categorical is not None and bool(categorical[node])
-            stack.append((left[node], (*path, (f, threshold[node], True, is_set))))
-            stack.append((right[node], (*path, (f, threshold[node], False, is_set))))
+            nan = bool(nan_left[node])
+            stack.append((left[node], (*path, (f, threshold[node], True, is_set, nan))))
+            stack.append((right[node], (*path, (f, threshold[node], False, is_set, nan))))
     return paths
 
 
@@ -248,10 +250,12 @@ def leaf_rows(pools: Pools, post: Any, rows: list[list], model: dict, tables: di
 
 def _row_for_path(pools: Pools, seen: Any, origins: list, path: tuple, base: list, sets: list) -> list | None:
     """A row down ``path``: for each input on it, a pool value meeting every split of the path (a
-    number within its bounds, not missing; a category in or out of each set), else None."""
+    number within its bounds, a category in or out of each set, or a missing value where every
+    split of the path sends one its way), else None."""
     bounds: dict[int, dict[int, list]] = {}
-    for column, threshold, went_left, is_set in path:
-        lo_hi = bounds.setdefault(origins[column], {}).setdefault(column, [-math.inf, math.inf, []])
+    for column, threshold, went_left, is_set, nan_left in path:
+        lo_hi = bounds.setdefault(origins[column], {}).setdefault(column, [-math.inf, math.inf, [], True])
+        lo_hi[3] = lo_hi[3] and nan_left == went_left
         if is_set:
             lo_hi[2].append((int(threshold), went_left))
         elif went_left:
@@ -264,11 +268,12 @@ def _row_for_path(pools: Pools, seen: Any, origins: list, path: tuple, base: lis
             return None
         size = len(pools.values[origin])
         ok = np.ones(size, dtype=bool)
-        for column, (lo, hi, memberships) in columns.items():
+        for column, (lo, hi, memberships, nan_ok) in columns.items():
             values = seen[:size, column]
-            ok &= (values > lo) & (values <= hi) if lo > -math.inf or hi < math.inf else ~np.isnan(values)
+            fits = (values > lo) & (values <= hi)
             for index, went_left in memberships:
-                ok &= in_sets(values, np.full(size, index), sets) == went_left
+                fits &= in_sets(values, np.full(size, index), sets) == went_left
+            ok &= fits | (np.isnan(values) & nan_ok)
         choices = np.flatnonzero(ok)
         if not choices.size:
             return None
