@@ -61,7 +61,9 @@ def preprocess(model: Any, X: Any) -> tuple[Any, Any]:
         if len(model.steps) > 1:
             X = model[:-1].transform(X)
         model = model.steps[-1][1]
-    X = encode_final(model, X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an encoder fitted on named columns, given an array: the order is right
+        X = encode_final(model, X)
     if hasattr(X, "toarray"):
         X = X.toarray()
     return np.asarray(X, dtype=np.float64), model
