@@ -53,6 +53,7 @@ class LayerCheck:
     python_version: str | None
     versions: dict[str, str]  # the pinned libraries the layer carries
     unzipped_bytes: int
+    packages: tuple[str, ...] = ()  # every package the layer carries
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ def package_function(model_dir: Path = MODEL_DIR, out: Path = FUNCTION_ZIP,
 
     manifest_bytes, upgraded = typed_manifest(manifest, manifest_bytes, compiled)
     served = Manifest.from_dict(json.loads(manifest_bytes), MANIFEST_FILE) if upgraded else manifest
+    check_frame_support(checked, served, function)
     sources = handler_sources()
     pycs, pyc_bytes = compiled_sources(sources, function.runtime or targets.DEFAULT_RUNTIME, python)
     entries = [archive.ZipEntry(name, data) for name, data in {**sources, **pyc_bytes}.items()]
@@ -261,4 +263,14 @@ def check_layer_for_model(layer: Path, manifest: Manifest, runtime: str | None =
         python_version=info.python_version,
         versions={name: carried[name] for name in version_rule.PINNED_PACKAGES if name in carried},
         unzipped_bytes=info.unzipped_bytes,
+        packages=tuple(sorted(carried)),
     )
+
+
+def check_frame_support(checked: LayerCheck | None, served: Manifest, function: FunctionManifest) -> None:
+    """Refuse a layer without pandas for a model whose estimator takes a DataFrame and serves by joblib."""
+    if checked is None or served.input_frame is None or function.serving != "joblib":
+        return
+    if "pandas" not in checked.packages:
+        raise PackageError(f"the model takes a pandas DataFrame and {checked.path.name} has no pandas",
+                           hint="rebuild the layer for this model: `lambdapack build-layer --model DIR` adds pandas")

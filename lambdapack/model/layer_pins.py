@@ -1,12 +1,13 @@
 """Pinning a layer to a model: its library versions for a runtime, or why the runtime cannot carry them.
 
 ``build-layer --model DIR`` pins scikit-learn, numpy, scipy and joblib (and xgboost, through its
-CPU-only build ``xgboost-cpu``, and lightgbm, when the model uses them) to the versions in
-``DIR/model.json`` (the agreement rule of docs/formats.md, :mod:`lambdapack.model.version_rule`). Some
-runtimes cannot carry some versions at all: Amazon Linux 2 (python3.10, python3.11) has
-glibc 2.26, and the releases that moved to ``manylinux_2_28`` wheels never load there. Asking
-the resolver would only produce a cryptic "no matching distribution"; this module refuses
-up front, naming both ways out: retrain on a layer for that runtime, or pick a newer runtime.
+CPU-only build ``xgboost-cpu``, and lightgbm, when the model uses them; pandas when the model
+takes a DataFrame) to the versions in ``DIR/model.json`` (the agreement rule of
+docs/formats.md, :mod:`lambdapack.model.version_rule`). Some runtimes cannot carry some
+versions at all: Amazon Linux 2 (python3.10, python3.11) has glibc 2.26, and the releases
+that moved to ``manylinux_2_28`` wheels never load there. Asking the resolver would only
+produce a cryptic "no matching distribution"; this module refuses up front, naming both ways
+out: retrain on a layer for that runtime, or pick a newer runtime.
 """
 
 from __future__ import annotations
@@ -95,7 +96,11 @@ def layer_pins(model_dir: Path, target: Target) -> list[str]:
         raise VersionMismatchError(
             f"{model_dir} was trained with {trained}, but {_runtime_text(target)} loads at most {newest}",
             hint=ways_out(Path(model_dir), target))
-    return version_rule.pins_for(manifest.versions)
+    pins = version_rule.pins_for(manifest.versions)
+    if manifest.input_frame is not None:  # the estimator path hands the model a DataFrame
+        pandas = manifest.versions.get("pandas")
+        pins.append(f"pandas=={pandas}" if pandas else "pandas")
+    return pins
 
 
 def explain_resolve_failure(exc: ResolveError, model_dir: Path, target: Target) -> VersionMismatchError:

@@ -25,7 +25,7 @@ def estimator_input(rows: list, fields: list, frame: str | None):
             values = [row[i] for row in rows]
             if field.kind == "number":
                 columns[field.name] = np.array(values, dtype=np.float64)
-            elif frame == "pandas_categorical":  # a category it never learned is missing, as pandas codes it
+            elif frame == "pandas_categorical" and field.kind == "category":  # unknown: missing, as pandas makes it
                 known = set(field.categories)
                 columns[field.name] = pd.Categorical([v if v in known else None for v in values],
                                                      categories=field.categories)

@@ -71,6 +71,8 @@ class Estimator:
             raise ModelInitError(f"model.json lists {len(inputs)} features but the model expects {int(n_in)}")
         self.inputs = inputs
         self.frame = manifest.get("input_frame")
+        if self.frame:  # the rows become a DataFrame: pandas must be in the layer, known now rather than per request
+            import pandas  # noqa: F401
         self.task = manifest.get("task")
         self.fitted_classes = self._fitted_classes() if self.task == "classification" else None
         self.label_index = {label: i for i, label in enumerate(self.fitted_classes or [])}
@@ -194,7 +196,11 @@ class Model:
         self._estimator: Estimator | None = None
         self._estimator_missing = False  # the layer is not there: the predictor serves everything
         if self.predictor is None:
-            self._estimator = Estimator(directory, manifest, self.inputs)
+            try:
+                self._estimator = Estimator(directory, manifest, self.inputs)
+            except ImportError as exc:
+                raise ModelInitError(f"the layer cannot load the model: {exc}; build the layer for the model with "
+                                     "`lambdapack build-layer --model DIR`") from None
             fitted = self._estimator.fitted_classes
         else:
             self._check_predictor()

@@ -294,7 +294,8 @@ class Fixtures:
     """
 
     names: ClassVar[tuple[str, ...]] = (
-        "empty", "pypi", "flowers", "empty-project", "hostile-suite", "host-model", "toy-function", "lightgbm",
+        "empty", "pypi", "flowers", "empty-project", "hostile-suite", "host-model", "toy-function", "xgboost-file",
+        "lightgbm",
         "layer", "layer-model", "layer-host-model", "layer-function",
         "aws", "aws-offline", "aws-deployed", "aws-snapstart", "resolved", "resolved-built")
     # fixtures that are the aws project plus a stack already deployed by these commands
@@ -444,6 +445,9 @@ class Fixtures:
     def _make_toy_function(self, path: Path) -> None:
         _make_toy_function(path)
 
+    def _make_xgboost_file(self, path: Path) -> None:
+        _make_xgboost_file(path)
+
     def _make_lightgbm(self, path: Path) -> None:
         # docs/function.md's churn model: LightGBM's own text model, fitted here, deterministically
         _run_checked([sys.executable, "-c", LIGHTGBM_CHURN], path, self.base_env())
@@ -507,6 +511,25 @@ def _make_toy_function(path: Path) -> None:
     write_zip(path / "function.zip", [ZipEntry("lambda_function.py", TOY_HANDLER.encode())])
     write_zip(path / "bad.zip", [ZipEntry("lambda_function.py", b"import nonexistent_mod\n")])
     (path / "broken.json").write_text('{"sl": 6.9,\n}\n')
+
+
+def _make_xgboost_file(path: Path) -> None:
+    """docs/function.md's XGBoost model, saved in XGBoost's own format: churn.ubj (100 trees, NaNs, a category)."""
+    import numpy as np
+    import pandas as pd
+    import xgboost
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    plans = ["basic", "fiber", "mobile", "family"]
+    df = pd.DataFrame({"tenure": rng.normal(24, 12, n).round(1), "monthly": rng.normal(60, 20, n).round(2),
+                       "plan": pd.Categorical(rng.choice(plans, n), categories=plans)})
+    df.loc[rng.random(n) < 0.2, "monthly"] = np.nan
+    df.loc[rng.random(n) < 0.1, "plan"] = np.nan
+    score = -df.tenure / 12 + df.monthly.fillna(80) / 30 + (df.plan == "fiber") * 0.8 + rng.normal(0, 0.5, n)
+    model = xgboost.XGBClassifier(n_estimators=100, max_depth=4, enable_categorical=True, random_state=0)
+    model.fit(df, (score > 0.5).astype(int))
+    model.get_booster().save_model(path / "churn.ubj")
 
 
 def _closed_port() -> int:

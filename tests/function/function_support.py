@@ -75,7 +75,17 @@ def body_of(response: dict) -> object:
     return json.loads(response["body"])
 
 
-_BUILDS: dict[tuple[str, str], PredictorBuild | None] = {}
+_BUILDS: dict[tuple[str, str], PredictorBuild] = {}
+
+
+def predictor_build(model_dir: Path, manifest: Manifest | None = None,
+                    model_path: Path | None = None) -> PredictorBuild:
+    """``build_predictor`` for a model directory, once per model file: what ``load_handler`` serves."""
+    manifest = manifest or load_manifest(model_dir)
+    key = (str(model_dir), manifest.model.sha256)
+    if key not in _BUILDS:
+        _BUILDS[key] = build_predictor(model_path or verify_model_file(model_dir, manifest), manifest)
+    return _BUILDS[key]
 
 
 def function_files(model_dir: Path) -> dict[str, bytes]:
@@ -89,7 +99,7 @@ def function_files(model_dir: Path) -> dict[str, bytes]:
         model_path = verify_model_file(model_dir, manifest)
     except LambdapackError:
         return {}
-    build = predictor_build(model_dir, model_path, manifest)
+    build = predictor_build(model_dir, manifest, model_path)
     files = {"function.json": function_manifest_for(build, None).to_bytes()}
     typed, upgraded = typed_manifest(manifest, (model_dir / "model.json").read_bytes(), build)
     if upgraded:  # package gives an untyped manifest the input types it read off the model
@@ -97,16 +107,6 @@ def function_files(model_dir: Path) -> dict[str, bytes]:
     if build.data is not None:
         files[PREDICTOR_FILE] = build.data
     return files
-
-
-def predictor_build(model_dir: Path, model_path: Path | None = None,
-                    manifest: Manifest | None = None) -> PredictorBuild:
-    """``build_predictor`` for a model directory, made once per model file (``package``'s proof is not cheap)."""
-    manifest = manifest or load_manifest(model_dir)
-    key = (str(model_dir), manifest.model.sha256)
-    if key not in _BUILDS:
-        _BUILDS[key] = build_predictor(model_path or verify_model_file(model_dir, manifest), manifest)
-    return _BUILDS[key]
 
 
 def lay_out_task(model_dir: Path, task: Path, predictor: bool = True) -> Path:

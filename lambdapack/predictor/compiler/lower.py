@@ -65,7 +65,7 @@ class Blocked(Exception):
 
 def _name(est: Any) -> str:
     cls = type(est)
-    return f"{cls.__module__.split('._')[0]}.{cls.__name__}"
+    return getattr(cls, "adapts", None) or f"{cls.__module__.split('._')[0]}.{cls.__name__}"
 
 
 def _is_identity(step: Any) -> bool:
@@ -143,13 +143,22 @@ def lower(model: Any, n_inputs: int) -> Lowered:
             final = final.steps[-1][1]
     if key(type(final)) not in MODELS:
         facts.block(f"{_name(final)} is not a model the predictor covers")
-    elif facts.blocker is None and hasattr(_front_end(final), "lower_inputs"):
-        try:
-            more, columns = _front_end(final).lower_inputs(final, columns, facts)
-            steps += more
-        except Unsupported as exc:
-            facts.block(f"{_name(final)}: {exc}")
+    else:
+        more, columns = _model_inputs(final, columns, facts)
+        steps += more
     return Lowered(steps, final, columns, facts, blocker=facts.blocker)
+
+
+def _model_inputs(final: Any, columns: list[Column], facts: Facts) -> tuple[list[dict], list[Column]]:
+    """The steps a model runs on its own inputs, from its front end's ``lower_inputs`` (XGBoost's category codes)."""
+    hook = getattr(_front_end(final), "lower_inputs", None)
+    if hook is None:
+        return [], columns
+    try:
+        return hook(final, columns, facts)
+    except Unsupported as exc:
+        facts.block(f"{_name(final)}: {exc}")
+        return [], columns
 
 
 def _front_end(final: Any) -> Any:
@@ -158,7 +167,7 @@ def _front_end(final: Any) -> Any:
 
 def encode_final(final: Any, X: Any) -> Any:
     """``X`` as the final estimator encodes its own inputs (LightGBM's pandas categories, HistGradientBoosting's
-    categorical features): the reference for the steps :func:`lower` adds for them."""
+    categorical features): the reference for the steps :func:`lower` adds for them (``encode_inputs``)."""
     if key(type(final)) not in MODELS:
         return X
     encode = getattr(_front_end(final), "encode_inputs", None)
