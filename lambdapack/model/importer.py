@@ -113,6 +113,15 @@ def check_estimator(model: Any, path: Path) -> str:
                      hint="lambdapack serves classifiers and regressors")
 
 
+def native_task(model: Any, path: Path) -> str:
+    """The task of a library's native model as its runtime adapter reads it off the objective."""
+    task = getattr(model, "task", None) or ("classification" if hasattr(model, "classes_") else "regression")
+    if task not in ("classification", "regression"):
+        raise ModelError(f"{path} holds a {type(model).__name__} whose objective ({getattr(model, 'objective', '?')}) "
+                         "neither classifies nor regresses", hint="lambdapack serves classifiers and regressors")
+    return str(task)
+
+
 def public_class_path(cls: type) -> str:
     """``sklearn.ensemble.RandomForestClassifier`` rather than its private ``sklearn.ensemble._forest`` home."""
     parts = cls.__module__.split(".")
@@ -210,8 +219,7 @@ def import_model(
     native = load_native(model_file) if model_file.is_file() else None
     # a native booster is asked through its adapter, as the handler will ask it; its task is its objective's
     model = as_estimator(native) if native is not None else load_estimator(model_file)
-    task = ("classification" if hasattr(model, "classes_") else "regression") if native is not None \
-        else check_estimator(model, model_file)
+    task = native_task(model, model_file) if native is not None else check_estimator(model, model_file)
     feature_names = feature_names_for(model, split_names(features, "--features"))
     class_names = class_names_for(model, task, given_classes)
     schema = describe_here(model, list(feature_names), list(aliases_for(feature_names)))

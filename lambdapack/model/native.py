@@ -13,10 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lambdapack.model import native_xgboost
+from lambdapack.model import native_lightgbm, native_xgboost
 
 # (does this loader claim the file?, load it) in the order they are asked
 LOADERS: list[tuple[Callable[[Path], bool], Callable[[Path], Any]]] = [
+    (native_lightgbm.claims, native_lightgbm.load),  # a text model (its first line "tree", whatever its name), .txt
     (native_xgboost.claims, native_xgboost.load),  # .json, .ubj
 ]
 

@@ -13,6 +13,7 @@ import importlib
 
 # "library.ClassName" of the loaded object -> "module:factory" in this package
 ADAPTERS: dict[str, str] = {
+    "lightgbm.Booster": "lightgbm_booster:adapt",
     "xgboost.Booster": "xgboost_booster:adapt",
 }
 

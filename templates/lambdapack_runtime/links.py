@@ -7,7 +7,9 @@
   bit, which ``package`` measures and reports);
 * ``float32`` rounds as numpy's ``astype(np.float32)`` does;
 * XGBoost's links (``xgb_*``) are its own float32 transforms, with ``expf`` from the C library
-  as XGBoost calls it (:func:`c_expf`), and its classifiers decide on the probabilities.
+  as XGBoost calls it (:func:`c_expf`), and its classifiers decide on the probabilities;
+* LightGBM's outputs (``lightgbm``) are its objectives' ``ConvertOutput`` in double, and its
+  classifiers answer the first class of highest probability (``proba_argmax``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ DECISIONS = ("argmax", "raw_ge_0", "raw_gt_0", "value", "proba_gt_half", "proba_
 # identity: the raw values are the probabilities (forests); none: no probabilities (LinearSVC)
 XGB_LINKS = ("xgb_sigmoid", "xgb_softmax", "xgb_scipy_softmax", "xgb_exp", "xgb_margin", "xgb_hinge")
 LINKS = ("identity", "logit", "half_logit", "softmax", "log", "ovr_logit", "binary_softmax", "modified_huber",
-         "none", *XGB_LINKS)
+         "none", "lightgbm", *XGB_LINKS)
 
 
 def float32(value: float) -> float:
@@ -220,12 +222,15 @@ class Output:
         if self.link not in LINKS or self.decision not in DECISIONS:
             raise ValueError(f"unknown link {self.link!r} or decision {self.decision!r}")
         self.expf = c_expf() if self.link in XGB_LINKS else None  # at init, not on the first request
+        self.convert = lightgbm_output(spec) if self.link == "lightgbm" else None
 
     def answer(self, raw: list) -> tuple:
         if self.task == "regression":
             value = raw[0]
             if self.expf is not None:
                 return _xgb_value(self.link, value, self.expf), None
+            if self.convert is not None:
+                return self.convert(raw)[0], None
             return (math.exp(value) if self.link == "log" else value), None
         probabilities = self.probabilities(raw)
         decision = self.decision
@@ -257,5 +262,64 @@ class Output:
             return binary_softmax(raw)
         if link == "modified_huber":
             return modified_huber(raw)
+        if self.convert is not None:
+            out = self.convert(raw)
+            return [1.0 - out[0], out[0]] if len(out) == 1 else out
         p = expit(2.0 * raw[0] if link == "half_logit" else raw[0])
         return [1.0 - p, p]
+
+
+# -- LightGBM: GBDT::Predict's averaging (random forests), then the objective's ConvertOutput, in double
+
+
+def _exp(x: float) -> float:
+    """C's ``exp``: +inf past the double range, where Python raises."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
+def lightgbm_sigmoid(raw: list, sigmoid: float) -> list:
+    """BinaryLogloss / MulticlassOVA / CrossEntropy: ``1 / (1 + exp(-sigmoid * x))`` for each score."""
+    return [1.0 / (1.0 + _exp(-sigmoid * x)) for x in raw]
+
+
+def lightgbm_softmax(raw: list, sigmoid: float) -> list:
+    """Common::Softmax: subtract the max, exp, divide by the sum taken in order."""
+    top = raw[0]
+    for x in raw[1:]:
+        top = top if x < top else x
+    exps = [math.exp(x - top) for x in raw]
+    total = 0.0
+    for e in exps:
+        total += e
+    return [e / total for e in exps]
+
+
+def lightgbm_sqrt(raw: list, sigmoid: float) -> list:
+    """RegressionL2loss with ``reg_sqrt``: ``Sign(x) * x * x``."""
+    return [float((x > 0) - (x < 0)) * x * x for x in raw]
+
+
+LIGHTGBM_TRANSFORMS = {
+    "identity": lambda raw, sigmoid: list(raw),
+    "sqrt": lightgbm_sqrt,
+    "exp": lambda raw, sigmoid: [_exp(x) for x in raw],  # poisson, gamma, tweedie
+    "sigmoid": lightgbm_sigmoid,
+    "softmax": lightgbm_softmax,
+    "log1p_exp": lambda raw, sigmoid: [math.log1p(_exp(x)) for x in raw],  # cross_entropy_lambda
+}
+
+
+def lightgbm_output(spec: dict):
+    """``raw scores -> LightGBM's output`` for an output spec (``transform``, ``sigmoid``, ``average``)."""
+    transform = LIGHTGBM_TRANSFORMS.get(spec.get("transform"))
+    if transform is None:
+        raise ValueError(f"unknown LightGBM transform {spec.get('transform')!r}")
+    sigmoid = float(spec.get("sigmoid", 1.0))
+    average = spec.get("average")
+    if average:
+        n = float(average)
+        return lambda raw: transform([x / n for x in raw], sigmoid)
+    return lambda raw: transform(raw, sigmoid)

@@ -8,7 +8,6 @@ when the model stays on the joblib path, so ``package`` can say why and type an 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import joblib
@@ -93,8 +92,9 @@ def compile_model(model: Any, request: dict, fields: list[dict], frame: str | No
     nodes = len(export.tables.get("feature", ()))
     if nodes > int(request["max_nodes"]):
         raise Unsupported(f"its trees have {nodes:,} nodes, over the predictor's limit of {request['max_nodes']:,}")
-    if "missing_left" in export.tables and not any(f["nullable"] for f in fields):
-        del export.tables["missing_left"]  # no request can send a missing value: the faster walk
+    if "missing_left" in export.tables and not export.model.get("zero_as_missing") and \
+            not any(f["nullable"] or f.get("unknown") == "accept" for f in fields):
+        del export.tables["missing_left"]  # no request can send a missing value (nor an unknown category): faster
     classes = _classes(final) if task == "classification" else None
     proof = Proof(model, fields, frame, export, bool(lowered.steps), classes)
     rng = np.random.default_rng(int(request.get("seed", 0)))
@@ -116,17 +116,13 @@ def compile_model(model: Any, request: dict, fields: list[dict], frame: str | No
                          "scikit-learn": sklearn.__version__}}
     if classes is not None:
         header["classes"] = classes
-    header["check"] = _check_rows(proof, rows, rng, classes)
-    if export.arithmetic == "dot" and task == "regression":  # the values proven within the bound are its own
-        check, kinds = header["check"], header["input_kinds"]
-        check["outputs"] = runtime.Predictor(header, {}).predict(
-            [[math.nan if v is None and kind == "number" else v for v, kind in zip(row, kinds, strict=True)]
-             for row in check["rows"]])[0]
-    data = runtime.encode(header, {k: v.tolist() for k, v in export.tables.items()})
-    predictor = runtime.Predictor(*runtime.decode(data))
+    tables = {k: v.tolist() for k, v in export.tables.items()}
+    predictor = runtime.Predictor(*runtime.decode(runtime.encode(header, tables)))
     predictor.check_nodes()
     report = proof.verify(predictor, rows, task)
-    predictor.self_check()  # what init will run: after the proof, which says where a difference is
+    header["check"] = _check_rows(predictor, rows, rng)
+    data = runtime.encode(header, tables)
+    runtime.Predictor(*runtime.decode(data)).self_check()  # what init will run, on the bytes written
     if export.model["kind"] == "linear":
         report.update(boundary_rows=boundary, coefficients=len(export.model["coef"]) * export.model["n_features"])
     report.update(leaves=coverage.leaves, unreachable_leaves=coverage.unreachable_leaves,
@@ -139,15 +135,11 @@ def compile_model(model: Any, request: dict, fields: list[dict], frame: str | No
     return report
 
 
-def _check_rows(proof: Proof, rows: list[list], rng: Any, classes: list | None) -> dict:
-    """A few probe rows and the estimator's answers for them: the predictor's init-time self-check."""
+def _check_rows(predictor: Any, rows: list[list], rng: Any) -> dict:
+    """A few probe rows and the predictor's answers for them, just proven the estimator's (bit for bit, or
+    within the bound the claim states): init answers them again, exactly, or refuses to serve."""
     picked = [rows[int(i)] for i in rng.choice(len(rows), size=min(CHECK_ROWS, len(rows)), replace=False)]
-    expected = proof.model.predict(proof.estimator_input(picked))
-    if classes is not None:
-        index = {label: i for i, label in enumerate(classes)}
-        outputs = [index[v] for v in expected.tolist()]
-    else:
-        outputs = [float(v) for v in expected]
+    outputs = predictor.predict(picked)[0]
     # JSON has no NaN: a missing value is null, as a request sends it
     return {"rows": [[None if v is None or v != v else v for v in row] for row in picked], "outputs": outputs}
 

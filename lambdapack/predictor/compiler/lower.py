@@ -6,7 +6,8 @@ other step is compiled by its front end (:mod:`.registry`). Each column flowing 
 tracked back to the one input it is a function of (every covered step is column-wise): the
 proof builds its probe rows from that, and the input schema learns which inputs are categories
 from the encoders that read them. The first step nothing compiles is the ``blocker``: the model
-keeps the joblib path, and ``package`` names that step.
+keeps the joblib path, and ``package`` names that step. A final estimator that encodes some inputs
+itself (``lower_inputs`` in its front end: LightGBM's pandas categories) adds those steps last.
 """
 
 from __future__ import annotations
@@ -150,8 +151,7 @@ def lower(model: Any, n_inputs: int) -> Lowered:
 
 def _model_inputs(final: Any, columns: list[Column], facts: Facts) -> tuple[list[dict], list[Column]]:
     """The steps a model runs on its own inputs, from its front end's ``lower_inputs`` (XGBoost's category codes)."""
-    front_end = importlib.import_module(f"{__package__}.{MODELS[key(type(final))]}")
-    hook = getattr(front_end, "lower_inputs", None)
+    hook = getattr(_front_end(final), "lower_inputs", None)
     if hook is None:
         return [], columns
     try:
@@ -161,7 +161,19 @@ def _model_inputs(final: Any, columns: list[Column], facts: Facts) -> tuple[list
         return [], columns
 
 
+def _front_end(final: Any) -> Any:
+    return importlib.import_module(f"{__package__}.{MODELS[key(type(final))]}")
+
+
+def encode_final(final: Any, X: Any) -> Any:
+    """``X`` as the final estimator encodes its own inputs (LightGBM's pandas categories, HistGradientBoosting's
+    categorical features): the reference for the steps :func:`lower` adds for them (``encode_inputs``)."""
+    if key(type(final)) not in MODELS:
+        return X
+    encode = getattr(_front_end(final), "encode_inputs", None)
+    return X if encode is None else encode(final, X)
+
+
 def export_final(lowered: Lowered, task: str) -> Any:
     """The final estimator through its family's front end: ``(model spec, output spec, Tables or None)``."""
-    module = MODELS[key(type(lowered.final))]
-    return importlib.import_module(f"{__package__}.{module}").export(lowered.final, task)
+    return _front_end(lowered.final).export(lowered.final, task)

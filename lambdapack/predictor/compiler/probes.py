@@ -31,7 +31,9 @@ from .tables import Export
 MAX_ROWS = 200_000  # probe rows beyond which a model is too large to prove here
 MIXES = 3  # shuffled copies of the pool rows, so values of different inputs meet...
 MIXED_ROWS = 20_000  # ...while the rows stay under this many (a large pool meets itself enough in one copy)
-EXTREMES = (-FLOAT32_MAX, -1e12, -1.0, -1e-30, -0.0, 0.0, 5e-324, 1e-30, 1.0, 1e12, FLOAT32_MAX)
+KZERO = 1.0000000180025095e-35  # LightGBM's kZeroThreshold (1e-35f): |x| <= it is zero to LightGBM
+EXTREMES = (-FLOAT32_MAX, -1e12, -1.0, -1e-30, -0.0, 0.0, 5e-324, 1e-30, 1.0, 1e12, FLOAT32_MAX,
+            -KZERO, KZERO, -1e-35, 1e-35, -1e-36, 1e-36, math.nextafter(KZERO, 1.0), -math.nextafter(KZERO, 1.0))
 # Linear models: values each column takes after the steps (a standardised column's mean, 1, 3, 1e6
 # standard deviations away): every coefficient weighed alone, the pools' range where no split gives one
 SPREAD = (0.0, 1e-3, -1e-3, 0.5, -0.5, 1.0, -1.0, 2.0, -2.0, 3.0, -3.0, 10.0, -10.0, 1e3, -1e3, 1e6, -1e6)
@@ -82,7 +84,8 @@ class Pools:
         self.values: list[list] = [self._pool(i, f) for i, f in enumerate(fields)]
 
     def _targets(self, origin: int) -> list[tuple[Callable[[float], float], Any]]:
-        """For each column fed by ``origin`` with split thresholds: its inverse and the values to hit."""
+        """For each column fed by ``origin`` with splits: its inverse and the values to hit (both sides of
+        every threshold; every category a categorical split names, and its neighbours)."""
         tables = self.export.tables
         if "feature" not in tables:
             return []
@@ -93,7 +96,20 @@ class Pools:
             cuts = tables["threshold"][(tables["feature"] == j) & self._numeric_nodes()]
             if cuts.size:
                 out.append((column.invert, threshold_targets(np.unique(cuts), self.float32)))
+            named = self._categories_split(j)
+            if named.size:
+                out.append((column.invert, np.concatenate([named, named + 0.5, named - 0.5, named + 1.0])))
         return out
+
+    def _categories_split(self, column: int) -> Any:
+        """Every category a categorical split of ``column`` sends left (the integers its sets name)."""
+        categorical = self.export.tables.get("categorical")
+        if categorical is None:
+            return np.zeros(0)
+        tables, sets = self.export.tables, self.export.model.get("category_sets") or []
+        indices = np.unique(tables["threshold"][(tables["feature"] == column) & (categorical != 0)])
+        members = {int(m) for i in indices.astype(np.int64).tolist() for m in sets[i]}
+        return np.array(sorted(members), dtype=np.float64)
 
     def _numeric_nodes(self) -> Any:
         categorical = self.export.tables.get("categorical")
@@ -188,16 +204,51 @@ class _Parents:
         return tuple(reversed(steps))
 
 
+def prepared(model: dict, X: Any) -> Any:
+    """The estimator's input as the trees kernel compares it (``Trees.prepare``), vectorised."""
+    if model.get("float32_inputs"):
+        X = X.astype(np.float32).astype(np.float64)
+    if model.get("nan_as_zero") or model.get("zero_as_missing"):
+        X = X.copy()
+        for f in model.get("nan_as_zero") or ():
+            X[np.isnan(X[:, f]), f] = 0.0
+        for f in model.get("zero_as_missing") or ():
+            X[np.abs(X[:, f]) <= KZERO, f] = np.nan
+    return X
+
+
+def in_sets(values: Any, sets: list) -> Any:
+    """Whether each value's integer part is in ``sets`` (the kernel's ``int(v) in set``; NaN: no)."""
+    members = np.asarray(sorted(sets), dtype=np.float64)
+    usable = np.isfinite(values) & (values > -1.0)
+    return usable & np.isin(np.trunc(np.where(usable, values, 0.0)), members)
+
+
+def _set_table(sets: list) -> Any:
+    """``table[set, category]``: whether the category set holds the category."""
+    width = max((max(s) for s in sets if s), default=-1) + 1
+    table = np.zeros((len(sets), max(width, 1)), dtype=bool)
+    for i, members in enumerate(sets):
+        table[i, list(members)] = True
+    return table
+
+
+def _members(table: Any, values: Any, set_index: Any) -> Any:
+    """The kernel's ``int(v) in category_sets[i]`` for each value and set, vectorised (NaN: no)."""
+    usable = np.isfinite(values) & (values > -1.0) & (values < table.shape[1])
+    codes = np.trunc(np.where(usable, values, 0.0)).astype(np.int64)
+    return usable & table[set_index.astype(np.int64), codes]
+
+
 def walk(tables: dict, model: dict, X: Any, missing_at: set | None = None) -> Any:
     """(rows, trees) leaf node reached by each row of the estimator's input ``X``, vectorised.
 
     ``missing_at``: filled with the nodes some row reaches with the node's input missing."""
-    if model.get("float32_inputs"):
-        X = X.astype(np.float32).astype(np.float64)
+    X = prepared(model, X)
     feature, left, right, threshold = (tables[k] for k in ("feature", "left", "right", "threshold"))
     missing_left = tables.get("missing_left")
     categorical = tables.get("categorical")
-    sets = model.get("category_sets") or []
+    table = _set_table(model.get("category_sets") or [])
     roots = np.asarray(model["roots"], dtype=np.int64)
     out = []
     for start in range(0, len(X), _CHUNK):
@@ -213,9 +264,8 @@ def walk(tables: dict, model: dict, X: Any, missing_at: set | None = None) -> An
             go_left = v <= threshold[nodes]
             if categorical is not None:
                 cat = categorical[nodes].astype(bool) & active
-                for r, t in zip(*np.nonzero(cat), strict=True):
-                    value = v[r, t]
-                    go_left[r, t] = value == value and int(value) in sets[int(threshold[nodes[r, t]])]
+                if cat.any():
+                    go_left[cat] = _members(table, v[cat], threshold[nodes][cat])
             missing = np.isnan(v) & active
             if missing_at is not None:
                 missing_at.update(np.unique(nodes[missing]).tolist())
@@ -238,7 +288,7 @@ def leaf_rows(pools: Pools, post: Any, rows: list[list], model: dict, tables: di
     parents = _Parents(tables)
     missing_at: set = set()
     reached = set(np.unique(walk(tables, model, post, missing_at)).tolist())
-    seen = post.astype(np.float32).astype(np.float64) if model.get("float32_inputs") else post
+    seen = prepared(model, post)
     origins = [c.origin for c in pools.columns]
     nullable = {i for i, pool in enumerate(pools.values) if any(_is_missing(v) for v in pool)}
     on_nullable = [node for node in np.flatnonzero(feature >= 0).tolist() if origins[feature[node]] in nullable]
@@ -272,11 +322,11 @@ class _NodeTest:
         self.threshold = tables["threshold"]
         self.missing_left = tables.get("missing_left")
         self.categorical = tables.get("categorical")
-        self.sets = [np.asarray(sorted(s), dtype=np.float64) for s in model.get("category_sets") or []]
+        self.sets = list(model.get("category_sets") or [])
 
     def goes_left(self, node: int, values: Any) -> Any:
         if self.categorical is not None and self.categorical[node]:
-            left = np.isin(values, self.sets[int(self.threshold[node])])
+            left = in_sets(values, self.sets[int(self.threshold[node])])
         else:
             left = values <= self.threshold[node]
         missing_left = bool(self.missing_left[node]) if self.missing_left is not None else False

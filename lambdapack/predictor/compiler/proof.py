@@ -36,6 +36,7 @@ from lambdapack_runtime.inputs import Inputs
 from lambdapack_runtime.links import XGB_LINKS
 
 from .errors import Unsupported
+from .lower import encode_final
 from .tables import Export
 
 EXP_ULPS = 8  # numpy's exp against the C library's, in ulps of the result
@@ -95,6 +96,9 @@ def preprocess(model: Any, X: Any) -> tuple[Any, Any]:
         if len(model.steps) > 1:
             X = model[:-1].transform(X)
         model = model.steps[-1][1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an encoder fitted on named columns, given an array: the order is right
+        X = encode_final(model, X)
     if hasattr(X, "toarray"):
         X = X.toarray()
     return np.asarray(category_codes(X), dtype=np.float64), model

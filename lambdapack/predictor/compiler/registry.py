@@ -31,6 +31,7 @@ MODELS = {
     "xgboost.XGBClassifier": "xgboost", "xgboost.XGBRegressor": "xgboost",
     "xgboost.XGBRFClassifier": "xgboost", "xgboost.XGBRFRegressor": "xgboost",
     "xgboost.Booster": "xgboost",  # a native model file, through lambdapack_runtime.xgboost_booster
+    "lightgbm.LGBMClassifier": "lightgbm", "lightgbm.LGBMRegressor": "lightgbm", "lightgbm.Booster": "lightgbm",
 }
 
 COMPOSITES = ("Pipeline", "ColumnTransformer")
