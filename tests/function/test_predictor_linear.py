@@ -400,11 +400,11 @@ def _probe_setup(model: object, X: np.ndarray, task: str) -> tuple[object, objec
                                                (_scaled(LinearSVC()), X_WINE, Y_WINE)])
 def test_boundary_rows_lie_on_both_sides_of_a_boundary_just_past_the_bound(model: object, X: np.ndarray,
                                                                             y: np.ndarray) -> None:
-    from lambdapack.predictor.compiler import probes, proof
+    from lambdapack.predictor.compiler import boundaries, probes, proof
 
     model.fit(X, y)
     pools, export = _probe_setup(model, X, "classification")
-    near = np.array(probes.boundary_rows(pools, pools.rows(), lambda r: _post(model, np.array(r)), proof.DOT_ULPS))
+    near = np.array(boundaries.boundary_rows(pools, pools.rows(), lambda r: _post(model, np.array(r)), proof.DOT_ULPS))
     scores = np.asarray(model.decision_function(near)).reshape(len(near), -1)
     ulp = np.spacing((np.abs(_post(model, near)) @ np.abs(export.coef).T + np.abs(export.intercept)).max(axis=1))
     margin = _closest_margin(scores)
@@ -415,11 +415,11 @@ def test_boundary_rows_lie_on_both_sides_of_a_boundary_just_past_the_bound(model
 
 
 def test_coefficient_rows_weigh_each_input_alone() -> None:
-    from lambdapack.predictor.compiler import probes
+    from lambdapack.predictor.compiler import boundaries
 
     model = _scaled(Ridge()).fit(X_DIA, Y_DIA)
     pools, _ = _probe_setup(model, X_DIA, "regression")
-    post = _post(model, np.array(probes.coefficient_rows(pools)))
+    post = _post(model, np.array(boundaries.coefficient_rows(pools)))
     assert np.all(post[0] == 0.0)  # the neutral row: every column at 0 after the scaler
     alone = post[1:]
     assert np.all(np.count_nonzero(alone, axis=1) == 1)

@@ -17,10 +17,12 @@ from lambdapack_runtime import predictor as runtime
 from lambdapack_runtime.adapters import adapt
 from lambdapack_runtime.links import FLOAT32_MAX
 
+from .boundaries import linear_rows
 from .errors import Unsupported
+from .leaves import Coverage, leaf_rows
 from .lower import export_final as export_model
 from .lower import lower
-from .probes import Coverage, Pools, leaf_rows, linear_rows
+from .probes import Pools
 from .proof import DOT_ULPS, Proof, preprocess
 from .schema import describe
 from .tables import Export

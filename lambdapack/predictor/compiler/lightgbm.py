@@ -28,12 +28,12 @@ import math
 from typing import Any
 
 import numpy as np
+from lambdapack_runtime.trees import KZERO  # kZeroThreshold: `const double kZeroThreshold = 1e-35f`
 
 from .errors import Unsupported
 from .lower import Column, Facts
 from .tables import Export, Tables
 
-KZERO = 1.0000000180025095e-35  # kZeroThreshold: `const double kZeroThreshold = 1e-35f` (a float widened)
 DUMP_CAP = 1e300  # dump_model writes values past ±1e300 (±inf) as ±1e300 (Common::AvoidInf)
 FORMATS = ("v4",)  # the text model formats this front end reads (LightGBM 4.x writes v4)
 CLASSIFIERS = {"binary": "sigmoid", "multiclass": "softmax", "multiclassova": "sigmoid", "cross_entropy": "sigmoid"}
