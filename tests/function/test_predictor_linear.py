@@ -400,7 +400,7 @@ def _probe_setup(model: object, X: np.ndarray, task: str) -> tuple[object, objec
                                                (_scaled(LinearSVC()), X_WINE, Y_WINE)])
 def test_boundary_rows_lie_on_both_sides_of_a_boundary_just_past_the_bound(model: object, X: np.ndarray,
                                                                             y: np.ndarray) -> None:
-    from lambdapack.predictor.compiler import boundaries, probes, proof
+    from lambdapack.predictor.compiler import boundaries, proof
 
     model.fit(X, y)
     pools, export = _probe_setup(model, X, "classification")
