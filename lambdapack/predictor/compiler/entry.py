@@ -21,7 +21,7 @@ from .boundaries import linear_rows
 from .errors import Unsupported
 from .leaves import Coverage, leaf_rows
 from .lower import export_final as export_model
-from .lower import lower
+from .lower import final_estimator, lower
 from .probes import Pools
 from .proof import DOT_ULPS, Proof, preprocess
 from .schema import describe
@@ -35,14 +35,8 @@ def _classes(est: Any) -> list:
     return [c.item() if hasattr(c, "item") else c for c in est.classes_]
 
 
-def _final(model: Any) -> Any:
-    while type(model).__name__ == "Pipeline":
-        model = model.steps[-1][1]
-    return model
-
-
 def _single_threaded(model: Any) -> None:
-    final = _final(model)
+    final = final_estimator(model)
     if hasattr(final, "n_jobs"):
         final.n_jobs = None  # the reference adds trees in order, as a single thread does
 
@@ -88,7 +82,7 @@ def compile_model(model: Any, request: dict, fields: list[dict], frame: str | No
     lowered = lower(model, len(fields))
     if lowered.blocker:
         raise Unsupported(lowered.blocker)
-    final = _final(model)
+    final = final_estimator(model)
     task = _task(final)
     export = export_model(lowered, task)
     nodes = len(export.tables.get("feature", ()))

@@ -126,6 +126,22 @@ def _columns(ct: Any, columns: list[Column], facts: Facts, where: str) -> tuple[
     return [{"op": "columns", "parts": parts}], out
 
 
+def final_estimator(model: Any) -> Any:
+    """The estimator at the end of a (nested) pipeline, or the model itself."""
+    while type(model).__name__ == "Pipeline":
+        model = model.steps[-1][1]
+    return model
+
+
+def through_steps(model: Any, X: Any) -> tuple[Any, Any]:
+    """``(X after every step of a (nested) pipeline, the final estimator)``, as scikit-learn transforms it."""
+    while type(model).__name__ == "Pipeline":
+        if len(model.steps) > 1:
+            X = model[:-1].transform(X)
+        model = model.steps[-1][1]
+    return X, model
+
+
 def lower(model: Any, n_inputs: int) -> Lowered:
     """The model's steps lowered as far as they go, and its final estimator."""
     facts = Facts()
@@ -139,8 +155,7 @@ def lower(model: Any, n_inputs: int) -> Lowered:
             final = final.steps[-1][1]
     except Blocked as exc:
         facts.block(str(exc))
-        while type(final).__name__ == "Pipeline":
-            final = final.steps[-1][1]
+        final = final_estimator(final)
     if key(type(final)) not in MODELS:
         facts.block(f"{_name(final)} is not a model the predictor covers")
     else:

@@ -36,7 +36,7 @@ from lambdapack_runtime.inputs import Inputs
 from lambdapack_runtime.links import XGB_LINKS
 
 from .errors import Unsupported
-from .lower import encode_final
+from .lower import encode_final, through_steps
 from .tables import Export
 
 EXP_ULPS = 8  # numpy's exp against the C library's, in ulps of the result
@@ -92,10 +92,7 @@ def ulps32(a: Any, b: Any) -> int:
 
 def preprocess(model: Any, X: Any) -> tuple[Any, Any]:
     """``(what the final estimator receives, the final estimator)`` for the input ``X``."""
-    while type(model).__name__ == "Pipeline":
-        if len(model.steps) > 1:
-            X = model[:-1].transform(X)
-        model = model.steps[-1][1]
+    X, model = through_steps(model, X)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # an encoder fitted on named columns, given an array: the order is right
         X = encode_final(model, X)

@@ -19,7 +19,7 @@ from lambdapack_runtime.frames import FRAMES, estimator_input
 from lambdapack_runtime.inputs import Inputs
 
 from .encoders import UNSEEN_TEXT
-from .lower import Lowered, lower
+from .lower import Lowered, lower, through_steps
 
 
 def _scalar(value: Any) -> Any:
@@ -85,11 +85,7 @@ def _answers(model: Any, fields: list[dict], frame: str | None, row: list, missi
 
 
 def _nan_reaches_plain_trees(model: Any, X: Any) -> bool:
-    final = model
-    while type(final).__name__ == "Pipeline":
-        if len(final.steps) > 1:
-            X = final[:-1].transform(X)
-        final = final.steps[-1][1]
+    X, final = through_steps(model, X)
     if type(final).__name__ not in _ROUTE_WITHOUT_LEARNING or not type(final).__module__.startswith("sklearn."):
         return False
     X = X.toarray() if hasattr(X, "toarray") else X

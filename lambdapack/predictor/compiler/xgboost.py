@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from .errors import Unsupported
-from .lower import Column, Facts, identity
+from .lower import Column, Facts, identity, through_steps
 from .tables import Export, Tables
 
 # objective -> (task, decision, link)
@@ -235,11 +235,7 @@ def export(est: Any, task: str) -> Export:
 
 def margins(model: Any, X: Any) -> Any:
     """The model's own raw scores for its input ``X``: ``predict(..., output_margin=True)`` after its steps."""
-    final = model
-    while type(final).__name__ == "Pipeline":
-        if len(final.steps) > 1:
-            X = final[:-1].transform(X)
-        final = final.steps[-1][1]
+    X, final = through_steps(model, X)
     return np.asarray(final.predict(X, output_margin=True), dtype=np.float64)
 
 
