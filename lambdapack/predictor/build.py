@@ -146,6 +146,9 @@ def _ulp_text(entry: Mapping[str, Any]) -> str:
         return "bit-identical"
     if claim == "exp":
         return f"within {entry.get('max_ulps')} ulp (exp from the C library, numpy's differs in the last bits)"
+    if claim == "expf":
+        return (f"within {entry.get('max_ulps')} float32 ulp (bound {entry.get('bound_ulps')}; this Python has no "
+                "C library expf, the library computes its transform with one)")
     if claim == "dot":
         return _dot_text(entry)
     return str(claim)

@@ -324,8 +324,3 @@ class Proof:
         differing = int(np.sum(np.any((got != expected).reshape(len(got), -1), axis=1)))
         return {"claim": "expf", "max_ulps": measured, "rows_differing": differing, "bound_ulps": FLOAT32_EXP_ULPS}
 
-    def _exp_differs(self, predictor: Any, X: Any) -> bool:
-        """Whether numpy's ``exp`` and the C library's disagree on these scores: the only excuse for a softmax gap."""
-        raw = np.asarray(self.model.decision_function(X), dtype=np.float64).reshape(X.shape[0], -1)
-        shifted = raw - raw.max(axis=1, keepdims=True)
-        return not identical(np.exp(shifted), np.vectorize(math.exp)(shifted))
