@@ -98,13 +98,14 @@ def log(message: str) -> None:
 # ---------------------------------------------------------------------------- the inputs
 
 
-def _lambdapack(*args: str, cwd: Path) -> None:
-    """One lambdapack command as a user types it; its own output stays out of the bench's."""
+def lambdapack_command(*args: str, cwd: Path) -> str:
+    """One lambdapack command as a user types it; its stdout (``--json``'s document), kept out of the bench's."""
     done = subprocess.run([sys.executable, "-m", "lambdapack", *args], cwd=cwd, capture_output=True, text=True,
                           check=False)
     if done.returncode != 0:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-5:])
         raise RuntimeError(f"lambdapack {' '.join(args)} failed:\n{tail}")
+    return done.stdout
 
 
 def build_inputs(work: Path, layer: Path | None) -> dict[str, LocalFunctionSpec]:
@@ -112,16 +113,16 @@ def build_inputs(work: Path, layer: Path | None) -> dict[str, LocalFunctionSpec]
     if layer is None:
         layer = work / f"layer-{RUNTIME}-{ARCH}.zip"
         log(f"building the layer ({RUNTIME} {ARCH}, scikit-learn joblib)")
-        _lambdapack("build-layer", "--runtime", RUNTIME, "--arch", ARCH, "scikit-learn", "joblib",
+        lambdapack_command("build-layer", "--runtime", RUNTIME, "--arch", ARCH, "scikit-learn", "joblib",
                     "-o", str(layer), cwd=work)
     layer = layer.resolve()
     model = work / "model"
     log("training the guide's model inside the layer")
-    _lambdapack("train", "--layer", str(layer), "--out", str(model), cwd=work)
+    lambdapack_command("train", "--layer", str(layer), "--out", str(model), cwd=work)
     log("packaging: default (predictor) and --no-predictor")
-    _lambdapack("package", "--model", str(model), "--layer", str(layer), "--out", str(work / "predictor.zip"),
+    lambdapack_command("package", "--model", str(model), "--layer", str(layer), "--out", str(work / "predictor.zip"),
                 cwd=work)
-    _lambdapack("package", "--model", str(model), "--layer", str(layer), "--no-predictor",
+    lambdapack_command("package", "--model", str(model), "--layer", str(layer), "--no-predictor",
                 "--out", str(work / "joblib.zip"), cwd=work)
     # the guide zips its handler and model.joblib, nothing else (no pycs)
     write_zip(work / "guide.zip", [ZipEntry("lambda_function.py", GUIDE_HANDLER.encode()),
@@ -145,6 +146,7 @@ class Sample:
     first_duration_ms: float
     max_memory_mb: int
     warm_ms: float
+    warm_duration_ms: float = 0.0  # the warm calls' median REPORT Duration: the handler's time, as Lambda bills it
 
 
 def _discard(_: bytes) -> None:
@@ -164,7 +166,8 @@ def cold_start(spec: LocalFunctionSpec, event: bytes, expected: object, warm_cal
         init_ms=first.init_ms, first_response_ms=first.round_trip_ms, first_duration_ms=first.duration_ms,
         # each REPORT states the runtime's peak so far: the last one covers init, first and warm calls
         max_memory_mb=(warm[-1] if warm else first).max_memory_mb,
-        warm_ms=statistics.median(r.round_trip_ms for r in warm) if warm else first.round_trip_ms)
+        warm_ms=statistics.median(r.round_trip_ms for r in warm) if warm else first.round_trip_ms,
+        warm_duration_ms=statistics.median(r.duration_ms for r in warm) if warm else first.duration_ms)
 
 
 def _function_python_and_layer(spec: LocalFunctionSpec) -> tuple[str, dict[str, str]]:
@@ -317,16 +320,19 @@ def ratios(variants: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
+def paired_difference(ours: Sequence[float], floor: Sequence[float]) -> dict[str, float]:
+    """Median and quartiles of ``ours[i] - floor[i]``, samples taken in the same round."""
+    diffs = [a - b for a, b in zip(ours, floor, strict=True)]
+    quartiles = statistics.quantiles(diffs, n=4, method="inclusive") if len(diffs) > 1 else [diffs[0]] * 3
+    return {"median_ms": round(statistics.median(diffs), 1), "q1_ms": round(quartiles[0], 1),
+            "q3_ms": round(quartiles[2], 1)}
+
+
 def paired(variants: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     """Init Duration minus the empty handler's in the same round: the drift both saw cancels out."""
     empty = variants["empty"]["samples"]["init_ms"]
-    out = {}
-    for key in ("predictor", "predictor_no_layer"):
-        diffs = [ours - floor for ours, floor in zip(variants[key]["samples"]["init_ms"], empty, strict=True)]
-        quartiles = statistics.quantiles(diffs, n=4, method="inclusive") if len(diffs) > 1 else [diffs[0]] * 3
-        out[key] = {"median_ms": round(statistics.median(diffs), 1), "q1_ms": round(quartiles[0], 1),
-                    "q3_ms": round(quartiles[2], 1)}
-    return out
+    return {key: paired_difference(variants[key]["samples"]["init_ms"], empty)
+            for key in ("predictor", "predictor_no_layer")}
 
 
 def goals(variants: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -360,7 +366,7 @@ def _ms(value: float) -> str:
     return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms"
 
 
-def _load_text(values: Sequence[float]) -> str:
+def load_text(values: Sequence[float]) -> str:
     return " / ".join(f"{v:.2f}" for v in values)
 
 
@@ -371,8 +377,8 @@ def conditions(result: Mapping[str, Any]) -> str:
         f"Run {result.get('date', '?')} ({result.get('seconds', '?')} s), `{result.get('command', '?')}`.",
         f"Machine: {machine.get('cores', '?')} × {machine.get('cpu', '?')}, {machine.get('memory_gb', '?')} GB RAM, "
         f"{machine.get('os', '?')}; shared with other work.",
-        f"Load average (1/5/15 min) before {_load_text(result.get('load_before', []))}, after "
-        f"{_load_text(result.get('load_after', []))}"
+        f"Load average (1/5/15 min) before {load_text(result.get('load_before', []))}, after "
+        f"{load_text(result.get('load_after', []))}"
         + (f"; 1-min load while the runtimes ran {min(during):.2f}–{max(during):.2f}." if during else "."),
         f"Function Python {result.get('python', {}).get('function', '?')}; bench Python "
         f"{result.get('python', {}).get('host', '?')}; layer {result.get('layer', {}).get('versions', {})}; "
@@ -523,7 +529,7 @@ def machine() -> dict[str, Any]:
             "os": f"{platform.system()} {platform.release()} ({platform.machine()})"}
 
 
-def _git_commit() -> str:
+def git_commit() -> str:
     done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=BENCH_DIR, capture_output=True, text=True,
                           check=False)
     return done.stdout.strip() or "?"
@@ -542,7 +548,7 @@ def collect(runs: int, warm_calls: int, layer: Path | None, command: str, profil
         measure(specs, 1, 1)
         load_before = list(os.getloadavg())
         date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        log(f"{runs} rounds of {len(VARIANTS)} fresh runtimes; load {_load_text(load_before)}")
+        log(f"{runs} rounds of {len(VARIANTS)} fresh runtimes; load {load_text(load_before)}")
         samples, load_during = measure(specs, runs, warm_calls,
                                        on_round=lambda i: log(f"round {i + 1}/{runs} done"))
         load_after = list(os.getloadavg())
@@ -560,7 +566,7 @@ def collect(runs: int, warm_calls: int, layer: Path | None, command: str, profil
                   "built_by": (f"given with --layer ({layer.name})" if layer else
                                f"lambdapack build-layer --runtime {RUNTIME} --arch {ARCH} scikit-learn joblib"),
                   "sha256": layer_facts["sha256"], "versions": versions},
-        "lambdapack": LAMBDAPACK_VERSION, "git": _git_commit(),
+        "lambdapack": LAMBDAPACK_VERSION, "git": git_commit(),
         "runs": runs, "warm_calls": warm_calls, "memory_mb": specs["predictor"].memory_mb,
         "variants": variants, "ratios": ratios(variants), "paired": paired(variants), "goals": goals(variants),
         "profile": profile,
