@@ -65,13 +65,17 @@ def log(message: str) -> None:
     print(f"[zoo {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+class MissingLibraries(RuntimeError):
+    """This Python lacks a library the bench needs (bench/run.py reports it as the area's error)."""
+
+
 def require(modules: Sequence[str], purpose: str) -> None:
     """Stop with one clear line when this Python lacks a library the bench needs."""
     import importlib.util
 
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
-        raise SystemExit(f"error: {purpose} needs {', '.join(missing)} in this Python ({sys.executable}); "
+        raise MissingLibraries(f"{purpose} needs {', '.join(missing)} in this Python ({sys.executable}); "
                          "create the bench venv: uv venv --python 3.11 BENCH_VENV && uv pip install --python "
                          "BENCH_VENV/bin/python -e . -r bench/requirements-models.txt (docs/benchmarks.md)")
 
@@ -419,7 +423,10 @@ def main(argv: Sequence[str] | None = None,
         except ValueError as exc:
             raise SystemExit(f"error: {exc}") from None
         rounds = args.rounds or (2 if args.quick else DEFAULT_ROUNDS)
-        result = collector(keys, rounds, args.warm_calls, " ".join(["python bench/bench_zoo.py", *shown]))
+        try:
+            result = collector(keys, rounds, args.warm_calls, " ".join(["python bench/bench_zoo.py", *shown]))
+        except MissingLibraries as exc:
+            raise SystemExit(f"error: {exc}") from None
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(result, indent=1) + "\n")

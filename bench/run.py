@@ -40,7 +40,7 @@ from lambdapack.targets import DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT, Target  # no
 
 QUICK_TARGETS = (("python3.12", "x86_64"),)
 FULL_TARGETS = (("python3.12", "x86_64"), ("python3.11", "x86_64"), ("python3.12", "arm64"))
-AREAS = ("layer", "handler", "emulator", "coldstart", "reliability")
+AREAS = ("layer", "handler", "emulator", "coldstart", "reliability", "zoo", "boosters")
 BASELINE = "lambdapack"
 RUN_ORDER = ("lambdapack", "lambdapack-no-compile", "pip-target", "guide-tags", "guide", "uv-recipe", "sam",
              "chalice")
@@ -48,9 +48,15 @@ RUN_ORDER = ("lambdapack", "lambdapack-no-compile", "pip-target", "guide-tags", 
 # HARD no new tool starts (a cold build plus the checks take ~2 min on a busy 2-core machine)
 QUICK_SOFT_BUDGET_S = 10 * 60
 QUICK_HARD_BUDGET_S = 12.5 * 60
-# bench_layer's figures (zip vs the guide's way, import with/without pycs, warm rebuild vs
-# pip --target) are the peer rows' layer goals; --quick doesn't measure them twice
-QUICK_SKIPS_AREAS = ("layer",)
+# what --quick leaves out, and why: bench_layer's figures (zip vs the guide's way, import with/without
+# pycs, warm rebuild vs pip --target) are the peer rows' layer goals, not measured twice; the model
+# benches need the bench venv's libraries and compile every model (docs/benchmarks.md)
+QUICK_SKIPS_AREAS = {
+    "layer": "its figures are the peer rows' layer goals above; `--areas layer` or a full run measures them again",
+    "zoo": "it fits and packages every model family (a quarter of an hour) in the bench venv; `--areas zoo` runs it",
+    "boosters": "it converts 500-tree boosters with every peer (half an hour) in the bench venv; `--areas boosters` "
+                "runs it",
+}
 MB = 1_000_000
 
 
@@ -516,8 +522,7 @@ def collect(args: argparse.Namespace, command: str) -> dict[str, Any]:
     result["areas"] = {}
     for name in AREAS if args.areas is None else [a for a in AREAS if a in args.areas]:
         if args.quick and args.areas is None and name in QUICK_SKIPS_AREAS:
-            result["areas"][name] = {"skipped": "by --quick: its figures are the peer rows' layer goals "
-                                     "above; `--areas layer` or a full run measures them again"}
+            result["areas"][name] = {"skipped": f"by --quick: {QUICK_SKIPS_AREAS[name]}"}
             continue
         log(f"area {name}")
         result["areas"][name] = run_area(name, args.quick)

@@ -133,7 +133,8 @@ def test_a_fit_gives_the_estimator_its_inputs_and_a_request() -> None:
 
 
 def test_a_missing_library_stops_the_bench_with_its_name() -> None:
-    with pytest.raises(SystemExit, match=r"bench_zoo needs no_such_library_here in this Python .*requirements-models"):
+    with pytest.raises(zoo.MissingLibraries, match=r"bench_zoo needs no_such_library_here in this Python .*"
+                       r"requirements-models"):
         zoo.require(["json", "no_such_library_here"], "bench_zoo")
     zoo.require(["json"], "bench_zoo")  # all there: no complaint
 
