@@ -120,10 +120,11 @@ def build(fitted: probes.Fitted, work: Path, layers: zoo.Layers) -> tuple[zoo.Bu
     if built.facts["serving"] == "predictor":
         evaluators["lambdapack"] = lambdapack_evaluator(built.specs["predictor"].function_zip, fitted,
                                                         work / fitted.key)
-    specs = {"empty": built.specs["empty"], "library": built.specs["joblib"],
-             "lambdapack": built.specs["predictor" if built.facts["serving"] == "predictor" else "joblib"]}
-    layer_of = {"library": built.facts["layer"], "lambdapack": None if "lambdapack" in evaluators
-                else built.facts["layer"]}
+    # lambdapack's own row only when its predictor serves: otherwise its function is the library's
+    specs = {"empty": built.specs["empty"], "library": built.specs["joblib"]}
+    if "lambdapack" in evaluators:
+        specs["lambdapack"] = built.specs["predictor"]
+    layer_of = {"library": built.facts["layer"], "lambdapack": None}
     contenders: dict[str, Any] = {}
     for name, peer in converted.items():
         contenders[name] = {"error": peer.error, "note": peer.note, "dependencies": peer.dependencies,
@@ -170,8 +171,8 @@ def _ms(value: float | None) -> str:
 
 
 def accuracy_table(result: Mapping[str, Any]) -> str:
-    rows = ["| model | contender | label mismatches | rows bit-identical | max ulps | differing rows by kind |",
-            "|---|---|---|---|---|---|"]
+    rows = ["| model | contender | label mismatches | rows bit-identical | max ulps | max difference | differing rows "
+            "by kind |", "|---|---|---|---|---|---|---|"]
     for model in result["models"].values():
         acc = model["accuracy"]
         for name in CONTENDERS:
@@ -182,13 +183,14 @@ def accuracy_table(result: Mapping[str, Any]) -> str:
             if got is None:
                 why = entry.get("error") or (f"not served by the predictor: {model['reason']}"
                                              if name == "lambdapack" else "not run")
-                rows.append(f"| {model['label']} | {LABELS[name]} | refused: {why} | – | – | – |")
+                rows.append(f"| {model['label']} | {LABELS[name]} | refused: {why} | – | – | – | – |")
                 continue
             mismatches = got.get("label_mismatches")
             kinds = ", ".join(f"{k} {v}" for k, v in got.get("differing_rows_by_kind", {}).items()) or "none"
             rows.append(f"| {model['label']} | {LABELS[name]} | "
                         f"{'–' if mismatches is None else f'{mismatches:,}'} | {got['identical_rows']:,} of "
-                        f"{got['rows']:,} ({got['precision']}) | {got['max_ulps']:,.0f} | {kinds} |")
+                        f"{got['rows']:,} ({got['precision']}) | {got['max_ulps']:,.0f} | "
+                        f"{got.get('max_abs_difference', 0):.3g} | {kinds} |")
     return "\n".join(rows)
 
 
@@ -216,8 +218,11 @@ def runtime_table(result: Mapping[str, Any]) -> str:
 
 
 def notes_list(result: Mapping[str, Any]) -> str:
+    """Each peer's notes (versions, what was adjusted), and the functions that failed or refused the request."""
     lines = []
     for model in result["models"].values():
+        for name, why in (model.get("failed") or {}).items():
+            lines.append(f"- {model['label']}, {LABELS.get(name, name)}, in the emulator: {why}")
         for name in CONTENDERS:
             note = (model["contenders"].get(name) or {}).get("note")
             if note and name != "lambdapack":
@@ -290,7 +295,7 @@ def collect(keys: Sequence[str], rounds: int, warm_calls: int, command: str) -> 
     models = {}
     for b in built:
         figures = zoo.model_figures(samples[b.spec.key], {"init_budget_ms": zoo_models.BOOSTER_INIT_BUDGET_MS})
-        models[b.spec.key] = {**facts[b.spec.key], "answers": b.facts.get("answers"),
+        models[b.spec.key] = {**facts[b.spec.key], "answers": b.facts.get("answers"), "failed": b.facts.get("failed"),
                               **{k: v for k, v in figures.items() if k in ("paths", "minus_empty")}}
     return {"schema": SCHEMA, "date": date, "seconds": round(time.time() - started), "command": command,
             "machine": coldstart.machine(), "load_before": load_before, "load_after": load_after,

@@ -165,19 +165,44 @@ def _discard(_: bytes) -> None:
     pass
 
 
+def refusal(payload: Any) -> str | None:
+    """Why an answer is not a prediction (a handler's 4xx/5xx response), or None."""
+    if isinstance(payload, Mapping) and "statusCode" in payload and payload["statusCode"] != 200:
+        return f"answered {payload['statusCode']}: {str(payload.get('body'))[:200]}"
+    return None
+
+
 def first_answers(built: Built) -> Built:
-    """Each path's answer to the event, from an untimed runtime (which also warms the page cache)."""
+    """Each path's answer to the event, from an untimed runtime (which also warms the page cache).
+
+    A path that fails or refuses the request leaves the rounds, its reason in ``facts["failed"]``:
+    timing a 400 would pass for a fast prediction.
+    """
     from lambdapack.emulator.session import open_function
 
-    expected = {}
+    expected, failed = {}, dict(built.facts.get("failed") or {})
     for path in built.paths:
         with open_function(built.specs[path], log_sink=_discard) as function:
             result = function.invoke(built.event)
-        if not result.ok:
-            raise RuntimeError(f"{built.spec.key} ({path}) failed: {result.payload!r}")
+        why = f"failed: {str(result.payload)[:200]}" if not result.ok else refusal(result.payload)
+        if why:
+            failed[path] = why
+            log(f"  {built.spec.key}, {path}: {why}")
+            continue
         expected[path] = result.payload
     agree = expected["predictor"] == expected["joblib"] if {"predictor", "joblib"} <= expected.keys() else None
-    return replace(built, facts={**built.facts, "answers": expected, "answers_agree": agree}, expected=expected)
+    paths = tuple(p for p in built.paths if p in expected)
+    if paths == ("empty",):
+        paths = ()  # an empty handler alone measures nothing about the model
+    facts = {**built.facts, "answers": expected, "answers_agree": agree, "failed": failed}
+    return replace(built, facts=facts, expected=expected, paths=paths)
+
+
+def failed_model(spec: zoo_models.ZooModel, message: str) -> dict[str, Any]:
+    """The facts of a model the bench could not fit, import or package: the error, in the table."""
+    return {"label": spec.label, "data": spec.data, "family": spec.family, "init_budget_ms": spec.init_budget_ms,
+            "serving": "failed", "reason": message, "claim": None, "function_zip_bytes": None,
+            "predictor_bytes": None, "layer": None, "failed": {"build": message}, "paths": {}}
 
 
 # ---------------------------------------------------------------------------- measuring
@@ -257,6 +282,8 @@ def _ms(value: float | None) -> str:
 
 
 def _proof(model: Mapping[str, Any]) -> str:
+    if model["serving"] == "failed":
+        return model["reason"]
     if model["serving"] != "predictor":
         return f"joblib path: {model['reason']}"
     claim = model.get("claim") or {}
@@ -272,10 +299,11 @@ def coverage_table(result: Mapping[str, Any]) -> str:
             "| model.predictor | layer (zip / unzipped) |", "|---|---|---|---|---|---|---|"]
     for model in result["models"].values():
         layer = result["layers"].get(model["layer"], {})
-        served = "**predictor**" if model["serving"] == "predictor" else "joblib"
+        served = {"predictor": "**predictor**", "joblib": "joblib"}.get(model["serving"], "**failed**")
         rows.append(f"| {model['label']} ({model['data']}) | {model['family']} | {served} | {_proof(model)} | "
                     f"{_mb(model['function_zip_bytes'])} | {_mb(model['predictor_bytes'])} | "
-                    f"{model['layer']}: {_mb(layer.get('zip_bytes'))} / {_mb(layer.get('unzipped_bytes'))} |")
+                    + (f"{model['layer']}: {_mb(layer.get('zip_bytes'))} / {_mb(layer.get('unzipped_bytes'))} |"
+                       if model.get("layer") else "– |"))
     return "\n".join(rows)
 
 
@@ -335,8 +363,17 @@ def conditions(result: Mapping[str, Any]) -> str:
     ])
 
 
+def failures_list(result: Mapping[str, Any]) -> str:
+    """The paths that failed or refused the request, which the timings leave out."""
+    return "\n".join(f"- {model['label']}, {PATH_LABELS.get(path, path)}: {why}"
+                     for model in result["models"].values() for path, why in (model.get("failed") or {}).items()
+                     if path != "build")
+
+
 def render_markdown(result: Mapping[str, Any]) -> str:
-    return "\n\n".join((conditions(result), coverage_table(result), layers_list(result), timing_table(result))) + "\n"
+    parts = (conditions(result), coverage_table(result), layers_list(result), timing_table(result),
+             failures_list(result))
+    return "\n\n".join(p for p in parts if p) + "\n"
 
 
 # ---------------------------------------------------------------------------- running
@@ -354,12 +391,17 @@ def collect(keys: Sequence[str] | None, rounds: int, warm_calls: int, command: s
         work = Path(tmp)
         write_zip(work / "empty.zip", [ZipEntry("lambda_function.py", coldstart.EMPTY_HANDLER.encode())])
         layers = Layers(work)
-        built = []
+        built, broken = [], {}
         for spec in specs:
             log(f"{spec.key}: fit, import, package")
-            built.append(first_answers(build_model(spec, work, layers)))
+            try:
+                built.append(first_answers(build_model(spec, work, layers)))
+            except RuntimeError as exc:  # a lambdapack command failed: the model's row says why
+                broken[spec.key] = failed_model(spec, str(exc).strip().splitlines()[-1][:300])
+                log(f"  failed: {broken[spec.key]['reason']}")
+                continue
             log(f"  served by {built[-1].facts['serving']}: {built[-1].facts['reason']}")
-        with prepare(built[0].specs["joblib"]) as prepared:
+        with prepare(built[0].specs["empty"]) as prepared:
             function_python = prepared.python_full_version
         load_before = [round(x, 2) for x in os.getloadavg()]
         date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -367,6 +409,7 @@ def collect(keys: Sequence[str] | None, rounds: int, warm_calls: int, command: s
         samples, load_during = measure(built, rounds, warm_calls, on_round=lambda i: log(f"round {i + 1} done"))
         load_after = [round(x, 2) for x in os.getloadavg()]
     models = {b.spec.key: {**b.facts, **model_figures(samples[b.spec.key], b.facts)} for b in built}
+    models = {s.key: models.get(s.key) or broken[s.key] for s in specs}
     return {"schema": SCHEMA, "date": date, "seconds": round(time.time() - started), "command": command,
             "machine": coldstart.machine(), "load_before": load_before, "load_after": load_after,
             "load_during": load_during,

@@ -287,8 +287,11 @@ def compare(ref_labels: Any, ref_values: Any, labels: Any, values: Any, task: st
     got = as_reference(values, ref_values, task)
     distance = ulps(got, ref_values)
     per_row = distance.reshape(len(distance), -1).max(axis=1)
+    gap = np.abs(got.astype(np.float64) - ref_values.astype(np.float64))
+    gap = np.where(np.isnan(gap), np.where(np.isnan(got) & np.isnan(ref_values), 0.0, np.inf), gap)
     out: dict[str, Any] = {"rows": len(per_row), "identical_rows": int((per_row == 0).sum()),
                            "max_ulps": float(per_row.max()) if len(per_row) else 0.0,
+                           "max_abs_difference": float(gap.max()) if len(per_row) else 0.0,
                            "precision": str(ref_values.dtype)}
     differ = {k: int(((per_row != 0) & (np.asarray(kinds) == k)).sum()) for k in SHARES}
     out["differing_rows_by_kind"] = {k: v for k, v in differ.items() if v}

@@ -38,6 +38,7 @@ def test_compare_counts_mismatches_identical_rows_and_where_they_differ() -> Non
     got = np.array([[0.9, 0.1], [0.6, 0.4], [0.5, np.nextafter(0.5, 0)]])
     result = probes.compare(np.array([0, 1, 0]), ref, None, got, "classification", ["training", "threshold", "special"])
     assert result["rows"] == 3 and result["identical_rows"] == 1 and result["precision"] == "float64"
+    assert result["max_abs_difference"] == pytest.approx(0.2)
     assert result["label_mismatches"] == 1 and result["mismatches_by_kind"] == {"threshold": 1}
     assert result["differing_rows_by_kind"] == {"threshold": 1, "special": 1}
     values = probes.compare(None, np.array([1.0, 2.0]), None, [1.0, 2.0], "regression", ["training", "training"])
@@ -126,9 +127,11 @@ def _result() -> dict:
         return {"init_ms": {"p50": init}, "warm_duration_ms": {"p50": warm}}
 
     accuracy = {"rows": 5000, "lambdapack": {"rows": 5000, "identical_rows": 5000, "max_ulps": 0.0,
+                                             "max_abs_difference": 0.0,
                                              "precision": "float32", "label_mismatches": 0,
                                              "differing_rows_by_kind": {}},
-                "tl2cgen": {"rows": 5000, "identical_rows": 4990, "max_ulps": 3.0, "precision": "float32",
+                "tl2cgen": {"rows": 5000, "identical_rows": 4990, "max_ulps": 3.0, "max_abs_difference": 1.8e-7,
+                            "precision": "float32",
                             "label_mismatches": 2, "differing_rows_by_kind": {"threshold": 10}}}
     model = {"label": "XGBClassifier, 500 trees", "library": "xgboost", "task": "classification",
              "serving": "predictor", "reason": "proven", "accuracy": accuracy,
@@ -153,8 +156,8 @@ def _result() -> dict:
 def test_the_tables_name_every_contender_its_refusal_or_its_figures() -> None:
     text = boosters.render_markdown(_result())
     assert "5,000 probe rows per model" in text and "Libraries: xgboost-cpu 3.2.0." in text
-    assert "| XGBClassifier, 500 trees | lambdapack predictor | 0 | 5,000 of 5,000 (float32) | 0 | none |" in text
-    assert "| XGBClassifier, 500 trees | TL2cgen (C, ctypes) | 2 | 4,990 of 5,000 (float32) | 3 | " \
+    assert "| XGBClassifier, 500 trees | lambdapack predictor | 0 | 5,000 of 5,000 (float32) | 0 | 0 | none |" in text
+    assert "| XGBClassifier, 500 trees | TL2cgen (C, ctypes) | 2 | 4,990 of 5,000 (float32) | 3 | 1.8e-07 | " \
            "threshold 10 |" in text
     assert "| m2cgen (Python) | refused: RecursionError: maximum recursion depth exceeded |" in text
     assert "| XGBClassifier, 500 trees | the library itself (layer) | xgboost (the layer) | 0.4 MB | 250.0 MB | " \

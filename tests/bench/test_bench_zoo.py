@@ -162,3 +162,17 @@ def test_rounds_interleave_fresh_runtimes_in_the_real_emulator(tmp_path: Path) -
     figures = zoo.model_figures(samples[spec.key], built.facts)
     assert figures["paths"]["predictor"]["init_ms"]["p50"] > 0
     assert set(figures["goals"]) == {"init", "warm"} and "predictor_vs_joblib" not in figures
+
+
+def test_a_refused_request_or_a_failed_build_is_shown_not_timed() -> None:
+    assert zoo.refusal({"statusCode": 400, "body": '{"error": "invalid_value", "detail": "city must be a number"}'}) \
+        == 'answered 400: {"error": "invalid_value", "detail": "city must be a number"}'
+    assert zoo.refusal({"statusCode": 200, "body": "1"}) is None and zoo.refusal({"sl": 6.9}) is None
+    spec = zoo_models.MODELS[0]
+    broken = zoo.failed_model(spec, "lambdapack model import failed: no such file")
+    refused = {**UNCOVERED, "failed": {"joblib": "answered 400: city must be a number"}, "paths": {}}
+    text = zoo.render_markdown(_result({"tree": broken, "lgbm": refused}))
+    assert f"| {spec.label} ({spec.data}) | tree | **failed** | lambdapack model import failed: no such file | – | – " \
+           "| – |" in text
+    assert "- kneighbors, package --no-predictor + layer: answered 400: city must be a number" in text
+    assert "0 of 2 models served by the predictor" in text
