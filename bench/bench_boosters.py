@@ -11,7 +11,7 @@ and a categorical input, XGBoost and LightGBM regressors), the bench:
    the library's own ``predict`` / ``predict_proba``: label mismatches, rows bit-identical in the
    library's output precision, the largest difference in ulps;
 3. runs every one as a Lambda function in the local emulator, interleaved round by round with an
-   empty handler (``bench_coldstart.cold_start`` through ``bench_zoo.measure``): Init Duration and
+   empty handler (``bench_coldstart.cold_start`` through ``function_function_rounds.measure``): Init Duration and
    the warm single-row Duration, with the size of what each needs at run time.
 
 Needs the bench venv of docs/benchmarks.md (the boosters and the peers; never the project's test
@@ -45,6 +45,7 @@ import bench_coldstart as coldstart  # noqa: E402
 import bench_zoo as zoo  # noqa: E402
 import booster_peers as peers  # noqa: E402
 import booster_probes as probes  # noqa: E402
+import function_rounds  # noqa: E402
 import zoo_models  # noqa: E402
 
 SCHEMA = "lambdapack.bench.boosters/1"
@@ -106,11 +107,12 @@ def _spec(fitted: probes.Fitted) -> zoo_models.ZooModel:
                                init_budget_ms=zoo_models.BOOSTER_INIT_BUDGET_MS)
 
 
-def build(fitted: probes.Fitted, work: Path, layers: zoo.Layers) -> tuple[zoo.Built, dict[str, Any]]:
+def build(fitted: probes.Fitted, work: Path,
+          layers: function_rounds.Layers) -> tuple[function_rounds.Built, dict[str, Any]]:
     """lambdapack's functions and each peer's; the probe-row comparison; what each needs at run time."""
     from lambdapack.emulator.session import LocalFunctionSpec
 
-    built = zoo.build_model(_spec(fitted), work, layers)
+    built = function_rounds.build_model(_spec(fitted), work, layers)
     facts: dict[str, Any] = {"label": fitted.label, "library": fitted.library, "task": fitted.task,
                              "serving": built.facts["serving"], "reason": built.facts["reason"],
                              "claim": built.facts["claim"], "event": fitted.event()}
@@ -269,7 +271,7 @@ def library_versions() -> dict[str, str]:
 
 
 def collect(keys: Sequence[str], rounds: int, warm_calls: int, command: str) -> dict[str, Any]:
-    zoo.require(REQUIRED, "bench_boosters")
+    function_rounds.require(REQUIRED, "bench_boosters")
     started = time.time()
     from lambdapack import __version__
     from lambdapack.archive import ZipEntry, write_zip
@@ -278,23 +280,25 @@ def collect(keys: Sequence[str], rounds: int, warm_calls: int, command: str) -> 
     with tempfile.TemporaryDirectory(prefix="bench-boosters-") as tmp:
         work = Path(tmp)
         write_zip(work / "empty.zip", [ZipEntry("lambda_function.py", coldstart.EMPTY_HANDLER.encode())])
-        layers = zoo.Layers(work)
+        layers = function_rounds.Layers(work)
         built, facts = [], {}
         for key in keys:
             log(f"{key}: fit {probes.N_TREES} trees")
             fitted = probes.MODELS[key]()
             one, facts[key] = build(fitted, work, layers)
-            built.append(zoo.first_answers(one))
+            built.append(function_rounds.first_answers(one))
         with prepare(built[0].specs["empty"]) as prepared:
             function_python = prepared.python_full_version
         load_before = [round(x, 2) for x in os.getloadavg()]
         date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         log(f"{rounds} rounds; load {coldstart.load_text(load_before)}")
-        samples, load_during = zoo.measure(built, rounds, warm_calls, on_round=lambda i: log(f"round {i + 1} done"))
+        samples, load_during = function_rounds.measure(built, rounds, warm_calls,
+                                                       on_round=lambda i: log(f"round {i + 1} done"))
         load_after = [round(x, 2) for x in os.getloadavg()]
     models = {}
     for b in built:
-        figures = zoo.model_figures(samples[b.spec.key], {"init_budget_ms": zoo_models.BOOSTER_INIT_BUDGET_MS})
+        budget = {"init_budget_ms": zoo_models.BOOSTER_INIT_BUDGET_MS}
+        figures = function_rounds.model_figures(samples[b.spec.key], budget)
         models[b.spec.key] = {**facts[b.spec.key], "answers": b.facts.get("answers"), "failed": b.facts.get("failed"),
                               **{k: v for k, v in figures.items() if k in ("paths", "minus_empty")}}
     return {"schema": SCHEMA, "date": date, "seconds": round(time.time() - started), "command": command,
@@ -343,7 +347,7 @@ def main(argv: Sequence[str] | None = None,
         rounds = args.rounds or (2 if args.quick else DEFAULT_ROUNDS)
         try:
             result = collector(keys, rounds, args.warm_calls, " ".join(["python bench/bench_boosters.py", *shown]))
-        except zoo.MissingLibraries as exc:
+        except function_rounds.MissingLibraries as exc:
             raise SystemExit(f"error: {exc}") from None
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from bench_support import load_bench
 coldstart = load_bench("bench_coldstart")
 zoo = load_bench("bench_zoo")
 zoo_models = load_bench("zoo_models")
+rounds = load_bench("function_rounds")
 
 
 def _samples(init: list[float], warm: float, memory: int = 17) -> list:
@@ -30,7 +31,7 @@ def _model(key: str, serving: str, init: dict[str, list[float]], warm: dict[str,
              "predictor_bytes": 56_000 if serving == "predictor" else None, "model_bytes": 80_000,
              "layer": "layer-1"}
     samples = {path: _samples(values, warm[path]) for path, values in init.items()}
-    return {**facts, **zoo.model_figures(samples, facts)}
+    return {**facts, **rounds.model_figures(samples, facts)}
 
 
 def _result(models: dict) -> dict:
@@ -41,7 +42,7 @@ def _result(models: dict) -> dict:
             "lambdapack": "0.1.0", "git": "abc1234", "rounds": 3, "warm_calls": 20,
             "layers": {"layer-1": {"packages": {"scikit-learn": "1.9.1", "numpy": "2.4.6"}, "zip_bytes": 61_600_000,
                                    "unzipped_bytes": 185_300_000}},
-            "models": models, "goals": zoo.tally(models)}
+            "models": models, "goals": rounds.tally(models)}
 
 
 FAST = _model("forest", "predictor",
@@ -62,7 +63,7 @@ def test_the_predictor_is_judged_by_its_paired_difference_with_the_empty_handler
     # +100 ms over a +50 ms budget, 1.4 ms over the 1 ms budget
     assert SLOW["goals"]["init"]["met"] is False and SLOW["goals"]["warm"]["met"] is False
     assert "goals" not in UNCOVERED and "minus_empty" not in UNCOVERED
-    assert zoo.tally({"f": FAST, "s": SLOW, "k": UNCOVERED}) == {"init": {"met": 1, "of": 2},
+    assert rounds.tally({"f": FAST, "s": SLOW, "k": UNCOVERED}) == {"init": {"met": 1, "of": 2},
                                                                  "warm": {"met": 1, "of": 2}}
 
 
@@ -133,10 +134,10 @@ def test_a_fit_gives_the_estimator_its_inputs_and_a_request() -> None:
 
 
 def test_a_missing_library_stops_the_bench_with_its_name() -> None:
-    with pytest.raises(zoo.MissingLibraries, match=r"bench_zoo needs no_such_library_here in this Python .*"
+    with pytest.raises(rounds.MissingLibraries, match=r"bench_zoo needs no_such_library_here in this Python .*"
                        r"requirements-models"):
-        zoo.require(["json", "no_such_library_here"], "bench_zoo")
-    zoo.require(["json"], "bench_zoo")  # all there: no complaint
+        rounds.require(["json", "no_such_library_here"], "bench_zoo")
+    rounds.require(["json"], "bench_zoo")  # all there: no complaint
 
 
 def test_rounds_interleave_fresh_runtimes_in_the_real_emulator(tmp_path: Path) -> None:
@@ -153,23 +154,23 @@ def test_rounds_interleave_fresh_runtimes_in_the_real_emulator(tmp_path: Path) -
     specs = {"empty": LocalFunctionSpec(tmp_path / "empty.zip", runtime="python3.12"),
              "predictor": LocalFunctionSpec(tmp_path / "function.zip", runtime="python3.12")}
     spec = zoo_models.MODELS[1]
-    built = zoo.first_answers(zoo.Built(spec, json.dumps({"sl": 6.9, "sw": 3.1, "pl": 5.1, "pw": 2.3}).encode(),
+    built = rounds.first_answers(rounds.Built(spec, json.dumps({"sl": 6.9, "sw": 3.1, "pl": 5.1, "pw": 2.3}).encode(),
                                         {"serving": "predictor", "init_budget_ms": 30.0}, specs,
                                         ("empty", "predictor")))
     assert built.expected["predictor"] == {"statusCode": 200, "body": "virginica"}
-    samples, load = zoo.measure([built], rounds=2, warm_calls=2)
+    samples, load = rounds.measure([built], rounds=2, warm_calls=2)
     assert len(load) == 2 and [len(samples[spec.key][p]) for p in ("empty", "predictor")] == [2, 2]
-    figures = zoo.model_figures(samples[spec.key], built.facts)
+    figures = rounds.model_figures(samples[spec.key], built.facts)
     assert figures["paths"]["predictor"]["init_ms"]["p50"] > 0
     assert set(figures["goals"]) == {"init", "warm"} and "predictor_vs_joblib" not in figures
 
 
 def test_a_refused_request_or_a_failed_build_is_shown_not_timed() -> None:
-    assert zoo.refusal({"statusCode": 400, "body": '{"error": "invalid_value", "detail": "city must be a number"}'}) \
-        == 'answered 400: {"error": "invalid_value", "detail": "city must be a number"}'
-    assert zoo.refusal({"statusCode": 200, "body": "1"}) is None and zoo.refusal({"sl": 6.9}) is None
+    body = '{"error": "invalid_value", "detail": "city must be a number"}'
+    assert rounds.refusal({"statusCode": 400, "body": body}) == f"answered 400: {body}"
+    assert rounds.refusal({"statusCode": 200, "body": "1"}) is None and rounds.refusal({"sl": 6.9}) is None
     spec = zoo_models.MODELS[0]
-    broken = zoo.failed_model(spec, "lambdapack model import failed: no such file")
+    broken = rounds.failed_model(spec, "lambdapack model import failed: no such file")
     refused = {**UNCOVERED, "failed": {"joblib": "answered 400: city must be a number"}, "paths": {}}
     text = zoo.render_markdown(_result({"tree": broken, "lgbm": refused}))
     assert f"| {spec.label} ({spec.data}) | tree | **failed** | lambdapack model import failed: no such file | – | – " \
