@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import sys
 import textwrap
 import time
@@ -148,9 +149,12 @@ def inputs_json(facts: ModelFacts) -> bytes:
                        for i, n in enumerate(facts.names)]).encode()
 
 
-def _refusal(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".strip().splitlines()
-    return " ".join(line.strip() for line in text[:3])[:300]
+def refusal_text(exc: BaseException) -> str:
+    """The converter's error as a user reads it, without a C++ log prefix or the failed check's condition."""
+    text = " ".join(line.strip() for line in str(exc).strip().splitlines()[:3])
+    text = re.sub(r"\[\d\d:\d\d:\d\d\] \S+:\d+: ", "", text)
+    text = re.sub(r"Check failed: [^:]*: ", "", text)
+    return f"{type(exc).__name__}: {text}"[:300]
 
 
 # ---------------------------------------------------------------------------- m2cgen
@@ -200,7 +204,7 @@ def m2cgen_peer(model: Any, facts: ModelFacts) -> Peer:
         finally:
             sys.setrecursionlimit(limit)
     except Exception as exc:  # noqa: BLE001 - any converter failure is the peer's answer, reported as such
-        return Peer("m2cgen", error=_refusal(exc), note=note)
+        return Peer("m2cgen", error=refusal_text(exc), note=note)
     namespace: dict[str, Any] = {}
     exec(compile(code, "m2cgen_model.py", "exec"), namespace)  # the peer's own generated code
     score = namespace["score"]
@@ -232,7 +236,7 @@ def tl2cgen_peer(model: Any, facts: ModelFacts, work: Path) -> Peer:
                            params={"parallel_comp": os.cpu_count() or 1}, verbose=False)
         predictor = tl2cgen.Predictor(str(library))
     except Exception as exc:  # noqa: BLE001 - any converter failure is the peer's answer, reported as such
-        return Peer("tl2cgen", error=_refusal(exc))
+        return Peer("tl2cgen", error=refusal_text(exc))
     dtype = "float32" if predictor.threshold_type == "float32" else "float64"
 
     def evaluate(X: Any) -> tuple[None, Any]:
@@ -274,7 +278,7 @@ def onnx_peer(model: Any, facts: ModelFacts) -> Peer:
         data = converted.SerializeToString()
         session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - any converter failure is the peer's answer, reported as such
-        return Peer("onnxruntime", error=_refusal(exc), note=note)
+        return Peer("onnxruntime", error=refusal_text(exc), note=note)
 
     def evaluate(X: Any) -> tuple[Any, Any]:
         outputs = session.run(None, {"input": np.asarray(X, dtype=np.float32)})

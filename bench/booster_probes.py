@@ -176,8 +176,9 @@ def split_thresholds(fitted: Fitted) -> list[tuple[int, float]]:
     import numpy as np
 
     index = {name: i for i, name in enumerate(fitted.names)}
-    # a booster fitted on an array names its features f0, f1, …
-    index.update({f"f{i}": i for i in range(len(fitted.names))} if fitted.library == "xgboost" else {})
+    # a booster fitted on an array names its features itself: f0, f1, … (XGBoost), Column_0, … (LightGBM)
+    default = "f{}" if fitted.library == "xgboost" else "Column_{}"
+    index.update({default.format(i): i for i in range(len(fitted.names))})
     if fitted.library == "xgboost":
         frame = fitted.model.get_booster().trees_to_dataframe()
         frame = frame[(frame["Feature"] != "Leaf") & frame["Split"].notna()]

@@ -96,6 +96,16 @@ def test_rows_in_lambdapacks_inputs_space_and_the_request_event() -> None:
     assert event == {"a": 1.5, "b": None, "c": 0.0, "d": "z"}
 
 
+def test_a_converters_refusal_reads_as_its_message() -> None:
+    error = RuntimeError("[04:11:53] /project/src/model_loader/delegated_handler.cc:810: Check failed: "
+                         "output.enc.empty() && output.sorted_idx.empty(): Treelite does not yet support XGBoost "
+                         "models with categorical splits.")
+    assert peers.refusal_text(error) == "RuntimeError: Treelite does not yet support XGBoost models with " \
+                                        "categorical splits."
+    assert peers.refusal_text(AssertionError("Unexpected comparison op")) == \
+        "AssertionError: Unexpected comparison op"
+
+
 def test_xgboosts_base_score_is_read_as_m2cgen_needs_it() -> None:
     assert peers.parse_base_score("[6.274165E-1]") == pytest.approx(0.6274165)
     assert peers.parse_base_score("5E-1") == 0.5
