@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from lambdapack.function.package import FunctionPackageReport
 
 
+SHOWN_INPUTS = 8  # more inputs than this: the first ones, and where to see the rest
+
+
 def _render(report: FunctionPackageReport, console: Console) -> None:
     say = partial(console.print, soft_wrap=True)  # one line per fact, never wrapped
     say(f"[bold green]packaged[/] {report.path} ({human_bytes(report.bytes)}, sha256 {report.sha256[:12]}…)")
@@ -35,8 +38,11 @@ def _render(report: FunctionPackageReport, console: Console) -> None:
     if report.inputs:
         source = "read from the model (model.json types no input)" if report.inputs_read_from_model else "model.json"
         say(f"  inputs    {len(report.inputs)}, typed by {source}:")
-        for line in report.inputs:
+        shown = report.inputs if len(report.inputs) <= SHOWN_INPUTS else report.inputs[: SHOWN_INPUTS - 1]
+        for line in shown:
             say(f"            {line}")
+        if len(shown) < len(report.inputs):
+            say(f"            … {len(report.inputs) - len(shown)} more (`lambdapack model show` lists them all)")
     predictor = report.predictor
     if predictor.serving == "predictor":
         say(f"  serving   stdlib predictor ({human_bytes(predictor.bytes or 0)}, no layer needed): {predictor.reason}")

@@ -127,9 +127,13 @@ class StopSignals:
         for sig, previous in self._previous.items():
             signal.signal(sig, previous)  # type: ignore[arg-type]
 
+    def serving(self) -> None:
+        """From now on a signal asks to stop instead of interrupting: the runtimes are up."""
+        self._serving = True
+
     def wait(self) -> int:
         """Block until SIGINT or SIGTERM arrives (or has arrived); the signal's number."""
-        self._serving = True
+        self.serving()
         while not self._received:
             time.sleep(self._poll_s)
         return self._received[0]

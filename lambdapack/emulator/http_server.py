@@ -1,10 +1,13 @@
-"""The HTTP/1.1 side of ``serve``: read a request, hand it to the gateway's pool, write the answer.
+"""The HTTP/1.1 side of ``serve``: read a request, hand it to the front's pool, write the answer.
 
 One thread per connection (keep-alive, TCP_NODELAY). The front itself answers, with API
 Gateway's JSON ``{"message": ...}`` shape and never http.server's HTML pages: a body declared
 as text that is not UTF-8 (400), a body over the invoke limit (413), too many or too long
 header lines (431), and a client that stops sending mid-request (408, after the gateway's
 ``read_timeout`` seconds: a stalled client must not hold a connection thread forever).
+
+What answering needs of the running front is :class:`Front`; :class:`~.gateway.Gateway` is the
+one ``serve`` runs.
 """
 
 from __future__ import annotations
@@ -13,16 +16,26 @@ import json
 import socket
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from lambdapack.emulator.http_events import HttpRequest, NotUtf8Error, event_for
 from lambdapack.emulator.http_responses import HttpResponse, gateway_error, proxy_response
 from lambdapack.errors import LambdapackError
 
 if TYPE_CHECKING:
-    from lambdapack.emulator.gateway import Gateway
+    from lambdapack.emulator.pool import FunctionPool
 
 MAX_REQUEST_BYTES = 6 * 1024 * 1024  # the Lambda invoke limit is the tighter one
+
+
+class Front(Protocol):
+    """What the handler asks of the front it serves: the event shape, the read deadline, the runtimes, the log."""
+
+    payload_version: str  # the event a request becomes (http_events.PAYLOAD_VERSIONS)
+    read_timeout: float  # seconds a request's headers and body may take to arrive
+    pool: FunctionPool  # the warm runtimes that answer
+
+    def log(self, line: str) -> None: ...
 
 
 class GatewayHandler(BaseHTTPRequestHandler):
@@ -165,7 +178,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
 class GatewayServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = False  # a port in use must be an error, not a silent second listener
-    gateway: Gateway
+    gateway: Front
 
     def handle_error(self, request: object, client_address: object) -> None:
         import sys

@@ -21,28 +21,26 @@ offender; :func:`check_layer_zip` runs them all and returns a :class:`CheckRepor
 - ``model`` (with ``--model DIR``): the model's library versions are the layer's.
 
 A failed check carries the hint for its own kind of failure (:mod:`lambdapack.layer.check_hints`).
-The checks share one scan and one linkage of the unpacked layer, which is why they are one
-module of some 500 lines.
+The checks that read the zip itself (archive, layout, size) and the model check are here;
+``elf``, ``libs`` and ``abi``, which share one scan and one linkage of the unpacked layer, are
+:mod:`lambdapack.layer.check_binaries`; ``import`` is :mod:`lambdapack.layer.check_imports`; the
+:class:`Check` they all return is :mod:`lambdapack.layer.check_verdict`'s.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import subprocess
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lambdapack.archive import open_zip, safe_extract, scratch_dir, unzipped_size, validate_members
 from lambdapack.errors import ArchiveError, LayerError, ModelError
-from lambdapack.interpreters import find_python, install_hint, interpreter_version
 from lambdapack.layer import check_hints as hints
-from lambdapack.layer.elf import ElfInfo, demangle, read_elf, symbols_by_version, undefined_symbols
-from lambdapack.layer.loader import LAYER_LIBRARY_DIR, LAYER_MOUNT, SYSTEM, Linkage, link_layer
-from lambdapack.layer.policy import ManylinuxPolicy, is_loader, policy_for
+from lambdapack.layer.check_binaries import check_binaries, scan_elf
+from lambdapack.layer.check_imports import check_imports, top_level_modules
+from lambdapack.layer.check_verdict import FAIL, MAX_OFFENDERS, PASS, SKIP, WARN, Check, counted
+from lambdapack.layer.loader import LAYER_LIBRARY_DIR, LAYER_MOUNT
 from lambdapack.layer.record import RECORD_NAME, read_record_lenient
 from lambdapack.model import version_rule
 from lambdapack.model.manifest import load_versions
@@ -54,23 +52,13 @@ from lambdapack.targets import (
     UNZIPPED_LIMIT,
     Target,
     arch_for_machine,
-    host_machine,
     machine_for,
     site_packages_pythons,
 )
 
-PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
-_MAX_OFFENDERS = 50
-_NUMBERED_VERSION = re.compile(r"^\d+(?:\.\d+)*$")
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: str
-    detail: str
-    offenders: tuple[str, ...] = ()
-    hint: str = ""  # what to do about this check's failure (check_hints); empty unless it failed
+# what callers take from here: the checks' verdicts and statuses, and the layer's importable names
+__all__ = ["FAIL", "PASS", "SKIP", "WARN", "Check", "CheckReport", "check_layer_zip", "check_model", "check_sizes",
+           "check_tree", "require_ok", "resolve_target", "top_level_modules"]
 
 
 @dataclass(frozen=True)
@@ -138,14 +126,14 @@ def check_layout(names: list[str], target: Target) -> Check:
                      tuple(other_site), hints.layout_other_python_hint(target))
     if not in_site and not flat:
         return Check("layout", FAIL, "nothing under python/: Lambda will not put any of it on sys.path",
-                     tuple(outside[:_MAX_OFFENDERS]), hints.layout_empty_hint())
+                     tuple(outside[:MAX_OFFENDERS]), hints.layout_empty_hint())
     where = wanted.rstrip("/") if in_site else "python/"
     if libraries:
-        where += f"; {_count(len(libraries), 'library', 'libraries')} in {LAYER_LIBRARY_DIR}/ " \
+        where += f"; {counted(len(libraries), 'library', 'libraries')} in {LAYER_LIBRARY_DIR}/ " \
                  f"({LAYER_MOUNT}/{LAYER_LIBRARY_DIR}, on the runtime's LD_LIBRARY_PATH)"
     if outside:
         return Check("layout", WARN, f"importable code in {where}; {len(outside)} files outside python/ "
-                     f"and {LAYER_LIBRARY_DIR}/ are neither importable nor loadable", tuple(outside[:_MAX_OFFENDERS]))
+                     f"and {LAYER_LIBRARY_DIR}/ are neither importable nor loadable", tuple(outside[:MAX_OFFENDERS]))
     return Check("layout", PASS, f"importable code in {where}")
 
 
@@ -157,269 +145,6 @@ def check_sizes(zip_bytes: int, unzipped: int) -> Check:
         return Check("size", WARN, f"{zip_bytes:,} bytes zipped: over the {DIRECT_UPLOAD_LIMIT:,}-byte direct "
                      f"upload limit (deploy goes through S3); {unzipped:,} bytes unzipped")
     return Check("size", PASS, f"{zip_bytes:,} bytes zipped, {unzipped:,} unzipped: within both limits")
-
-
-def scan_elf(root: Path) -> dict[Path, ElfInfo]:
-    """Every regular ELF file under ``root`` (links are followed where the loader follows them)."""
-    infos: dict[Path, ElfInfo] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            if path.is_symlink():
-                continue
-            info = read_elf(path)
-            if info is not None:
-                infos[path] = info
-    return infos
-
-
-def _runtime_label(target: Target, policy: ManylinuxPolicy) -> str:
-    return f"{target.runtime or 'python' + target.python_version} ({policy.name})"
-
-
-def _is_system(policy: ManylinuxPolicy) -> Callable[[str], bool]:
-    return lambda name: is_loader(name) or name in policy.lib_whitelist
-
-
-def _version_offenders(obj: Path, info: ElfInfo, root: Path, linkage: Linkage, infos: dict[Path, ElfInfo],
-                       policy: ManylinuxPolicy, label: str) -> list[str]:
-    rel = obj.relative_to(root).as_posix()
-    out = []
-    users: dict[str, tuple[str, ...]] | None = None  # read only for a file that offends
-    for need in info.version_needs:
-        where = linkage.resolved.get((obj, need.library))
-        if where is not None and where != SYSTEM:  # a library the layer ships answers for its versions
-            defs = infos[where].version_defs if where in infos else (read_elf(where) or info).version_defs
-            if defs and need.version not in defs:
-                out.append(f"{rel}: needs {need.version} of {need.library}, which the layer's "
-                           f"{where.relative_to(root).as_posix()} does not define")
-            continue
-        if where is None and not is_loader(need.library) and need.library not in policy.lib_whitelist:
-            continue  # a missing library: the libs check names it
-        if policy.allows(need.version):
-            continue
-        newest = policy.newest(need.family)
-        has = f"has up to {newest}" if newest else f"has no versioned {need.family} symbols"
-        if newest and not _NUMBERED_VERSION.match(need.version.partition("_")[2]):
-            has = f"offers no {need.version} (up to {newest})"
-        if users is None:
-            users = symbols_by_version(obj, {n.version for n in info.version_needs if not policy.allows(n.version)})
-        out.append(f"{rel}: needs {need.version} ({need.library}{_used_by(users.get(need.version, ()))}); "
-                   f"{label} {has}")
-    return out
-
-
-def _used_by(symbols: tuple[str, ...], shown: int = 3) -> str:
-    if not symbols:
-        return ""
-    names = demangle(list(symbols[:shown]))
-    more = f" and {len(symbols) - shown} more" if len(symbols) > shown else ""
-    return " for " + ", ".join(names) + more
-
-
-def _blacklist_offenders(obj: Path, info: ElfInfo, root: Path, linkage: Linkage,
-                         policy: ManylinuxPolicy) -> list[str]:
-    out = []
-    for library, forbidden in policy.blacklist.items():
-        if library in info.needed and linkage.resolved.get((obj, library)) == SYSTEM:
-            for symbol in sorted(undefined_symbols(obj) & forbidden):
-                out.append(f"{obj.relative_to(root).as_posix()}: uses {symbol} of the system {library}, an internal "
-                           f"symbol no manylinux wheel may rely on")
-    return out
-
-
-def _newest_needed(infos: dict[Path, ElfInfo], policy: ManylinuxPolicy) -> str:
-    newest: dict[str, str] = {}
-    for info in infos.values():
-        for need in info.version_needs:
-            if not policy.limits(need.family) or not _NUMBERED_VERSION.match(need.version.partition("_")[2]):
-                continue
-            current = newest.get(need.family)
-            if current is None or _version_tuple(need.version) > _version_tuple(current):
-                newest[need.family] = need.version
-    return ", ".join(newest[f] for f in sorted(newest)) or "none"
-
-
-def _count(n: int, singular: str, plural: str | None = None) -> str:
-    return f"{n} {singular if n == 1 else plural or singular + 's'}"
-
-
-def _version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in version.partition("_")[2].split("."))
-
-
-def check_elf(root: Path, target: Target, infos: dict[Path, ElfInfo], linkage: Linkage) -> Check:
-    """Machine, and every symbol version each binary needs of the system, against the runtime's policy."""
-    policy = policy_for(target.glibc, target.machine)
-    label = _runtime_label(target, policy)
-    wrong_machine = [f"{p.relative_to(root).as_posix()} ({i.machine})" for p, i in infos.items()
-                     if i.machine != target.machine]
-    too_new: list[str] = []
-    forbidden: list[str] = []
-    for obj, info in infos.items():
-        if info.machine != target.machine:
-            continue
-        too_new.extend(_version_offenders(obj, info, root, linkage, infos, policy, label))
-        forbidden.extend(_blacklist_offenders(obj, info, root, linkage, policy))
-    if wrong_machine or too_new or forbidden:
-        parts = []
-        if wrong_machine:
-            parts.append(f"{len(wrong_machine)} not built for {target.machine}")
-        if too_new:
-            parts.append(f"{_count(len(too_new), 'symbol version')} newer than {label} has")
-        if forbidden:
-            parts.append(f"{_count(len(forbidden), 'use')} of symbols {policy.name} forbids")
-        return Check("elf", FAIL, f"{len(infos)} ELF files: " + ", ".join(parts),
-                     tuple((wrong_machine + too_new + forbidden)[:_MAX_OFFENDERS]),
-                     hints.elf_hint(target, wrong_machine=bool(wrong_machine), too_new=bool(too_new)))
-    return Check("elf", PASS, f"{len(infos)} ELF files, all {target.machine}; every symbol version within "
-                 f"{policy.name} (newest needed: {_newest_needed(infos, policy)})")
-
-
-def check_libraries(root: Path, target: Target, infos: dict[Path, ElfInfo], linkage: Linkage) -> Check:
-    """Every DT_NEEDED library: one the runtime has (the policy's whitelist) or one the layer ships."""
-    policy = policy_for(target.glibc, target.machine)
-    if infos and not any(info.machine == target.machine for info in infos.values()):
-        return Check("libs", SKIP, f"not run: no ELF file here is built for {target.machine} (the elf check "
-                     "names them)")
-    missing = []
-    names = []
-    for (obj, name), gap in sorted(linkage.missing.items(), key=lambda item: (item[0][0].as_posix(), item[0][1])):
-        if infos.get(obj) is not None and infos[obj].machine != target.machine:
-            continue  # the elf check already failed it
-        searched = ", ".join(gap.searched) if gap.searched else "nowhere in the layer"
-        names.append(name)
-        missing.append(f"{obj.relative_to(root).as_posix()}: links {name}, which is neither a system library "
-                       f"{policy.name} allows nor found in the layer (searched: {searched})")
-    shipped = sum(1 for where in linkage.resolved.values() if where != SYSTEM)
-    if missing:
-        return Check("libs", FAIL, f"{_count(len(missing), 'needed library', 'needed libraries')} the runtime "
-                     "lacks and the layer does not ship",
-                     tuple(missing[:_MAX_OFFENDERS]), hints.libs_hint(target, names))
-    return Check("libs", PASS, f"every needed library found: {shipped} links into the layer, the rest in "
-                 f"{policy.name}'s system libraries")
-
-
-_EXTENSION_SUFFIX = re.compile(r"\.cpython-(?P<version>\d)(?P<minor>\d+)(?P<flags>[a-z]*)-(?P<platform>[^.]+)\.so$")
-
-
-def check_abi(root: Path, target: Target, infos: dict[Path, ElfInfo]) -> Check:
-    """Extension modules named for the runtime's CPython (``.cpython-312-x86_64-linux-gnu.so``, abi3 or bare)."""
-    wanted = f".cpython-{target.python[0]}{target.python[1]}-{target.machine}-linux-gnu.so"
-    label = target.runtime or f"python{target.python_version}"
-    offenders = []
-    count = 0
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            match = _EXTENSION_SUFFIX.search(name)
-            if match is None and not name.endswith(".abi3.so"):
-                continue
-            count += 1
-            rel = path.relative_to(root).as_posix()
-            if match is not None and not name.endswith(wanted):
-                built = f"CPython {match['version']}.{match['minor']}{match['flags']} on {match['platform']}"
-                offenders.append(f"{rel}: built for {built}; {label} imports only *{wanted}, *.abi3.so or *.so")
-            elif path not in infos and not path.is_symlink():
-                offenders.append(f"{rel}: not an ELF shared object, so {label} cannot load it")
-    if offenders:
-        return Check("abi", FAIL, f"{len(offenders)} of {count} extension modules cannot load under {label}",
-                     tuple(offenders[:_MAX_OFFENDERS]), hints.abi_hint(target))
-    return Check("abi", PASS, f"{count} extension modules, all for CPython {target.python_version} "
-                 f"({wanted.lstrip('.')} or abi3)")
-
-
-def check_binaries(root: Path, target: Target, infos: dict[Path, ElfInfo]) -> list[Check]:
-    """The elf, libs and abi checks, sharing one scan and one linkage of the layer."""
-    policy = policy_for(target.glibc, target.machine)
-    linkage = link_layer(root, {p: i for p, i in infos.items() if i.machine == target.machine}, target.machine,
-                         _is_system(policy))
-    return [check_elf(root, target, infos, linkage), check_libraries(root, target, infos, linkage),
-            check_abi(root, target, infos)]
-
-
-def top_level_modules(root: Path, target: Target) -> list[str]:
-    """Every importable top-level name in the layer's import roots (what Lambda puts on sys.path)."""
-    names: set[str] = set()
-    for base in (root / target.site_packages, root / "python"):
-        if not base.is_dir():
-            continue
-        for entry in base.iterdir():
-            name = entry.name
-            if entry.is_dir():
-                if name.isidentifier() and name != "__pycache__" and (
-                        (entry / "__init__.py").exists() or (entry / "__init__.pyc").exists()):
-                    names.add(name)
-            elif name.endswith(".py") and name[:-3].isidentifier():
-                names.add(name[:-3])
-            elif name.endswith(".so") and name.split(".")[0].isidentifier():
-                names.add(name.split(".")[0])
-    return sorted(names)
-
-
-_IMPORT_SCRIPT = r"""
-import importlib, json, sys
-sys.path[:0] = json.loads(sys.argv[1])
-results = {}
-for name in json.loads(sys.argv[2]):
-    try:
-        importlib.import_module(name)
-        results[name] = None
-    except BaseException as exc:
-        results[name] = (type(exc).__name__ + ": " + str(exc)).splitlines()[0][:300]
-sys.stdout.write("\n" + json.dumps(results) + "\n")
-"""
-
-
-def check_imports(root: Path, target: Target, python: str | None) -> Check:
-    if host_machine() != target.machine:
-        return Check("import", SKIP, f"not run: {target.machine} code cannot run on this {host_machine()} "
-                     "machine (the elf check still verified every binary)")
-    interpreter = find_python(target.python, python)
-    if interpreter is None:
-        wanted = f"python{target.python_version}"
-        if python:
-            return Check("import", SKIP, f"not run: --python {python} is not CPython {target.python_version} "
-                         "(pass the path of one)")
-        return Check("import", SKIP, f"not run: no {wanted} found; {install_hint(target.python)}")
-    root = root.resolve()  # the test runs in an empty temporary directory
-    modules = top_level_modules(root, target)
-    if not modules:
-        return Check("import", SKIP, "not run: the layer has no top-level packages")
-    roots = [str(root / target.site_packages), str(root / "python")]
-    env = {"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"}
-    if (root / LAYER_LIBRARY_DIR).is_dir():
-        # /opt/lib is on Lambda's LD_LIBRARY_PATH after the system's directories, which lack what the layer
-        # ships there; first here, so a library this machine happens to have cannot stand in for the layer's
-        env["LD_LIBRARY_PATH"] = str(root / LAYER_LIBRARY_DIR)
-    version = interpreter_version(str(interpreter))
-    label = f"CPython {'.'.join(map(str, version[0]))}" if version else str(interpreter)
-    with scratch_dir("import") as cwd:
-        try:
-            # -B: the tree may be the one build-layer is zipping at the same time; nothing may appear in it
-            done = subprocess.run([str(interpreter), "-I", "-S", "-B", "-c", _IMPORT_SCRIPT, json.dumps(roots),
-                                   json.dumps(modules)], capture_output=True, text=True, cwd=cwd, timeout=600,
-                                  env={**env, "HOME": cwd},
-                                  check=False)
-        except subprocess.TimeoutExpired:
-            return Check("import", FAIL, f"importing the layer's packages with {label} took over 600 s",
-                         tuple(modules), hints.import_hint(target, crashed=False))
-    lines = done.stdout.strip().splitlines()
-    try:
-        results = json.loads(lines[-1]) if lines else None
-    except ValueError:
-        results = None
-    if done.returncode != 0 or not isinstance(results, dict):
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return Check("import", FAIL, f"the import test crashed under {label} (exit {done.returncode}): {tail}",
-                     tuple(modules), hints.import_hint(target, crashed=True))
-    failed = tuple(f"{name}: {err}" for name, err in sorted(results.items()) if err)
-    if failed:
-        return Check("import", FAIL, f"{len(failed)} of {len(modules)} top-level packages fail to import "
-                     f"under {label}", failed, hints.import_hint(target, crashed=False))
-    return Check("import", PASS, f"{label} imports all {len(modules)} top-level packages: {', '.join(modules)}")
 
 
 def check_model(record: dict | None, model_dir: Path, layer: Path | None = None) -> Check:

@@ -6,24 +6,27 @@ found (the system's, or one shipped beside it through ``RPATH``/``RUNPATH``), an
 version it asks of them (``.gnu.version_r``: ``GLIBCXX_3.4.30``, ``CXXABI_1.3.13`` ...) must be
 defined there. :func:`read_elf` collects all of it in one pass over the file.
 
-Two readers. :func:`read_elf` and :func:`loadable` run on every shared object of every build
-(the strip phase and check-layer), so they use a small reader of our own on :mod:`struct`:
-it reads the ELF header, the program and section headers, ``.dynamic``, ``.gnu.version_r`` and
+:func:`read_elf` and :func:`loadable` run on every shared object of every build (the strip
+phase and check-layer), so they use a small reader of our own on :mod:`struct`: it reads the
+ELF header, the program and section headers, ``.dynamic``, ``.gnu.version_r`` and
 ``.gnu.version_d`` with a few bounded reads of one open file, where pyelftools' ``construct``
 parsing cost seconds per build. Every offset and count is checked against the file and
 capped, so a truncated or hostile file reads as "not ELF" (None, False), never an exception,
-a huge allocation or an endless walk. :func:`symbols_by_version` and
-:func:`undefined_symbols` walk ``.dynsym``, only for the few offending files, and stay on
-pyelftools (imported when they are called).
+a huge allocation or an endless walk.
+
+That reader is the one concern of this module and why it runs to some 500 lines: every table
+it walks (program and section headers, ``.dynamic``, both version tables, found through the
+sections or, in a file without section headers, through ``PT_DYNAMIC`` and the ``PT_LOAD``
+addresses) has bounds of its own to check, and the checks only make sense read together. The
+symbols behind an offending version (``.dynsym``, walked for the few files check-layer flags)
+are :mod:`lambdapack.layer.elf_symbols`'s, on pyelftools.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import struct
-import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -468,79 +471,6 @@ def read_elf(path: Path) -> ElfInfo | None:
         soname=tags["DT_SONAME"][0] if tags["DT_SONAME"] else None,
         version_needs=tuple(dict.fromkeys(needs)), version_defs=frozenset(defs), glibc_full=newest_full,
     )
-
-
-def symbols_by_version(path: Path, versions: set[str]) -> dict[str, tuple[str, ...]]:
-    """The imported symbols of ``path`` bound to each of ``versions`` (``GLIBCXX_3.4.30`` -> the functions).
-
-    Only for offenders: it walks ``.dynsym`` and ``.gnu.version``, which :func:`read_elf` avoids.
-    """
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
-    from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
-    from elftools.elf.sections import SymbolTableSection
-
-    found: dict[str, list[str]] = {}
-    try:
-        with open(path, "rb") as fh:
-            elf = ELFFile(fh)
-            names: dict[int, str] = {}
-            versym = None
-            for section in elf.iter_sections():
-                if isinstance(section, GNUVerNeedSection):
-                    for _needed, aux_iter in section.iter_versions():
-                        names.update({aux["vna_other"]: aux.name for aux in aux_iter})
-                elif isinstance(section, GNUVerSymSection):
-                    versym = section
-            table = elf.get_section_by_name(".dynsym")
-            if versym is None or not isinstance(table, SymbolTableSection):
-                return {}
-            for index, symbol in enumerate(table.iter_symbols()):
-                if not symbol.name or symbol["st_shndx"] != "SHN_UNDEF":
-                    continue
-                ndx = versym.get_symbol(index)["ndx"]
-                version = names.get(ndx & 0x7FFF) if isinstance(ndx, int) else None  # bit 15: hidden
-                if version in versions:
-                    found.setdefault(version, []).append(symbol.name)
-    except (ELFError, OSError, ValueError, KeyError, AttributeError):
-        return {}
-    return {version: tuple(sorted(symbols)) for version, symbols in found.items()}
-
-
-def demangle(symbols: list[str]) -> list[str]:
-    """C++ symbol names as a reader knows them (``std::condition_variable::wait(...)``), via binutils' c++filt."""
-    tool = shutil.which("c++filt")
-    if tool is None or not symbols:
-        return symbols
-    try:
-        done = subprocess.run([tool], input="\n".join(symbols), capture_output=True, text=True, timeout=30,
-                              check=True)
-    except (OSError, subprocess.SubprocessError):
-        return symbols
-    lines = done.stdout.splitlines()
-    return lines if len(lines) == len(symbols) else symbols
-
-
-def undefined_symbols(path: Path) -> frozenset[str]:
-    """The dynamic symbols ``path`` imports (undefined in its ``.dynsym``).
-
-    Kept apart from :func:`read_elf`: walking ``.dynsym`` of a large library is slow, and the
-    policy needs it only for the few libraries it blacklists symbols of (``libz.so.1``).
-    """
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
-    from elftools.elf.sections import SymbolTableSection
-
-    try:
-        with open(path, "rb") as fh:
-            elf = ELFFile(fh)
-            table = elf.get_section_by_name(".dynsym")
-            if not isinstance(table, SymbolTableSection):
-                return frozenset()
-            return frozenset(sym.name for sym in table.iter_symbols()
-                             if sym.name and sym["st_shndx"] == "SHN_UNDEF")
-    except (ELFError, OSError, ValueError, KeyError, AttributeError):
-        return frozenset()
 
 
 def iter_elf_files(root: Path) -> Iterator[Path]:

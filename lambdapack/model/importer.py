@@ -26,7 +26,7 @@ from lambdapack.errors import ModelError
 from lambdapack.model._child_train import library_versions
 from lambdapack.model.datasets import aliases_for
 from lambdapack.model.manifest import MANIFEST_FILE, MODEL_FILE, EstimatorInfo, Manifest, ModelFile
-from lambdapack.model.native import load_native
+from lambdapack.model.native import as_estimator, load_native
 from lambdapack.model.train import DEFAULT_OUT, publish, staging_model_dir, typed_features
 from lambdapack.predictor.inputs import describe_here
 
@@ -111,6 +111,15 @@ def check_estimator(model: Any, path: Path) -> str:
         return "regression"
     raise ModelError(f"{path} holds a {type(model).__name__}, neither a classifier nor a regressor",
                      hint="lambdapack serves classifiers and regressors")
+
+
+def native_task(model: Any, path: Path) -> str:
+    """The task of a library's native model as its runtime adapter reads it off the objective."""
+    task = getattr(model, "task", None) or ("classification" if hasattr(model, "classes_") else "regression")
+    if task not in ("classification", "regression"):
+        raise ModelError(f"{path} holds a {type(model).__name__} whose objective ({getattr(model, 'objective', '?')}) "
+                         "neither classifies nor regresses", hint="lambdapack serves classifiers and regressors")
+    return str(task)
 
 
 def public_class_path(cls: type) -> str:
@@ -208,8 +217,9 @@ def import_model(
     model_file = Path(model_file)
     given_classes = split_names(classes, "--classes")
     native = load_native(model_file) if model_file.is_file() else None
-    model = native if native is not None else load_estimator(model_file)
-    task = check_estimator(model, model_file)
+    # a native booster is asked through its adapter, as the handler will ask it; its task is its objective's
+    model = as_estimator(native) if native is not None else load_estimator(model_file)
+    task = native_task(model, model_file) if native is not None else check_estimator(model, model_file)
     feature_names = feature_names_for(model, split_names(features, "--features"))
     class_names = class_names_for(model, task, given_classes)
     schema = describe_here(model, list(feature_names), list(aliases_for(feature_names)))
@@ -232,12 +242,12 @@ def import_model(
                              hint="check free space and permissions") from None
         manifest = Manifest(
             task=task,
-            estimator=EstimatorInfo(public_class_path(type(model)), params),
+            estimator=EstimatorInfo(public_class_path(type(model if native is None else native)), params),
             dataset=None,
             features=typed,
             classes=class_names,
             metrics={},
-            versions=_versions_for(model, schema.get("input_frame")),
+            versions=_versions_for(model if native is None else native, schema.get("input_frame")),
             model=ModelFile(MODEL_FILE, staged_model.stat().st_size, sha256_file(staged_model)),
             input_frame=schema.get("input_frame"),
         )

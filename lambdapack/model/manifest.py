@@ -28,7 +28,7 @@ TASKS = ("classification", "regression")
 RECORDED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "threadpoolctl")
 
 
-INPUT_TYPES = ("number", "category")
+INPUT_TYPES = ("number", "category", "unused")  # unused: a column the model's column transformer drops
 UNKNOWN_POLICIES = ("error", "accept")
 # how the estimator takes rows: an array (None), or a pandas DataFrame named like the features
 INPUT_FRAMES = (None, "pandas", "pandas_categorical")
@@ -53,6 +53,8 @@ class Feature:
 
     def describe(self) -> str:
         """``number``, ``number or null``, ``category (3: a, b, c)``: the type as a person reads it."""
+        if self.type == "unused":
+            return "not used by the model (any value, or none)"
         if self.type == "category":
             shown = ", ".join(str(c) for c in self.categories[:6]) + (", …" if len(self.categories) > 6 else "")
             accepted = "; unknown accepted" if self.unknown == "accept" else ""

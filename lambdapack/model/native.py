@@ -13,8 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lambdapack.model import native_lightgbm, native_xgboost
+
 # (does this loader claim the file?, load it) in the order they are asked
-LOADERS: list[tuple[Callable[[Path], bool], Callable[[Path], Any]]] = []
+LOADERS: list[tuple[Callable[[Path], bool], Callable[[Path], Any]]] = [
+    (native_lightgbm.claims, native_lightgbm.load),  # a text model (its first line "tree", whatever its name), .txt
+    (native_xgboost.claims, native_xgboost.load),  # .json, .ubj
+]
 
 
 def load_native(path: Path) -> Any | None:
@@ -23,3 +28,13 @@ def load_native(path: Path) -> Any | None:
         if claims(path):
             return load(path)
     return None
+
+
+def as_estimator(native: Any) -> Any:
+    """A loaded native model as the handler serves it: wrapped by its ``lambdapack_runtime`` adapter."""
+    from lambdapack.predictor.inputs import runtime_importable
+
+    runtime_importable()
+    from lambdapack_runtime.adapters import adapt
+
+    return adapt(native)

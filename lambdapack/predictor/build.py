@@ -65,7 +65,8 @@ def joblib_path(reason: str, schema: Mapping[str, Any] | None = None) -> Predict
 
 def host_versions() -> dict[str, str]:
     out = {}
-    for name in version_rule.PINNED_PACKAGES:
+    # a pinned library may be installed under another distribution name (xgboost-cpu is xgboost)
+    for name in (*version_rule.PINNED_PACKAGES, *version_rule.LAYER_ALIASES):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -93,8 +94,9 @@ def _prover(manifest: Manifest, layer: Path | None, python: Path | None) -> Laye
 
 
 def _proven_with(env: LayerPython, manifest: Manifest) -> str:
-    sklearn = host_versions().get("scikit-learn") if not env.site_paths else manifest.versions.get("scikit-learn")
-    return f"{env.description}, scikit-learn {sklearn}"
+    versions = version_rule.with_aliases(host_versions()) if not env.site_paths else manifest.versions
+    libraries = ["scikit-learn", *(name for name in ("xgboost", "lightgbm") if manifest.versions.get(name))]
+    return f"{env.description}, " + ", ".join(f"{name} {versions.get(name)}" for name in libraries)
 
 
 def build_predictor(model_path: Path, manifest: Manifest, layer: Path | None = None,
@@ -145,29 +147,58 @@ def _ulp_text(entry: Mapping[str, Any]) -> str:
     if claim == "exp":
         return f"within {entry.get('max_ulps')} ulp (exp from the C library, numpy's differs in the last bits)"
     if claim == "dot":
-        measured = entry.get("max_ulps")
-        return (f"within {measured:g} ulp of the dot product's magnitude (BLAS sums in an order Python cannot "
-                "repeat)") if isinstance(measured, (int, float)) else "bounded"
+        return _dot_text(entry)
     return str(claim)
+
+
+def _dot_text(entry: Mapping[str, Any]) -> str:
+    """A linear model's bound: scores in ulps of the dot product's magnitude, probabilities through the link."""
+    if "max_abs" in entry:
+        slope = entry.get("slope")
+        # modified_huber over more than two classes: the slope depends on the row (docs/function.md)
+        slope = f"{slope:g}" if isinstance(slope, (int, float)) else "(classes - 1) / (2 times its smallest sum)"
+        return (f"within {entry['max_abs']:.3g} of predict_proba's, on a row whose dot product's magnitude is "
+                f"{entry.get('max_abs_magnitude', 0.0):.2g} ({entry.get('max_ulps_scores_agree')} ulp where the scores "
+                f"agree; bound per row: {slope} times its score difference + {entry.get('slack_ulps')} ulp of 1)")
+    return f"within {entry.get('max_ulps'):g} ulp of the dot product's magnitude (bound {entry.get('bound_ulps')})"
 
 
 def claim_of(verification: Mapping[str, Any]) -> dict[str, Any]:
     """What the proof established, output by output, in words a reader can check against the docs."""
-    claim: dict[str, Any] = {"rows": verification.get("rows", 0), "predict": "identical labels and values"
-                             if verification.get("predict") == "identical" else verification.get("predict")}
+    claim: dict[str, Any] = {"rows": verification.get("rows", 0)}
+    if verification.get("predict") == "identical":
+        claim["predict"] = "identical labels and values"  # labels equal; regression values bit-identical
+    elif isinstance(verification.get("scores"), Mapping):  # a regressor whose values are bounded
+        claim["predict"] = "values " + _ulp_text(verification["scores"])
     if verification.get("transforms"):
         claim["preprocessing"] = verification["transforms"]
     for key in ("scores", "probabilities"):
         entry = verification.get(key)
         if isinstance(entry, Mapping):
             claim[key] = _ulp_text(entry)
-    exact = all(claim.get(k, "bit-identical") == "bit-identical" for k in ("preprocessing", "scores", "probabilities"))
+    exact = verification.get("predict") == "identical" and \
+        all(claim.get(k, "bit-identical") == "bit-identical" for k in ("preprocessing", "scores", "probabilities"))
     claim["exact"] = exact and verification.get("arithmetic") == "exact"
+    if verification.get("arithmetic") == "dot":
+        claim.update(_dot_claim(verification, claim))
     return claim
+
+
+def _dot_claim(verification: Mapping[str, Any], claim: Mapping[str, Any]) -> dict[str, Any]:
+    """A linear model's claim: labels identical on the rows, values (a regressor's are its scores) bounded."""
+    rows = f"{verification.get('rows', 0):,} rows"
+    if verification.get("predict") == "identical":
+        parts = [f"predictions identical on {rows}"] + [f"{key} {claim[key]}" for key in ("scores", "probabilities")
+                                                       if key in claim]
+        return {"predict": f"identical on {rows}", "statement": "; ".join(parts)}
+    return {"predict": f"{claim['scores']} on {rows}", "statement": f"predictions {claim['scores']} on {rows}"}
 
 
 def proof_sentence(verification: Mapping[str, Any], claim: Mapping[str, Any]) -> str:
     """``package``'s one line: on what the predictor was proven, and what holds."""
+    if "statement" in claim:
+        steps = f"preprocessing {claim['preprocessing']}; " if "preprocessing" in claim else ""
+        return f"proven: {steps}{claim['statement']}"
     where = f"{verification.get('rows', 0):,} rows"
     if verification.get("trees"):
         leaves, trees = verification.get("leaves", 0), verification.get("trees", 0)
@@ -175,11 +206,16 @@ def proof_sentence(verification: Mapping[str, Any], claim: Mapping[str, Any]) ->
         where += f" reaching all {leaves:,} leaves" if not unreachable else \
             f" reaching {leaves - unreachable:,} of {leaves:,} leaves ({unreachable:,} no input can reach)"
         where += f" of {trees:,} tree{'s' if trees != 1 else ''}"
+        missing = verification.get("missing_nodes", 0) - verification.get("missing_unreached", 0)
+        if missing:
+            where += f", a missing value down each of {missing:,} default branches it can take"
     parts = []
     if "preprocessing" in claim:
         parts.append(f"preprocessing {claim['preprocessing']}")
-    parts.append("predictions identical")
+    bounded = verification.get("predict") == "bounded"
+    parts.append("predictions identical" if not bounded else f"predictions {claim['scores']}")
+    regression = verification.get("task") == "regression"  # its scores are its predictions: said once
     for key in ("scores", "probabilities"):
-        if key in claim:
+        if key in claim and not ((bounded or regression) and key == "scores"):
             parts.append(f"{key} {claim[key]}")
     return f"proven on {where}: " + ", ".join(parts)

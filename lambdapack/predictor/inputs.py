@@ -19,14 +19,15 @@ from lambdapack.template_files import template_path
 DESCRIBE_IN_CHILD = "lambdapack_compiler.schema:describe"
 
 
-def _runtime_importable() -> None:
+def runtime_importable() -> None:
+    """``lambdapack_runtime`` importable here, registered by file as a layer's Python registers it."""
     if RUNTIME not in sys.modules:
         load(RUNTIME, str(template_path(RUNTIME)))
 
 
 def describe_here(model: Any, names: list[str], aliases: list[str | None] | None = None) -> dict:
     """``{"features": [...typed inputs...], "input_frame": ..., "blocker": ...}`` of a model loaded here."""
-    _runtime_importable()
+    runtime_importable()
     from lambdapack.predictor.compiler.schema import describe
 
     return describe(model, list(names), aliases)

@@ -12,7 +12,10 @@ from __future__ import annotations
 import importlib
 
 # "library.ClassName" of the loaded object -> "module:factory" in this package
-ADAPTERS: dict[str, str] = {}
+ADAPTERS: dict[str, str] = {
+    "lightgbm.Booster": "lightgbm_booster:adapt",
+    "xgboost.Booster": "xgboost_booster:adapt",
+}
 
 
 def adapt(estimator: object) -> object:

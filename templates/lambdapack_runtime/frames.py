@@ -25,8 +25,10 @@ def estimator_input(rows: list, fields: list, frame: str | None):
             values = [row[i] for row in rows]
             if field.kind == "number":
                 columns[field.name] = np.array(values, dtype=np.float64)
-            elif frame == "pandas_categorical":
-                columns[field.name] = pd.Categorical(values, categories=field.categories)
+            elif frame == "pandas_categorical" and field.kind == "category":  # unknown: missing, as pandas makes it
+                known = set(field.categories)
+                columns[field.name] = pd.Categorical([v if v in known else None for v in values],
+                                                     categories=field.categories)
             else:
                 columns[field.name] = np.array([np.nan if v is None else v for v in values], dtype=object)
         return pd.DataFrame(columns, columns=[f.name for f in fields])

@@ -4,7 +4,8 @@ Each input (``model.json``'s ``features``) is a number or a category, nullable o
 is a JSON number or a numeric string, finite and within float32's range; a category is one of
 the categories the model's encoder learned (an unknown one is refused, unless the encoder
 accepts it: ignored, grouped as infrequent, or given its unknown code); ``null`` is a missing
-value, only for a nullable input. Every other value is a :class:`Reject`: a 4xx naming the field
+value, only for a nullable input. An ``unused`` input (one the model's column transformer drops)
+takes any value, or none at all. Every other value is a :class:`Reject`: a 4xx naming the field
 and what it accepts. Both serving paths get exactly the rows built here.
 """
 
@@ -17,7 +18,7 @@ import re
 from .links import FLOAT32_MAX
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
-KINDS = ("number", "category")
+KINDS = ("number", "category", "unused")
 
 
 class Reject(Exception):
@@ -108,6 +109,11 @@ class Field:
             return math.nan if self.kind == "number" else None
         if self.kind == "number":
             return number(raw, field)
+        if self.kind == "unused":
+            if isinstance(raw, (str, int, float, bool)):
+                return raw
+            raise Reject(400, "invalid_value", f"{field} must be a number, a string or null, got {_kind_of(raw)}",
+                         field)
         return self._category(raw, field)
 
     def _category(self, raw: object, field: str) -> object:
@@ -159,7 +165,7 @@ class Inputs:
                              f"feature {self.labels[index]!r} is given twice (by name and by alias)", field)
             given[index] = True
             row[index] = self.fields[index].value(value, field)
-        missing = [self.labels[i] for i, seen in enumerate(given) if not seen]
+        missing = [self.labels[i] for i, seen in enumerate(given) if not seen and self.fields[i].kind != "unused"]
         if missing:
             raise Reject(400, "missing_feature", f"missing feature {listing(missing)}; the model expects "
                          f"{self.expected}", f"{where}{missing[0]}")

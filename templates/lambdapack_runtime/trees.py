@@ -14,6 +14,7 @@ from __future__ import annotations
 from .links import float32
 
 AGGREGATES = ("mean", "sum", "sum_float32")
+KZERO = 1.0000000180025095e-35  # LightGBM's kZeroThreshold, the float 1e-35f widened: |x| <= it is zero
 
 
 class Trees:
@@ -136,7 +137,7 @@ class Trees:
                 if x[f] != x[f]:
                     x[f] = 0.0
             for f in self.zero_as_missing:
-                if -1e-35 <= x[f] <= 1e-35:  # LightGBM's kZeroThreshold: zero is a missing value
+                if -KZERO <= x[f] <= KZERO:  # LightGBM's kZeroThreshold: zero is a missing value
                     x[f] = float("nan")
         return x
 

@@ -294,7 +294,8 @@ class Fixtures:
     """
 
     names: ClassVar[tuple[str, ...]] = (
-        "empty", "pypi", "flowers", "empty-project", "hostile-suite", "host-model", "toy-function",
+        "empty", "pypi", "flowers", "empty-project", "hostile-suite", "host-model", "toy-function", "xgboost-file",
+        "lightgbm",
         "layer", "layer-model", "layer-host-model", "layer-function",
         "aws", "aws-offline", "aws-deployed", "aws-snapstart", "resolved", "resolved-built")
     # fixtures that are the aws project plus a stack already deployed by these commands
@@ -444,6 +445,13 @@ class Fixtures:
     def _make_toy_function(self, path: Path) -> None:
         _make_toy_function(path)
 
+    def _make_xgboost_file(self, path: Path) -> None:
+        _make_xgboost_file(path)
+
+    def _make_lightgbm(self, path: Path) -> None:
+        # docs/function.md's churn model: LightGBM's own text model, fitted here, deterministically
+        _run_checked([sys.executable, "-c", LIGHTGBM_CHURN], path, self.base_env())
+
 
 def _link_or_copy(src: str, dst: str) -> None:
     try:
@@ -460,6 +468,22 @@ def _make_stand_ins(path: Path) -> None:
     write_layer(path / "dist" / "layer-python3.11-x86_64.zip", runtime="python3.11")
     write_function(path / "dist" / "old-function.zip")
 
+
+# A LightGBM churn model fitted on a DataFrame (a pandas category input, missing values), saved as
+# LightGBM's text model: one thread and `deterministic`, so every run writes the same file.
+LIGHTGBM_CHURN = """
+import lightgbm as lgb, numpy as np, pandas as pd
+rng = np.random.default_rng(7)
+n = 3000
+data = pd.DataFrame({"tenure": rng.integers(0, 72, n).astype(float), "monthly": rng.normal(70, 25, n).round(2),
+                     "plan": pd.Categorical(rng.choice(["basic", "plus", "pro", "family"], n)),
+                     "calls": rng.poisson(1.5, n).astype(float)})
+data.loc[rng.random(n) < 0.15, "tenure"] = np.nan
+score = (data.calls - 2) / 2 - data.tenure.fillna(12) / 24 + data.plan.isin(["basic", "family"]) + rng.normal(0, 1, n)
+params = {"objective": "binary", "num_leaves": 15, "learning_rate": 0.1, "verbose": -1, "num_threads": 1,
+          "deterministic": True, "force_col_wise": True, "seed": 7}
+lgb.train(params, lgb.Dataset(data, (score > 0).astype(int)), num_boost_round=100).save_model("churn.txt")
+"""
 
 # A function for the emulator's failure examples: it sleeps, allocates, or fails to import.
 TOY_HANDLER = '''\
@@ -487,6 +511,25 @@ def _make_toy_function(path: Path) -> None:
     write_zip(path / "function.zip", [ZipEntry("lambda_function.py", TOY_HANDLER.encode())])
     write_zip(path / "bad.zip", [ZipEntry("lambda_function.py", b"import nonexistent_mod\n")])
     (path / "broken.json").write_text('{"sl": 6.9,\n}\n')
+
+
+def _make_xgboost_file(path: Path) -> None:
+    """docs/function.md's XGBoost model, saved in XGBoost's own format: churn.ubj (100 trees, NaNs, a category)."""
+    import numpy as np
+    import pandas as pd
+    import xgboost
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    plans = ["basic", "fiber", "mobile", "family"]
+    df = pd.DataFrame({"tenure": rng.normal(24, 12, n).round(1), "monthly": rng.normal(60, 20, n).round(2),
+                       "plan": pd.Categorical(rng.choice(plans, n), categories=plans)})
+    df.loc[rng.random(n) < 0.2, "monthly"] = np.nan
+    df.loc[rng.random(n) < 0.1, "plan"] = np.nan
+    score = -df.tenure / 12 + df.monthly.fillna(80) / 30 + (df.plan == "fiber") * 0.8 + rng.normal(0, 0.5, n)
+    model = xgboost.XGBClassifier(n_estimators=100, max_depth=4, enable_categorical=True, random_state=0)
+    model.fit(df, (score > 0.5).astype(int))
+    model.get_booster().save_model(path / "churn.ubj")
 
 
 def _closed_port() -> int:

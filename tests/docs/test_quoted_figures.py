@@ -48,7 +48,17 @@ def _build_layer_quotes() -> list[str]:
     return quotes
 
 
-QUOTES = [("docs/build-layer.md", quote) for quote in _build_layer_quotes()]
+def _lightgbm_quotes() -> list[tuple[str, str]]:
+    run = _json("lightgbm.json")
+    exact, speed = run["exactness"], run["speed"]
+    assert exact["label_mismatches"] == 0 and exact["max_ulps"] == 0  # what "bit-identical" in the prose says
+    return [("docs/function.md", f"answers a warm row in {speed['warm_median_ms']:.2f} ms"),
+            ("docs/function.md", f"bit-identical to LightGBM on {exact['rows']:,} rows"),
+            ("docs/benchmarks.md", f"reads its {run['model']['predictor_bytes'] / 1e6:.1f} MB of tables at init in "
+                                   f"about {speed['init_ms']:.0f} ms")]
+
+
+QUOTES = [("docs/build-layer.md", quote) for quote in _build_layer_quotes()] + _lightgbm_quotes()
 
 
 @pytest.mark.parametrize(("page", "quote"), QUOTES, ids=[f"{p}:{q[:40]}" for p, q in QUOTES])

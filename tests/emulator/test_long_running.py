@@ -71,6 +71,7 @@ STOP_SCRIPT = textwrap.dedent('''
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a background job of a script inherits it
     before = signal.getsignal(signal.SIGTERM)
     with StopSignals(poll_s=0.05) as stop:
+        stop.serving()  # before saying so: a signal sent on "waiting" must find it serving
         print("waiting", flush=True)
         received = stop.wait()
     print(signal.Signals(received).name, signal.getsignal(signal.SIGINT) == signal.SIG_IGN,

@@ -16,7 +16,7 @@ from lambdapack.archive import sha256_file
 from lambdapack.errors import LambdapackError
 from lambdapack.function.package import function_manifest_for, typed_manifest
 from lambdapack.model.datasets import load_bundled
-from lambdapack.model.manifest import load_manifest, verify_model_file
+from lambdapack.model.manifest import Manifest, load_manifest, verify_model_file
 from lambdapack.predictor.build import PREDICTOR_FILE, PredictorBuild, build_predictor
 from lambdapack.predictor.files import RUNTIME
 from lambdapack.predictor.inputs import describe_here
@@ -75,7 +75,17 @@ def body_of(response: dict) -> object:
     return json.loads(response["body"])
 
 
-_BUILDS: dict[tuple[str, str], PredictorBuild | None] = {}
+_BUILDS: dict[tuple[str, str], PredictorBuild] = {}
+
+
+def predictor_build(model_dir: Path, manifest: Manifest | None = None,
+                    model_path: Path | None = None) -> PredictorBuild:
+    """``build_predictor`` for a model directory, once per model file: what ``load_handler`` serves."""
+    manifest = manifest or load_manifest(model_dir)
+    key = (str(model_dir), manifest.model.sha256)
+    if key not in _BUILDS:
+        _BUILDS[key] = build_predictor(model_path or verify_model_file(model_dir, manifest), manifest)
+    return _BUILDS[key]
 
 
 def function_files(model_dir: Path) -> dict[str, bytes]:
@@ -89,10 +99,7 @@ def function_files(model_dir: Path) -> dict[str, bytes]:
         model_path = verify_model_file(model_dir, manifest)
     except LambdapackError:
         return {}
-    key = (str(model_dir), manifest.model.sha256)
-    if key not in _BUILDS:
-        _BUILDS[key] = build_predictor(model_path, manifest)
-    build = _BUILDS[key]
+    build = predictor_build(model_dir, manifest, model_path)
     files = {"function.json": function_manifest_for(build, None).to_bytes()}
     typed, upgraded = typed_manifest(manifest, (model_dir / "model.json").read_bytes(), build)
     if upgraded:  # package gives an untyped manifest the input types it read off the model

@@ -201,8 +201,10 @@ def _imports(template: str) -> set[str]:
 
 # the layer's libraries only on the estimator path; SnapStart's hook module only under SnapStart;
 # CPython's built-in SHA-256 (_sha2 on 3.12+, _sha256 before) or hashlib's
-ALLOWED = {"lambdapack_runtime/model.py": {"numpy", "joblib", "snapshot_restore_py"},
+ALLOWED = {"lambdapack_runtime/model.py": {"numpy", "joblib", "pandas", "snapshot_restore_py"},
            "lambdapack_runtime/frames.py": {"numpy", "pandas"},
+           "lambdapack_runtime/lightgbm_booster.py": {"numpy"},
+           "lambdapack_runtime/xgboost_booster.py": {"numpy", "scipy"},  # XGBoost's own softmax is scipy's
            "lambdapack_runtime/predictor.py": {"_sha2", "_sha256"}}
 
 

@@ -344,8 +344,7 @@ def test_direct_event_for_a_regressor_returns_the_number(trained: Trained, load_
     assert response == {"statusCode": 200, "body": json.dumps(float(expected[0]))}
 
 
-@pytest.mark.parametrize(("dataset", "estimator"), [("iris", "logistic_regression"), ("iris", "svc"),
-                                                    ("diabetes", "ridge")])
+@pytest.mark.parametrize(("dataset", "estimator"), [("iris", "naive_bayes"), ("iris", "svc"), ("diabetes", "svr")])
 def test_models_without_a_predictor_are_served_by_the_estimator(dataset: str, estimator: str, trained: Trained,
                                                                  load_handler: LoadHandler) -> None:
     model_dir = trained(dataset, estimator)

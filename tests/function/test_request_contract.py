@@ -162,3 +162,38 @@ def test_health_prints_the_schema(model_dirs: dict[str, Path], load_handler: Loa
     city = next(f for f in model["features"] if f["name"] == "city")
     assert city["type"] == "category" and city["categories"] == ["lyon", "nice", "paris"] and city["nullable"]
     assert model["claim"]["predict"] == "identical labels and values"
+
+
+def test_package_types_an_old_manifest_from_the_model(tmp_path: Path) -> None:
+    """A lambdapack.model/1 manifest says no input's type: the function carries the types the model has."""
+    import zipfile
+
+    from lambdapack.function.package import package_function
+
+    columns = MODELS["imputing_boosting"][1]
+    model = _imputing_boosting().fit(FRAME[columns], TARGET)
+    old = write_model_dir(tmp_path / "old", model, [(c, None) for c in columns], ["no", "yes"], "classification",
+                          typed=False)
+    report = package_function(old, tmp_path / "f.zip")
+    assert report.inputs_read_from_model and report.function.serving == "predictor"
+    assert "city: category (3: lyon, nice, paris; unknown accepted) or null" in report.inputs
+    with zipfile.ZipFile(tmp_path / "f.zip") as zf:
+        packed = json.loads(zf.read("model.json"))
+    assert packed["schema"] == "lambdapack.model/2" and packed["input_frame"] == "pandas"
+    assert json.loads((old / "model.json").read_text())["schema"] == "lambdapack.model/1"  # left as it was
+    assert packed["model"] == json.loads((old / "model.json").read_text())["model"]
+
+
+def test_the_handler_reads_an_old_manifest_as_numbers(tmp_path: Path, load_handler: LoadHandler) -> None:
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    old = write_model_dir(tmp_path / "old", model, [("sl", None), ("sw", None), ("pl", None), ("pw", None)],
+                          None, "classification", typed=False)
+    module = load_handler(old, predictor=False)
+    assert [f.kind for f in module.MODEL.inputs.fields] == ["number"] * 4
+    ok = module.lambda_handler({"sl": "6.9", "sw": 3.1, "pl": 5.1, "pw": 2.3}, None)
+    assert ok["statusCode"] == 200
+    refused = module.lambda_handler({"sl": None, "sw": 3.1, "pl": 5.1, "pw": 2.3}, None)
+    assert refused["statusCode"] == 400 and "sl cannot be missing" in json.loads(refused["body"])["detail"]

@@ -14,7 +14,7 @@ import struct
 import sysconfig
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -267,6 +267,71 @@ def _align(data: bytearray, to: int) -> int:
     return len(data)
 
 
+def _string_table(names: Iterable[str]) -> tuple[bytes, dict[str, int]]:
+    """.dynstr: each name once after the leading NUL, NUL-terminated; and where each one starts."""
+    table = bytearray(b"\0")
+    where: dict[str, int] = {}
+    for name in names:
+        if name not in where:
+            where[name] = len(table)
+            table += name.encode() + b"\0"
+    return bytes(table), where
+
+
+def _version_needs(order: str, verneed: dict[str, list[str]], where: dict[str, int]) -> bytes:
+    """.gnu.version_r: one Verneed per library, then one Vernaux per version needed from it."""
+    out = bytearray()
+    for i, (library, versions) in enumerate(verneed.items()):
+        step = 0 if i == len(verneed) - 1 else 16 + 16 * len(versions)
+        out += struct.pack(f"{order}HHIII", 1, len(versions), where[library], 16, step)
+        for j, version in enumerate(versions):
+            out += struct.pack(f"{order}IHHII", 0, 0, 2 + j, where[version], 0 if j == len(versions) - 1 else 16)
+    return bytes(out)
+
+
+def _version_defs(order: str, entries: list[tuple[str, ...]], where: dict[str, int]) -> bytes:
+    """.gnu.version_d: one Verdef per entry (the first is the file's own base), one Verdaux per name in it."""
+    out = bytearray()
+    for i, entry in enumerate(entries):
+        size = 20 + 8 * len(entry)
+        out += struct.pack(f"{order}HHHHIII", 1, 1 if i == 0 else 0, i + 1, len(entry), 0, 20,
+                           0 if i == len(entries) - 1 else size)
+        for j, name in enumerate(entry):
+            out += struct.pack(f"{order}II", where[name], 0 if j == len(entry) - 1 else 8)
+    return bytes(out)
+
+
+def _table_tags(name: str, at: int, count: int) -> list[tuple[int, int]]:
+    """DT_<name> and DT_<name>NUM for a version table of ``count`` entries at file offset ``at`` (none when empty)."""
+    return [(_DT[name], _BASE + at), (_DT[f"{name}NUM"], count)] if count else []
+
+
+def _version_section(name: int, kind: int, at: int, size: int, count: int) -> list[tuple]:
+    """The section header of a version table (none when empty), linked to .dynstr."""
+    return [(name, kind, True, at, size, 1, count, 8, 0)] if count else []
+
+
+def _section_headers(order: str, word: str, sections: list[tuple]) -> bytes:
+    out = bytearray()
+    for name, kind, mapped, offset, size, link, info, addralign, entsize in sections:
+        out += struct.pack(f"{order}II{word}{word}{word}{word}II{word}{word}", name, kind, 2 if mapped else 0,
+                           _BASE + offset if mapped else 0, offset, size, link, info, addralign, entsize)
+    return bytes(out)
+
+
+def _program_headers(order: str, is64: bool, file_size: int, dynamic_at: int, dynamic_size: int) -> bytes:
+    """PT_LOAD over the whole file, then PT_DYNAMIC over .dynamic."""
+    if is64:  # type, flags, offset, vaddr, paddr, filesz, memsz, align
+        load = struct.pack(f"{order}IIQQQQQQ", 1, 5, 0, _BASE, _BASE, file_size, file_size, 0x1000)
+        dyn = struct.pack(f"{order}IIQQQQQQ", 2, 6, dynamic_at, _BASE + dynamic_at, _BASE + dynamic_at,
+                          dynamic_size, dynamic_size, 8)
+    else:  # type, offset, vaddr, paddr, filesz, memsz, flags, align
+        load = struct.pack(f"{order}IIIIIIII", 1, 0, _BASE, _BASE, file_size, file_size, 5, 0x1000)
+        dyn = struct.pack(f"{order}IIIIIIII", 2, dynamic_at, _BASE + dynamic_at, _BASE + dynamic_at,
+                          dynamic_size, dynamic_size, 6, 4)
+    return load + dyn
+
+
 def build_elf(*, is64: bool, big: bool, machine: int, needed: tuple[str, ...] = (), soname: str | None = None,
               rpath: str | None = None, runpath: str | None = None,
               verneed: dict[str, list[str]] | None = None, verdef: list[tuple[str, ...]] | None = None) -> bytes:
@@ -274,40 +339,21 @@ def build_elf(*, is64: bool, big: bool, machine: int, needed: tuple[str, ...] = 
     tables and .dynamic, with section headers. ``verdef`` entries are (version, parents...)."""
     order, word = (">" if big else "<"), ("Q" if is64 else "I")
     ehsize, phentsize, shentsize = (64, 56, 64) if is64 else (52, 32, 40)
-    verneed, verdef = verneed or {}, verdef or []
-    names = [*needed, *([soname] if soname else []), *([rpath] if rpath else []), *([runpath] if runpath else []),
-             *verneed, *(v for vs in verneed.values() for v in vs), *(n for entry in verdef for n in entry)]
-    dynstr = bytearray(b"\0")
-    where: dict[str, int] = {}
-    for name in names:
-        if name not in where:
-            where[name] = len(dynstr)
-            dynstr += name.encode() + b"\0"
+    verneed = verneed or {}
+    named = [(k, v) for k, v in (("SONAME", soname), ("RPATH", rpath), ("RUNPATH", runpath)) if v]
+    entries = [(soname or "base",), *verdef] if verdef else []
+    dynstr, where = _string_table([*needed, *(v for _, v in named), *verneed,
+                                   *(v for vs in verneed.values() for v in vs), *(n for e in verdef or [] for n in e)])
     out = bytearray(ehsize + 2 * phentsize)
     dynstr_at = _align(out, 8)
     out += dynstr
     verneed_at = _align(out, 8)
-    for i, (library, versions) in enumerate(verneed.items()):
-        step = 0 if i == len(verneed) - 1 else 16 + 16 * len(versions)
-        out += struct.pack(f"{order}HHIII", 1, len(versions), where[library], 16, step)
-        for j, version in enumerate(versions):
-            out += struct.pack(f"{order}IHHII", 0, 0, 2 + j, where[version], 0 if j == len(versions) - 1 else 16)
+    out += _version_needs(order, verneed, where)
     verdef_at = _align(out, 8)
-    entries = [(soname or "base",), *verdef] if verdef else []
-    for i, entry in enumerate(entries):
-        size = 20 + 8 * len(entry)
-        out += struct.pack(f"{order}HHHHIII", 1, 1 if i == 0 else 0, i + 1, len(entry), 0, 20,
-                           0 if i == len(entries) - 1 else size)
-        for j, name in enumerate(entry):
-            out += struct.pack(f"{order}II", where[name], 0 if j == len(entry) - 1 else 8)
-    tags = [(_DT["NEEDED"], where[n]) for n in needed]
-    tags += [(_DT[k], where[v]) for k, v in (("SONAME", soname), ("RPATH", rpath), ("RUNPATH", runpath)) if v]
+    out += _version_defs(order, entries, where)
+    tags = [(_DT["NEEDED"], where[n]) for n in needed] + [(_DT[k], where[v]) for k, v in named]
     tags += [(_DT["STRTAB"], _BASE + dynstr_at), (_DT["STRSZ"], len(dynstr))]
-    if verneed:
-        tags += [(_DT["VERNEED"], _BASE + verneed_at), (_DT["VERNEEDNUM"], len(verneed))]
-    if verdef:
-        tags += [(_DT["VERDEF"], _BASE + verdef_at), (_DT["VERDEFNUM"], len(entries))]
-    tags.append((0, 0))
+    tags += [*_table_tags("VERNEED", verneed_at, len(verneed)), *_table_tags("VERDEF", verdef_at, len(entries)), (0, 0)]
     dynamic_at = _align(out, 8)
     for tag, value in tags:
         out += struct.pack(f"{order}{'q' if is64 else 'i'}{word}", tag, value)
@@ -315,30 +361,18 @@ def build_elf(*, is64: bool, big: bool, machine: int, needed: tuple[str, ...] = 
     shstrtab_at = len(out)
     out += b"\0.dynstr\0.gnu.version_r\0.gnu.version_d\0.dynamic\0.shstrtab\0"
     # (name, type, mapped, offset, size, link, info, addralign, entsize); the names are in .shstrtab
-    sections = [(0, 0, False, 0, 0, 0, 0, 0, 0), (1, _SHT_STRTAB, True, dynstr_at, len(dynstr), 0, 0, 1, 0)]
-    if verneed:
-        sections.append((9, _SHT_VERNEED, True, verneed_at, verdef_at - verneed_at, 1, len(verneed), 8, 0))
-    if verdef:
-        sections.append((24, _SHT_VERDEF, True, verdef_at, dynamic_at - verdef_at, 1, len(entries), 8, 0))
-    sections.append((39, _SHT_DYNAMIC, True, dynamic_at, dynamic_size, 1, 0, 8, 16 if is64 else 8))
-    sections.append((48, _SHT_STRTAB, False, shstrtab_at, len(out) - shstrtab_at, 0, 0, 1, 0))
+    sections = [(0, 0, False, 0, 0, 0, 0, 0, 0), (1, _SHT_STRTAB, True, dynstr_at, len(dynstr), 0, 0, 1, 0),
+                *_version_section(9, _SHT_VERNEED, verneed_at, verdef_at - verneed_at, len(verneed)),
+                *_version_section(24, _SHT_VERDEF, verdef_at, dynamic_at - verdef_at, len(entries)),
+                (39, _SHT_DYNAMIC, True, dynamic_at, dynamic_size, 1, 0, 8, 16 if is64 else 8),
+                (48, _SHT_STRTAB, False, shstrtab_at, len(out) - shstrtab_at, 0, 0, 1, 0)]
     shoff = _align(out, 8)
-    for name, kind, mapped, offset, size, link, info, addralign, entsize in sections:
-        out += struct.pack(f"{order}II{word}{word}{word}{word}II{word}{word}", name, kind, 2 if mapped else 0,
-                           _BASE + offset if mapped else 0, offset, size, link, info, addralign, entsize)
+    out += _section_headers(order, word, sections)
     ident = b"\x7fELF" + bytes([2 if is64 else 1, 2 if big else 1, 1]) + b"\0" * 9
     header = struct.pack(f"{order}HHI{word}{word}{word}IHHHHHH", 3, machine, 1, 0, ehsize, shoff, 0, ehsize,
                          phentsize, 2, shentsize, len(sections), len(sections) - 1)
     out[:ehsize] = ident + header
-    if is64:  # type, flags, offset, vaddr, paddr, filesz, memsz, align
-        load = struct.pack(f"{order}IIQQQQQQ", 1, 5, 0, _BASE, _BASE, len(out), len(out), 0x1000)
-        dyn = struct.pack(f"{order}IIQQQQQQ", 2, 6, dynamic_at, _BASE + dynamic_at, _BASE + dynamic_at,
-                          dynamic_size, dynamic_size, 8)
-    else:  # type, offset, vaddr, paddr, filesz, memsz, flags, align
-        load = struct.pack(f"{order}IIIIIIII", 1, 0, _BASE, _BASE, len(out), len(out), 5, 0x1000)
-        dyn = struct.pack(f"{order}IIIIIIII", 2, dynamic_at, _BASE + dynamic_at, _BASE + dynamic_at,
-                          dynamic_size, dynamic_size, 6, 4)
-    out[ehsize:ehsize + 2 * phentsize] = load + dyn
+    out[ehsize:ehsize + 2 * phentsize] = _program_headers(order, is64, len(out), dynamic_at, dynamic_size)
     return bytes(out)
 
 

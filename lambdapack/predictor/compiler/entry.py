@@ -14,13 +14,16 @@ import joblib
 import numpy as np
 import sklearn
 from lambdapack_runtime import predictor as runtime
+from lambdapack_runtime.adapters import adapt
 from lambdapack_runtime.links import FLOAT32_MAX
 
+from .boundaries import linear_rows
 from .errors import Unsupported
+from .leaves import Coverage, leaf_rows
 from .lower import export_final as export_model
 from .lower import lower
-from .probes import Pools, leaf_rows
-from .proof import Proof, preprocess
+from .probes import Pools
+from .proof import DOT_ULPS, Proof, preprocess
 from .schema import describe
 from .tables import Export
 
@@ -91,31 +94,42 @@ def compile_model(model: Any, request: dict, fields: list[dict], frame: str | No
     nodes = len(export.tables.get("feature", ()))
     if nodes > int(request["max_nodes"]):
         raise Unsupported(f"its trees have {nodes:,} nodes, over the predictor's limit of {request['max_nodes']:,}")
-    if "missing_left" in export.tables and not any(f["nullable"] for f in fields):
-        del export.tables["missing_left"]  # no request can send a missing value: the faster walk
+    if "missing_left" in export.tables and not export.model.get("zero_as_missing") and \
+            not any(f["nullable"] or f.get("unknown") == "accept" for f in fields):
+        del export.tables["missing_left"]  # no request can send a missing value (nor an unknown category): faster
     classes = _classes(final) if task == "classification" else None
     proof = Proof(model, fields, frame, export, bool(lowered.steps), classes)
     rng = np.random.default_rng(int(request.get("seed", 0)))
     pools = Pools(fields, lowered.columns, export, rng)
     post = _finite_pools(pools, proof, export)
     rows = pools.rows()
-    leaves = unreachable = 0
+    coverage, boundary = Coverage(0, 0), 0
     if nodes:
-        extra, leaves, unreachable = leaf_rows(pools, post, rows, export.model, export.tables)
+        extra, coverage = leaf_rows(pools, post, rows, export.model, export.tables)
+        rows += extra
+    elif export.model["kind"] == "linear":
+        extra, boundary = linear_rows(pools, rows, lambda r: preprocess(model, proof.estimator_input(r))[0], task,
+                                      DOT_ULPS)
         rows += extra
     header = {"task": task, "n_inputs": len(fields), "input_kinds": [f["type"] for f in fields],
               "steps": lowered.steps, "model": export.model, "output": export.output,
-              "source": {"estimator": f"{type(final).__module__.split('._')[0]}.{type(final).__name__}",
+              "source": {"estimator": getattr(type(final), "adapts", None)
+                         or f"{type(final).__module__.split('._')[0]}.{type(final).__name__}",
                          "scikit-learn": sklearn.__version__}}
     if classes is not None:
         header["classes"] = classes
-    header["check"] = _check_rows(proof, rows, rng, classes)
-    data = runtime.encode(header, {k: v.tolist() for k, v in export.tables.items()})
-    predictor = runtime.Predictor(*runtime.decode(data))
+    tables = {k: v.tolist() for k, v in export.tables.items()}
+    predictor = runtime.Predictor(*runtime.decode(runtime.encode(header, tables)))
     predictor.check_nodes()
     report = proof.verify(predictor, rows, task)
-    predictor.self_check()  # what init will run: after the proof, which says where a difference is
-    report.update(leaves=leaves, unreachable_leaves=unreachable, nodes=nodes, trees=len(export.roots),
+    header["check"] = _check_rows(predictor, rows, rng)
+    data = runtime.encode(header, tables)
+    runtime.Predictor(*runtime.decode(data)).self_check()  # what init will run, on the bytes written
+    if export.model["kind"] == "linear":
+        report.update(boundary_rows=boundary, coefficients=len(export.model["coef"]) * export.model["n_features"])
+    report.update(leaves=coverage.leaves, unreachable_leaves=coverage.unreachable_leaves,
+                  missing_nodes=coverage.missing_nodes, missing_unreached=coverage.missing_unreached,
+                  nodes=nodes, trees=len(export.roots),
                   steps=len(lowered.steps), kind=export.model["kind"], estimator=header["source"]["estimator"],
                   sklearn=sklearn.__version__)
     with open(request["out"], "wb") as fh:
@@ -123,22 +137,18 @@ def compile_model(model: Any, request: dict, fields: list[dict], frame: str | No
     return report
 
 
-def _check_rows(proof: Proof, rows: list[list], rng: Any, classes: list | None) -> dict:
-    """A few probe rows and the estimator's answers for them: the predictor's init-time self-check."""
+def _check_rows(predictor: Any, rows: list[list], rng: Any) -> dict:
+    """A few probe rows and the predictor's answers for them, just proven the estimator's (bit for bit, or
+    within the bound the claim states): init answers them again, exactly, or refuses to serve."""
     picked = [rows[int(i)] for i in rng.choice(len(rows), size=min(CHECK_ROWS, len(rows)), replace=False)]
-    expected = proof.model.predict(proof.estimator_input(picked))
-    if classes is not None:
-        index = {label: i for i, label in enumerate(classes)}
-        outputs = [index[v] for v in expected.tolist()]
-    else:
-        outputs = [float(v) for v in expected]
+    outputs = predictor.predict(picked)[0]
     # JSON has no NaN: a missing value is null, as a request sends it
     return {"rows": [[None if v is None or v != v else v for v in row] for row in picked], "outputs": outputs}
 
 
 def compile_and_reply(request: dict) -> dict:
     """The child's answer: the proof's report, or why the model keeps the joblib path; the model's own schema."""
-    model = joblib.load(request["model"])
+    model = adapt(joblib.load(request["model"]))  # a native booster answers as the handler will ask it
     _single_threaded(model)
     given = request["features"]
     described = describe(model, [f["name"] for f in given], [f.get("alias") for f in given])

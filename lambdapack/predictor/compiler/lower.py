@@ -6,7 +6,8 @@ other step is compiled by its front end (:mod:`.registry`). Each column flowing 
 tracked back to the one input it is a function of (every covered step is column-wise): the
 proof builds its probe rows from that, and the input schema learns which inputs are categories
 from the encoders that read them. The first step nothing compiles is the ``blocker``: the model
-keeps the joblib path, and ``package`` names that step.
+keeps the joblib path, and ``package`` names that step. A final estimator that encodes some inputs
+itself (``lower_inputs`` in its front end: LightGBM's pandas categories) adds those steps last.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class Blocked(Exception):
 
 def _name(est: Any) -> str:
     cls = type(est)
-    return f"{cls.__module__.split('._')[0]}.{cls.__name__}"
+    return getattr(cls, "adapts", None) or f"{cls.__module__.split('._')[0]}.{cls.__name__}"
 
 
 def _is_identity(step: Any) -> bool:
@@ -142,10 +143,37 @@ def lower(model: Any, n_inputs: int) -> Lowered:
             final = final.steps[-1][1]
     if key(type(final)) not in MODELS:
         facts.block(f"{_name(final)} is not a model the predictor covers")
+    else:
+        more, columns = _model_inputs(final, columns, facts)
+        steps += more
     return Lowered(steps, final, columns, facts, blocker=facts.blocker)
+
+
+def _model_inputs(final: Any, columns: list[Column], facts: Facts) -> tuple[list[dict], list[Column]]:
+    """The steps a model runs on its own inputs, from its front end's ``lower_inputs`` (XGBoost's category codes)."""
+    hook = getattr(_front_end(final), "lower_inputs", None)
+    if hook is None:
+        return [], columns
+    try:
+        return hook(final, columns, facts)
+    except Unsupported as exc:
+        facts.block(f"{_name(final)}: {exc}")
+        return [], columns
+
+
+def _front_end(final: Any) -> Any:
+    return importlib.import_module(f"{__package__}.{MODELS[key(type(final))]}")
+
+
+def encode_final(final: Any, X: Any) -> Any:
+    """``X`` as the final estimator encodes its own inputs (LightGBM's pandas categories, HistGradientBoosting's
+    categorical features): the reference for the steps :func:`lower` adds for them (``encode_inputs``)."""
+    if key(type(final)) not in MODELS:
+        return X
+    encode = getattr(_front_end(final), "encode_inputs", None)
+    return X if encode is None else encode(final, X)
 
 
 def export_final(lowered: Lowered, task: str) -> Any:
     """The final estimator through its family's front end: ``(model spec, output spec, Tables or None)``."""
-    module = MODELS[key(type(lowered.final))]
-    return importlib.import_module(f"{__package__}.{module}").export(lowered.final, task)
+    return _front_end(lowered.final).export(lowered.final, task)

@@ -7,7 +7,8 @@ column it feeds (found through the steps' inverse and then checked through sciki
 preprocessing), plus ordinary, random and extreme values and a missing value where the input
 is nullable; for a category, every learned category, an unseen one where the model accepts it,
 and a missing one where it may be missing. Rows cycle through the pools side by side and
-shuffled, and one more row is built from the path of every leaf no row reached.
+shuffled. Trees add a row per leaf no row reached (:mod:`.leaves`), linear models rows that
+weigh every coefficient and straddle every decision boundary (:mod:`.boundaries`).
 """
 
 from __future__ import annotations
@@ -18,15 +19,22 @@ from typing import Any
 
 import numpy as np
 from lambdapack_runtime.links import FLOAT32_MAX
+from lambdapack_runtime.trees import KZERO  # LightGBM's zero: values on both sides of it
 
 from .encoders import UNSEEN_TEXT
 from .errors import Unsupported
-from .lower import Column
+from .lower import Column, identity
 from .tables import Export
 
 MAX_ROWS = 200_000  # probe rows beyond which a model is too large to prove here
-MIXES = 3  # shuffled copies of the pool rows, so values of different inputs meet
-EXTREMES = (-FLOAT32_MAX, -1e12, -1.0, -1e-30, -0.0, 0.0, 5e-324, 1e-30, 1.0, 1e12, FLOAT32_MAX)
+MIXES = 3  # shuffled copies of the pool rows, so values of different inputs meet...
+MIXED_ROWS = 20_000  # ...while the rows stay under this many (a large pool meets itself enough in one copy)
+EXTREMES = (-FLOAT32_MAX, -1e12, -1.0, -1e-30, -0.0, 0.0, 5e-324, 1e-30, 1.0, 1e12, FLOAT32_MAX,
+            -KZERO, KZERO, -1e-35, 1e-35, -1e-36, 1e-36, math.nextafter(KZERO, 1.0), -math.nextafter(KZERO, 1.0))
+# Linear models: values each column takes after the steps (a standardised column's mean, 1, 3, 1e6
+# standard deviations away): every coefficient weighed alone, the pools' range where no split gives one
+SPREAD = (0.0, 1e-3, -1e-3, 0.5, -0.5, 1.0, -1.0, 2.0, -2.0, 3.0, -3.0, 10.0, -10.0, 1e3, -1e3, 1e6, -1e6)
+TYPICAL = (-3.0, 3.0)
 _CHUNK = 4096
 
 
@@ -73,7 +81,8 @@ class Pools:
         self.values: list[list] = [self._pool(i, f) for i, f in enumerate(fields)]
 
     def _targets(self, origin: int) -> list[tuple[Callable[[float], float], Any]]:
-        """For each column fed by ``origin`` with split thresholds: its inverse and the values to hit."""
+        """For each column fed by ``origin`` with splits: its inverse and the values to hit (both sides of
+        every threshold; every category a categorical split names, and its neighbours)."""
         tables = self.export.tables
         if "feature" not in tables:
             return []
@@ -84,32 +93,63 @@ class Pools:
             cuts = tables["threshold"][(tables["feature"] == j) & self._numeric_nodes()]
             if cuts.size:
                 out.append((column.invert, threshold_targets(np.unique(cuts), self.float32)))
+            named = self._categories_split(j)
+            if named.size:
+                out.append((column.invert, np.concatenate([named, named + 0.5, named - 0.5, named + 1.0])))
         return out
+
+    def _categories_split(self, column: int) -> Any:
+        """Every category a categorical split of ``column`` sends left (the integers its sets name)."""
+        categorical = self.export.tables.get("categorical")
+        if categorical is None:
+            return np.zeros(0)
+        tables, sets = self.export.tables, self.export.model.get("category_sets") or []
+        indices = np.unique(tables["threshold"][(tables["feature"] == column) & (categorical != 0)])
+        members = {int(m) for i in indices.astype(np.int64).tolist() for m in sets[i]}
+        return np.array(sorted(members), dtype=np.float64)
 
     def _numeric_nodes(self) -> Any:
         categorical = self.export.tables.get("categorical")
         return np.ones(len(self.export.tables["feature"]), dtype=bool) if categorical is None else categorical == 0
 
     def _pool(self, origin: int, field: dict) -> list:
+        if field["type"] == "unused":  # dropped before the estimator: any value, or none, gives the same answer
+            return [None, "x", 1.0]
         if field["type"] == "category":
             pool = list(field["categories"])
             if field.get("unknown") == "accept":
                 pool.append(UNSEEN_TEXT if isinstance(pool[0], str) else max(float(c) for c in pool) + 1.5)
             return pool + ([None] if field["nullable"] else [])
-        found = [np.array([invert(float(t)) for t in targets]) for invert, targets in self._targets(origin)]
-        inverted = _nudged(np.concatenate(found)) if found else np.zeros(0)
+        found = []
+        for invert, targets in self._targets(origin):
+            back = np.array([invert(float(t)) for t in targets])
+            # through a step the inverse is only close: the values a step or two around it land either side
+            found.append(back if invert is identity else _nudged(back))
+        inverted = np.concatenate(found) if found else np.zeros(0)
         inverted = inverted[np.isfinite(inverted)]
-        lo, hi = (float(inverted.min()), float(inverted.max())) if inverted.size else (-1.0, 1.0)
+        spread, typical = self.spread(origin, SPREAD), self.spread(origin, TYPICAL)
+        ranged = inverted if inverted.size else typical
+        lo, hi = (float(ranged.min()), float(ranged.max())) if ranged.size else (-1.0, 1.0)
         span = max(hi - lo, 1.0)
         uniform = self.rng.uniform(max(lo - span, -FLOAT32_MAX), min(hi + span, FLOAT32_MAX), size=64)
-        values = np.concatenate([inverted, uniform, np.array(EXTREMES)])
+        values = np.concatenate([inverted, uniform, np.array(EXTREMES), spread])
         values = values[np.abs(values) <= FLOAT32_MAX]
         pool = [float(v) for v in np.unique(values)]
         return pool + ([math.nan] if field["nullable"] else [])
 
+    def spread(self, origin: int, targets: tuple) -> Any:
+        """Linear models: the values of input ``origin`` that give ``targets`` in each column it feeds."""
+        if self.export.model.get("kind") != "linear":
+            return np.zeros(0)
+        found = [column.invert(t) for column in self.columns if column.origin == origin and column.invert is not None
+                 for t in targets]
+        values = np.array(found, dtype=np.float64)
+        return values[np.abs(values) <= FLOAT32_MAX]  # the inputs a request can send
+
     def rows(self, mixes: int = MIXES) -> list[list]:
         """The pools side by side (each input cycling through its own), then shuffled copies."""
         length = max(len(p) for p in self.values)
+        mixes = min(mixes, max(1, MIXED_ROWS // length - 1)) if mixes else 0
         if length * (1 + mixes) > MAX_ROWS:
             raise Unsupported(f"its inputs need {length * (1 + mixes):,} probe rows: too many to prove exact at "
                               f"package time (limit {MAX_ROWS:,})")
@@ -123,109 +163,3 @@ class Pools:
     def drop(self, keep: Callable[[int, int], bool]) -> None:
         """Keep only the pool values ``keep(input, index)`` accepts (those whose steps stay finite)."""
         self.values = [[v for k, v in enumerate(pool) if keep(i, k)] or pool[:1] for i, pool in enumerate(self.values)]
-
-
-# ---------------------------------------------------------------------------------------------
-# Trees: every leaf reached
-
-
-def leaf_paths(tables: dict, roots: list) -> dict:
-    """{leaf node: [(column, threshold, went_left), ...]} for every leaf, numeric splits only."""
-    feature, left, right, threshold = (tables[k].tolist() for k in ("feature", "left", "right", "threshold"))
-    categorical = tables["categorical"].tolist() if "categorical" in tables else None
-    paths: dict = {}
-    for root in roots:
-        stack = [(root, ())]
-        while stack:
-            node, path = stack.pop()
-            f = feature[node]
-            if f < 0:
-                paths[node] = path
-                continue
-            numeric = categorical is None or not categorical[node]
-            stack.append((left[node], (*path, (f, threshold[node], True)) if numeric else path))
-            stack.append((right[node], (*path, (f, threshold[node], False)) if numeric else path))
-    return paths
-
-
-def walk(tables: dict, model: dict, X: Any) -> Any:
-    """(rows, trees) leaf node reached by each row of the estimator's input ``X``, vectorised."""
-    if model.get("float32_inputs"):
-        X = X.astype(np.float32).astype(np.float64)
-    feature, left, right, threshold = (tables[k] for k in ("feature", "left", "right", "threshold"))
-    missing_left = tables.get("missing_left")
-    categorical = tables.get("categorical")
-    sets = model.get("category_sets") or []
-    roots = np.asarray(model["roots"], dtype=np.int64)
-    out = []
-    for start in range(0, len(X), _CHUNK):
-        chunk = X[start : start + _CHUNK]
-        nodes = np.tile(roots, (len(chunk), 1))
-        rows = np.arange(len(chunk))[:, None]
-        while True:
-            f = feature[nodes]
-            active = f >= 0
-            if not active.any():
-                break
-            v = chunk[rows, np.where(active, f, 0)]
-            go_left = v <= threshold[nodes]
-            if categorical is not None:
-                cat = categorical[nodes].astype(bool) & active
-                for r, t in zip(*np.nonzero(cat), strict=True):
-                    value = v[r, t]
-                    go_left[r, t] = value == value and int(value) in sets[int(threshold[nodes[r, t]])]
-            if missing_left is not None:
-                go_left = np.where(np.isnan(v), missing_left[nodes].astype(bool), go_left)
-            else:
-                go_left = np.where(np.isnan(v), False, go_left)
-            nodes = np.where(active, np.where(go_left, left[nodes], right[nodes]), nodes)
-        out.append(nodes)
-    return np.concatenate(out) if out else np.zeros((0, len(roots)), dtype=np.int64)
-
-
-def leaf_rows(pools: Pools, post: Any, rows: list[list], model: dict, tables: dict) -> tuple[list[list], int, int]:
-    """Rows added so that every reachable leaf is reached: ``(new rows, leaves, unreachable leaves)``.
-
-    ``post``: the estimator's input for the pool rows (the first ``len(pool)`` rows of each input's
-    column hold that input's pool values in order).
-    """
-    paths = leaf_paths(tables, model["roots"])
-    reached = set(np.unique(walk(tables, model, post)).tolist())
-    missing = [leaf for leaf in paths if leaf not in reached]
-    if len(rows) + len(missing) > MAX_ROWS:
-        raise Unsupported(f"it has {len(paths):,} leaves: too many to prove exact at package time "
-                          f"(limit {MAX_ROWS:,} probe rows)")
-    seen = post.astype(np.float32).astype(np.float64) if model.get("float32_inputs") else post
-    origins = [c.origin for c in pools.columns]
-    extra, unreachable = [], 0
-    for leaf in missing:
-        row = _row_for_path(pools, seen, origins, paths[leaf], rows[int(pools.rng.integers(len(rows)))])
-        if row is None:
-            unreachable += 1
-        else:
-            extra.append(row)
-    return extra, len(paths), unreachable
-
-
-def _row_for_path(pools: Pools, seen: Any, origins: list, path: tuple, base: list) -> list | None:
-    bounds: dict[int, dict[int, list[float]]] = {}
-    for column, threshold, went_left in path:
-        lo_hi = bounds.setdefault(origins[column], {}).setdefault(column, [-math.inf, math.inf])
-        if went_left:
-            lo_hi[1] = min(lo_hi[1], threshold)
-        else:
-            lo_hi[0] = max(lo_hi[0], threshold)
-    row = list(base)
-    for origin, columns in bounds.items():
-        if origin is None:
-            return None
-        size = len(pools.values[origin])
-        ok = np.ones(size, dtype=bool)
-        for column, (lo, hi) in columns.items():
-            values = seen[:size, column]
-            ok &= (values > lo) & (values <= hi)
-        choices = np.flatnonzero(ok)
-        if not choices.size:
-            return None
-        row[origin] = pools.values[origin][int(pools.rng.choice(choices))]
-    return row

@@ -24,11 +24,19 @@ MODELS = {
     "sklearn.GradientBoostingClassifier": "gradient_boosting", "sklearn.GradientBoostingRegressor": "gradient_boosting",
     "sklearn.HistGradientBoostingClassifier": "hist_gradient_boosting",
     "sklearn.HistGradientBoostingRegressor": "hist_gradient_boosting",
+    **{f"sklearn.{name}": "linear" for name in (
+        "LogisticRegression", "LogisticRegressionCV", "SGDClassifier", "LinearSVC", "RidgeClassifier",
+        "RidgeClassifierCV", "LinearRegression", "Ridge", "RidgeCV", "Lasso", "LassoCV", "ElasticNet",
+        "ElasticNetCV", "SGDRegressor", "LinearSVR")},
+    "xgboost.XGBClassifier": "xgboost", "xgboost.XGBRegressor": "xgboost",
+    "xgboost.XGBRFClassifier": "xgboost", "xgboost.XGBRFRegressor": "xgboost",
+    "xgboost.Booster": "xgboost",  # a native model file, through lambdapack_runtime.xgboost_booster
+    "lightgbm.LGBMClassifier": "lightgbm", "lightgbm.LGBMRegressor": "lightgbm", "lightgbm.Booster": "lightgbm",
 }
 
 COMPOSITES = ("Pipeline", "ColumnTransformer")
 
 
 def key(cls: type) -> str:
-    """The registry's name for a class: ``sklearn.StandardScaler``."""
-    return f"{cls.__module__.split('.')[0]}.{cls.__name__}"
+    """The registry's name for a class: ``sklearn.StandardScaler``; a runtime adapter's is the class it ``adapts``."""
+    return getattr(cls, "adapts", None) or f"{cls.__module__.split('.')[0]}.{cls.__name__}"

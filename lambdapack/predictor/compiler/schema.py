@@ -48,12 +48,16 @@ def _categories(lowered: Lowered, origin: int) -> tuple[list, bool] | None:
 
 
 def _fields(names: list[str], aliases: list[str | None], lowered: Lowered) -> list[dict]:
+    # an input no column reaching the estimator comes from is dropped (known only when every step compiled)
+    used = None if lowered.blocker else {c.origin for c in lowered.columns}
     fields = []
     for i, (name, alias) in enumerate(zip(names, aliases, strict=True)):
         found = _categories(lowered, i)
         field: dict[str, Any] = {"name": name, "alias": alias, "type": "number", "nullable": False}
         if found is not None:
             field.update(type="category", categories=found[0], unknown="accept" if found[1] else "error")
+        elif used is not None and i not in used:
+            field.update(type="unused", nullable=True)
         fields.append(field)
     return fields
 
@@ -93,7 +97,8 @@ def _nan_reaches_plain_trees(model: Any, X: Any) -> bool:
 
 
 def _base_rows(fields: list[dict]) -> list[list]:
-    first = [f["categories"][0] if f["type"] == "category" else 0.0 for f in fields]
+    first = [f["categories"][0] if f["type"] == "category" else None if f["type"] == "unused" else 0.0
+             for f in fields]
     return [first, [v if isinstance(v, str) else 1.0 for v in first]]
 
 
@@ -120,6 +125,8 @@ def _describe(model: Any, names: list[str], aliases: list[str | None]) -> dict:
     frame, base = _frame_and_row(model, fields, named)
     if base is not None:
         for i, field in enumerate(fields):
+            if field["type"] == "unused":
+                continue
             missing = [None if j == i and field["type"] == "category" else math.nan if j == i else v
                        for j, v in enumerate(base)]
             field["nullable"] = _answers(model, fields, frame, missing, missing=True)
@@ -138,8 +145,9 @@ def _unseen_number(categories: list) -> float:
 def describe_and_reply(request: dict) -> dict:
     """:func:`describe` for the model file in ``request`` (``model``, ``names``, ``aliases``)."""
     import joblib
+    from lambdapack_runtime.adapters import adapt
 
-    model = joblib.load(request["model"])
+    model = adapt(joblib.load(request["model"]))
     try:
         names = feature_names(model, request.get("names"))
     except ValueError as exc:

@@ -17,6 +17,8 @@ class Export:
     ``arithmetic``: ``exact`` when the kernel repeats the library's operations in its order and
     precision (every score bit-identical), ``dot`` when a BLAS dot product's summation order
     cannot be repeated (labels proven identical, scores within a measured bound).
+    ``raw_scores(model, X)``: the estimator's own raw scores for the model's input, for a family
+    without ``decision_function`` (XGBoost's margins); the proof compares the kernel's with them.
     """
 
     model: dict
@@ -24,6 +26,7 @@ class Export:
     tables: dict = field(default_factory=dict)  # name -> numpy array
     arithmetic: str = "exact"
     roots: list = field(default_factory=list)
+    raw_scores: Any = None
 
 
 class Tables:
