@@ -11,8 +11,14 @@ and a categorical input, XGBoost and LightGBM regressors), the bench:
    the library's own ``predict`` / ``predict_proba``: label mismatches, rows bit-identical in the
    library's output precision, the largest difference in ulps;
 3. runs every one as a Lambda function in the local emulator, interleaved round by round with an
-   empty handler (``bench_coldstart.cold_start`` through ``function_function_rounds.measure``): Init Duration and
+   empty handler (``fresh_runtime.cold_start`` through ``function_rounds.measure``): Init Duration and
    the warm single-row Duration, with the size of what each needs at run time.
+
+lambdapack's goals, judged per model (``goals``): served by the predictor with no layer; Init
+Duration at most the empty handler's + 50 ms (median of the paired difference); warm single-row
+Duration at most 1 ms; no label mismatch; probabilities (values for a regressor) within 2 ulp of
+the library's; more rows bit-identical than TL2cgen (Treelite). The tables are
+``bench/boosters_render.py``.
 
 Needs the bench venv of docs/benchmarks.md (the boosters and the peers; never the project's test
 extra); it stops with the missing names otherwise.
@@ -24,12 +30,9 @@ extra); it stops with the missing names otherwise.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -41,21 +44,21 @@ for _path in (BENCH_DIR.parent, BENCH_DIR):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-import bench_coldstart as coldstart  # noqa: E402
-import bench_zoo as zoo  # noqa: E402
 import booster_peers as peers  # noqa: E402
 import booster_probes as probes  # noqa: E402
+import fresh_runtime as fresh  # noqa: E402
 import function_rounds  # noqa: E402
 import zoo_models  # noqa: E402
+from boosters_render import CONTENDERS, render_markdown  # noqa: E402
 
 SCHEMA = "lambdapack.bench.boosters/1"
 DEFAULT_ROUNDS = 10
 DEFAULT_WARM_CALLS = 20
-CONTENDERS = ("lambdapack", "library", *peers.PEERS)
-LABELS = {"empty": "empty handler", "lambdapack": "lambdapack predictor", "library": "the library itself (layer)",
-          "m2cgen": "m2cgen (Python)", "tl2cgen": "TL2cgen (C, ctypes)", "onnxruntime": "ONNX Runtime (layer)"}
+# lambdapack's goals (docs/benchmarks.md)
+INIT_BUDGET_MS = zoo_models.BOOSTER_INIT_BUDGET_MS
+WARM_BUDGET_MS = zoo_models.WARM_BUDGET_MS
+MAX_ULPS = 2
 REQUIRED = ("pandas", "xgboost", "lightgbm", *sorted({m for ms in peers.PEER_MODULES.values() for m in ms}))
-MB = 1_000_000
 
 
 def log(message: str) -> None:
@@ -137,7 +140,7 @@ def build(fitted: probes.Fitted, work: Path,
         layer = layers.for_requirements(peer.layer_requirements) if peer.layer_requirements else None
         layer_of[name] = layer[0] if layer else None
         specs[name] = LocalFunctionSpec(work / fitted.key / "peers" / name / "function.zip",
-                                        (layer[1],) if layer else (), runtime=coldstart.RUNTIME,
+                                        (layer[1],) if layer else (), runtime=fresh.RUNTIME,
                                         function_name=f"boosters-{fitted.key}-{name}")
     log(f"{fitted.key}: {probes.N_PROBES:,} probe rows through {', '.join(evaluators)}")
     facts["accuracy"] = accuracy(fitted, evaluators)
@@ -161,97 +164,59 @@ def _unzipped(path: Path) -> int:
         return sum(info.file_size for info in zf.infolist())
 
 
-# ---------------------------------------------------------------------------- rendering
+# ---------------------------------------------------------------------------- lambdapack's goals
 
 
-def _mb(n: int | None) -> str:
-    return "–" if n is None else f"{n / MB:.1f} MB" if n >= 100_000 else f"{n / 1000:.0f} kB"
+def _goal(goal: str, target: str, measured: str, met: bool) -> dict[str, Any]:
+    return {"goal": goal, "target": target, "measured": measured, "met": bool(met)}
 
 
-def _ms(value: float | None) -> str:
-    return zoo._ms(value)
+def _timing_goals(model: Mapping[str, Any]) -> list[dict[str, Any]]:
+    over = model["minus_empty"]["lambdapack"]
+    warm = model["paths"]["lambdapack"]["warm_duration_ms"]["p50"]
+    return [
+        _goal("Init Duration − empty handler, paired median over rounds", f"≤ +{INIT_BUDGET_MS:g} ms",
+              f"{over['median_ms']:+.1f} ms ({over['q1_ms']:+.1f} … {over['q3_ms']:+.1f})",
+              over["median_ms"] <= INIT_BUDGET_MS),
+        _goal("warm single-row Duration, median", f"≤ {WARM_BUDGET_MS:g} ms", f"{warm:.2f} ms",
+              warm <= WARM_BUDGET_MS),
+    ]
 
 
-def accuracy_table(result: Mapping[str, Any]) -> str:
-    rows = ["| model | contender | label mismatches | rows bit-identical | max ulps | max difference | differing rows "
-            "by kind |", "|---|---|---|---|---|---|---|"]
-    for model in result["models"].values():
-        acc = model["accuracy"]
-        for name in CONTENDERS:
-            if name == "library":
-                continue
-            entry = model["contenders"].get(name, {})
-            got = acc.get(name)
-            if got is None:
-                why = entry.get("error") or (f"not served by the predictor: {model['reason']}"
-                                             if name == "lambdapack" else "not run")
-                rows.append(f"| {model['label']} | {LABELS[name]} | refused: {why} | – | – | – | – |")
-                continue
-            mismatches = got.get("label_mismatches")
-            kinds = ", ".join(f"{k} {v}" for k, v in got.get("differing_rows_by_kind", {}).items()) or "none"
-            rows.append(f"| {model['label']} | {LABELS[name]} | "
-                        f"{'–' if mismatches is None else f'{mismatches:,}'} | {got['identical_rows']:,} of "
-                        f"{got['rows']:,} ({got['precision']}) | {got['max_ulps']:,.0f} | "
-                        f"{got.get('max_abs_difference', 0):.3g} | {kinds} |")
-    return "\n".join(rows)
+def _answer_goals(model: Mapping[str, Any]) -> list[dict[str, Any]]:
+    ours = model["accuracy"]["lambdapack"]
+    out = []
+    if model["task"] == "classification":
+        out.append(_goal("label mismatches on the probe rows", "0", f"{ours['label_mismatches']:,}",
+                         ours["label_mismatches"] == 0))
+    outputs = "probabilities" if model["task"] == "classification" else "values"
+    out.append(_goal(f"{outputs}, largest distance from the library's", f"≤ {MAX_ULPS} ulp ({ours['precision']})",
+                     f"{ours['max_ulps']:,.0f} ulp", ours["max_ulps"] <= MAX_ULPS))
+    treelite = model["accuracy"].get("tl2cgen")
+    if treelite is None:
+        refused = (model["contenders"].get("tl2cgen") or {}).get("error") or "not run"
+        out.append(_goal("rows bit-identical, more than TL2cgen (Treelite)", "more rows",
+                         f"{ours['identical_rows']:,} against none (TL2cgen: {refused.split(':')[0]})",
+                         ours["identical_rows"] > 0))
+    else:
+        out.append(_goal("rows bit-identical, more than TL2cgen (Treelite)", "more rows",
+                         f"{ours['identical_rows']:,} against {treelite['identical_rows']:,}",
+                         ours["identical_rows"] > treelite["identical_rows"]))
+    return out
 
 
-def runtime_table(result: Mapping[str, Any]) -> str:
-    rows = ["| model | contender | needs at run time | function zip (unzipped) | layer (unzipped) | Init Duration "
-            "p50 | − empty, paired median | warm Duration p50 |", "|---|---|---|---|---|---|---|---|"]
-    for model in result["models"].values():
-        paths = model.get("paths", {})
-        for name in CONTENDERS:
-            entry = model["contenders"].get(name, {})
-            if name not in paths:
-                continue
-            layer = result["layers"].get(entry.get("layer") or "", {})
-            diff = (model.get("minus_empty") or {}).get(name)
-            diff_text = "–" if diff is None else f"{diff['median_ms']:+.1f} ms"
-            rows.append(f"| {model['label']} | {LABELS[name]} | {entry.get('dependencies', '')} | "
-                        f"{_mb(entry.get('function_unzipped_bytes'))} | {_mb(layer.get('unzipped_bytes'))} | "
-                        f"{_ms(paths[name]['init_ms']['p50'])} | "
-                        f"{diff_text} | "
-                        f"{_ms(paths[name]['warm_duration_ms']['p50'])} |")
-        if "empty" in paths:
-            rows.append(f"| {model['label']} | {LABELS['empty']} | – | – | – | {_ms(paths['empty']['init_ms']['p50'])} "
-                        f"| – | {_ms(paths['empty']['warm_duration_ms']['p50'])} |")
-    return "\n".join(rows)
+def goals(model: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """lambdapack's goals on one model: served by the predictor, its Init and warm Duration, its answers."""
+    if "lambdapack" not in model["accuracy"] or "lambdapack" not in model.get("paths", {}):
+        why = (model.get("failed") or {}).get("lambdapack") or f"{model['serving']}: {model['reason']}"
+        return [_goal("served by the predictor, no layer", "predictor", why, False)]
+    return [*_timing_goals(model), *_answer_goals(model)]
 
 
-def notes_list(result: Mapping[str, Any]) -> str:
-    """Each peer's notes (versions, what was adjusted), and the functions that failed or refused the request."""
-    lines = []
-    for model in result["models"].values():
-        for name, why in (model.get("failed") or {}).items():
-            lines.append(f"- {model['label']}, {LABELS.get(name, name)}, in the emulator: {why}")
-        for name in CONTENDERS:
-            note = (model["contenders"].get(name) or {}).get("note")
-            if note and name != "lambdapack":
-                lines.append(f"- {model['label']}, {LABELS[name]}: {note}")
-    return "\n".join(lines)
-
-
-def conditions(result: Mapping[str, Any]) -> str:
-    m = result.get("machine", {})
-    during = result.get("load_during") or []
-    versions = ", ".join(f"{k} {v}" for k, v in result.get("versions", {}).items())
-    return "\n".join([
-        f"Run {result['date']} ({result.get('seconds', '?')} s), `{result['command']}`; lambdapack "
-        f"{result.get('lambdapack', '?')} ({result.get('git', '?')}).",
-        f"Machine: {m.get('cores', '?')} × {m.get('cpu', '?')}, {m.get('memory_gb', '?')} GB RAM; load average "
-        f"(1/5/15 min) before {coldstart.load_text(result['load_before'])}, after "
-        f"{coldstart.load_text(result['load_after'])}"
-        + (f"; 1-min load during the rounds {min(during):.2f}–{max(during):.2f}." if during else "."),
-        f"{result['probes']:,} probe rows per model; functions in the local emulator under Python "
-        f"{result['python']['function']}, {result['rounds']} rounds of fresh runtimes, interleaved, "
-        f"{result['warm_calls']} warm calls after each first invoke. Libraries: {versions}.",
-    ])
-
-
-def render_markdown(result: Mapping[str, Any]) -> str:
-    parts = [conditions(result), accuracy_table(result), runtime_table(result), notes_list(result)]
-    return "\n\n".join(p for p in parts if p) + "\n"
+def tally(models: Mapping[str, Any]) -> dict[str, int]:
+    """How many of lambdapack's goals this run met, over every model."""
+    every = [g for model in models.values() for g in model.get("goals") or ()]
+    return {"met": sum(g["met"] for g in every), "of": len(every)}
 
 
 # ---------------------------------------------------------------------------- running
@@ -273,48 +238,30 @@ def library_versions() -> dict[str, str]:
 def collect(keys: Sequence[str], rounds: int, warm_calls: int, command: str) -> dict[str, Any]:
     function_rounds.require(REQUIRED, "bench_boosters")
     started = time.time()
-    from lambdapack import __version__
-    from lambdapack.archive import ZipEntry, write_zip
-    from lambdapack.emulator.session import prepare
-
-    with tempfile.TemporaryDirectory(prefix="bench-boosters-") as tmp:
-        work = Path(tmp)
-        write_zip(work / "empty.zip", [ZipEntry("lambda_function.py", coldstart.EMPTY_HANDLER.encode())])
-        layers = function_rounds.Layers(work)
+    with function_rounds.workspace("bench-boosters-") as (work, layers):
         built, facts = [], {}
         for key in keys:
             log(f"{key}: fit {probes.N_TREES} trees")
             fitted = probes.MODELS[key]()
             one, facts[key] = build(fitted, work, layers)
             built.append(function_rounds.first_answers(one))
-        with prepare(built[0].specs["empty"]) as prepared:
-            function_python = prepared.python_full_version
-        load_before = [round(x, 2) for x in os.getloadavg()]
-        date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        log(f"{rounds} rounds; load {coldstart.load_text(load_before)}")
-        samples, load_during = function_rounds.measure(built, rounds, warm_calls,
-                                                       on_round=lambda i: log(f"round {i + 1} done"))
-        load_after = [round(x, 2) for x in os.getloadavg()]
+        samples, conditions = function_rounds.timed_rounds(built, rounds, warm_calls, log)
     models = {}
     for b in built:
-        budget = {"init_budget_ms": zoo_models.BOOSTER_INIT_BUDGET_MS}
-        figures = function_rounds.model_figures(samples[b.spec.key], budget)
+        figures = function_rounds.model_figures(samples[b.spec.key], {"init_budget_ms": INIT_BUDGET_MS})
         models[b.spec.key] = {**facts[b.spec.key], "answers": b.facts.get("answers"), "failed": b.facts.get("failed"),
                               **{k: v for k, v in figures.items() if k in ("paths", "minus_empty")}}
-    return {"schema": SCHEMA, "date": date, "seconds": round(time.time() - started), "command": command,
-            "machine": coldstart.machine(), "load_before": load_before, "load_after": load_after,
-            "load_during": load_during, "python": {"host": ".".join(map(str, sys.version_info[:3])),
-                                                   "function": function_python},
-            "lambdapack": __version__, "git": coldstart.git_commit(), "versions": library_versions(),
-            "rounds": rounds, "warm_calls": warm_calls, "probes": probes.N_PROBES, "layers": layers.facts,
-            "models": models}
+        models[b.spec.key]["goals"] = goals(models[b.spec.key])
+    return {"schema": SCHEMA, **conditions, **function_rounds.run_facts(command, started, rounds, warm_calls, layers),
+            "versions": library_versions(), "probes": probes.N_PROBES, "models": models, "goals": tally(models)}
 
 
 def run(quick: bool) -> dict[str, Any]:
     """bench/run.py's entry point: per model and contender, the comparison and the medians."""
     keys = ["xgb_regressor"] if quick else list(probes.MODELS)
     result = collect(keys, 2 if quick else DEFAULT_ROUNDS, 5 if quick else 10, f"bench_boosters.run(quick={quick})")
-    out: dict[str, Any] = {"rounds": result["rounds"], "load_before": result["load_before"]}
+    out: dict[str, Any] = {"rounds": result["rounds"], "load_before": result["load_before"],
+                           "goals": result["goals"]}
     for key, model in result["models"].items():
         out[key] = {name: {"label_mismatches": acc.get("label_mismatches"), "identical_rows": acc["identical_rows"],
                            "max_ulps": acc["max_ulps"]}
@@ -328,8 +275,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="the XGBoost regressor only; 2 rounds")
     parser.add_argument("--models", nargs="+", choices=list(probes.MODELS), help="only these models")
-    parser.add_argument("--rounds", type=zoo._positive, help=f"fresh runtimes per function (default {DEFAULT_ROUNDS})")
-    parser.add_argument("--warm-calls", type=zoo._positive, default=DEFAULT_WARM_CALLS,
+    parser.add_argument("--rounds", type=fresh.positive, help=f"fresh runtimes per function (default {DEFAULT_ROUNDS})")
+    parser.add_argument("--warm-calls", type=fresh.positive, default=DEFAULT_WARM_CALLS,
                         help=f"warm invokes after each first one (default {DEFAULT_WARM_CALLS})")
     parser.add_argument("--json", type=Path, help="write the result there (e.g. docs/bench/boosters.json)")
     parser.add_argument("--from-json", type=Path, help="re-render a saved result; nothing is run or written")

@@ -198,8 +198,9 @@ def threshold_values(library: str, threshold: float) -> list[float]:
         t32 = np.float32(threshold)
         return [float(t32), float(np.nextafter(t32, np.float32(-np.inf))), float(np.nextafter(t32, np.float32(np.inf))),
                 float(np.nextafter(float(t32), -math.inf)), float(np.nextafter(float(t32), math.inf))]
-    return [threshold, float(np.nextafter(threshold, -math.inf)), float(np.nextafter(threshold, math.inf)),
-            float(np.float32(threshold))]
+    with np.errstate(over="ignore"):  # a threshold beyond float32's range is its infinity there
+        rounded = float(np.float32(threshold))
+    return [threshold, float(np.nextafter(threshold, -math.inf)), float(np.nextafter(threshold, math.inf)), rounded]
 
 
 def probe_rows(fitted: Fitted, n: int = N_PROBES) -> tuple[Any, list[str]]:

@@ -3,18 +3,21 @@
 ``build_model`` does what a user does with a fitted model (``model import``, ``build-layer --model``
 through :class:`Layers`, ``package`` with and without the predictor); ``first_answers`` learns each
 function's answer in an untimed runtime and drops the ones that fail or refuse the request;
-``measure`` runs the rounds (``bench_coldstart.cold_start``: a fresh runtime per function, its Init
+``measure`` runs the rounds (``fresh_runtime.cold_start``: a fresh runtime per function, its Init
 Duration and warm REPORT Durations); ``model_figures`` turns one model's samples into medians, the
 paired difference with the empty handler run just before, and the predictor's goals.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
 import os
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,14 +27,14 @@ for _path in (BENCH_DIR.parent, BENCH_DIR):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-import bench_coldstart as coldstart  # noqa: E402
+import fresh_runtime as fresh  # noqa: E402
 import zoo_models  # noqa: E402
 
 PATHS = ("empty", "predictor", "joblib")
 # the model's libraries build-layer --model pins, and pandas when the model takes a DataFrame
 LAYER_PACKAGES = ("scikit-learn", "numpy", "scipy", "joblib", "pandas", "xgboost", "lightgbm")
-cli = coldstart.lambdapack_command
-Sample = coldstart.Sample
+cli = fresh.lambdapack_command
+Sample = fresh.Sample
 
 
 def log(message: str) -> None:
@@ -90,7 +93,7 @@ class Layers:
             name = f"layer-{len(self.built) + 1}"
             path = self.work / f"{name}.zip"
             log(f"building {name}: {' '.join(args)}")
-            report = json.loads(cli("build-layer", *args, "--runtime", coldstart.RUNTIME, "--arch", coldstart.ARCH,
+            report = json.loads(cli("build-layer", *args, "--runtime", fresh.RUNTIME, "--arch", fresh.ARCH,
                                     "-o", str(path), "--json", cwd=self.work))
             self.built[key] = (name, path)
             self.facts[name] = {"packages": {p["name"]: p["version"] for p in report.get("packages", [])},
@@ -127,7 +130,7 @@ def build_model(spec: zoo_models.ZooModel, work: Path, layers: Layers) -> Built:
         "layer": layer_name, "event": fitted.event,
     }
     zips = {"empty": work / "empty.zip", "predictor": where / "function.zip", "joblib": where / "joblib.zip"}
-    specs = {path: LocalFunctionSpec(zips[path], (layer,) if path == "joblib" else (), runtime=coldstart.RUNTIME,
+    specs = {path: LocalFunctionSpec(zips[path], (layer,) if path == "joblib" else (), runtime=fresh.RUNTIME,
                                      function_name=f"zoo-{spec.key}-{path}") for path in PATHS}
     # a model the predictor does not serve is measured on the estimator path alone
     paths = PATHS if facts["serving"] == "predictor" else ("joblib",)
@@ -178,7 +181,45 @@ def failed_model(spec: zoo_models.ZooModel, message: str) -> dict[str, Any]:
             "predictor_bytes": None, "layer": None, "failed": {"build": message}, "paths": {}}
 
 
+@contextlib.contextmanager
+def workspace(prefix: str) -> Iterator[tuple[Path, Layers]]:
+    """A temporary directory holding the empty handler's zip, and the layers built there."""
+    from lambdapack.archive import ZipEntry, write_zip
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        work = Path(tmp)
+        write_zip(work / "empty.zip", [ZipEntry("lambda_function.py", fresh.EMPTY_HANDLER.encode())])
+        yield work, Layers(work)
+
+
 # ---------------------------------------------------------------------------- measuring
+
+
+def timed_rounds(built: Sequence[Built], rounds: int, warm_calls: int,
+                 say: Callable[[str], None]) -> tuple[dict[str, dict[str, list[Sample]]], dict[str, Any]]:
+    """``measure``'s rounds and the run's conditions: when, the load before, during and after, the Pythons."""
+    from lambdapack.emulator.session import prepare
+
+    with prepare(built[0].specs["empty"]) as prepared:
+        function_python = prepared.python_full_version
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    say(f"{rounds} rounds over {len(built)} models; load {fresh.load_text(load_before)}")
+    samples, load_during = measure(built, rounds, warm_calls, on_round=lambda i: say(f"round {i + 1} done"))
+    return samples, {"date": date, "load_before": load_before, "load_after": [round(x, 2) for x in os.getloadavg()],
+                     "load_during": load_during,
+                     "python": {"host": ".".join(map(str, sys.version_info[:3])), "function": function_python}}
+
+
+def run_facts(command: str, started: float, rounds: int, warm_calls: int, layers: Layers) -> dict[str, Any]:
+    """What both benches record about a run beside its conditions: the command, the machine, lambdapack's commit."""
+    from lambdapack import __version__
+
+    return {"seconds": round(time.time() - started), "command": command, "machine": fresh.machine(),
+            "lambdapack": __version__, "git": fresh.git_commit(), "rounds": rounds, "warm_calls": warm_calls,
+            "layers": layers.facts}
+
+
 
 
 def measure(built: Sequence[Built], rounds: int, warm_calls: int,
@@ -189,7 +230,7 @@ def measure(built: Sequence[Built], rounds: int, warm_calls: int,
     for round_no in range(rounds):
         for b in built:
             for path in b.paths:
-                sample = coldstart.cold_start(b.specs[path], b.event, b.expected[path], warm_calls)
+                sample = fresh.cold_start(b.specs[path], b.event, b.expected[path], warm_calls)
                 samples[b.spec.key][path].append(sample)
         load.append(round(os.getloadavg()[0], 2))
         if on_round:
@@ -197,21 +238,21 @@ def measure(built: Sequence[Built], rounds: int, warm_calls: int,
     return samples, load
 
 
-def model_figures(samples: Mapping[str, Sequence[coldstart.Sample]], facts: Mapping[str, Any]) -> dict[str, Any]:
+def model_figures(samples: Mapping[str, Sequence[fresh.Sample]], facts: Mapping[str, Any]) -> dict[str, Any]:
     """Per path the medians of one run; the predictor's paired Init difference; its goals."""
     out: dict[str, Any] = {"paths": {}}
     for path, runs in samples.items():
         out["paths"][path] = {
             "n": len(runs),
-            "init_ms": coldstart.summary([s.init_ms for s in runs]),
-            "warm_duration_ms": coldstart.summary([s.warm_duration_ms for s in runs]),
-            "max_memory_mb": coldstart.summary([s.max_memory_mb for s in runs]),
+            "init_ms": fresh.summary([s.init_ms for s in runs]),
+            "warm_duration_ms": fresh.summary([s.warm_duration_ms for s in runs]),
+            "max_memory_mb": fresh.summary([s.max_memory_mb for s in runs]),
             "samples": {"init_ms": [round(s.init_ms, 2) for s in runs],
                         "warm_duration_ms": [s.warm_duration_ms for s in runs]},
         }
     paths = out["paths"]
     if "empty" in samples:
-        out["minus_empty"] = {path: coldstart.paired_difference(paths[path]["samples"]["init_ms"],
+        out["minus_empty"] = {path: fresh.paired_difference(paths[path]["samples"]["init_ms"],
                                                                 paths["empty"]["samples"]["init_ms"])
                               for path in samples if path != "empty"}
     if "predictor" in samples and "empty" in samples:

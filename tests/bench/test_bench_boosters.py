@@ -188,3 +188,43 @@ def test_main_re_renders_a_saved_run_and_a_missing_peer_stops_a_run(tmp_path: Pa
     monkeypatch.setattr(boosters, "REQUIRED", ("json", "m2cgen_not_installed_here"))
     with pytest.raises(SystemExit, match="error: bench_boosters needs m2cgen_not_installed_here in this Python"):
         boosters.main(["--models", "xgb_regressor"])
+
+
+def _judged(**changes: object) -> dict:
+    model = _result()["models"]["xgb_classifier"]
+    model["minus_empty"]["lambdapack"] = {"median_ms": 20.0, "q1_ms": 18.0, "q3_ms": 23.0}
+    return {**model, **changes}
+
+
+def test_lambdapacks_goals_are_judged_per_model_and_shown() -> None:
+    met = boosters.goals(_judged())
+    assert [(g["goal"].split(",")[0], g["measured"], g["met"]) for g in met] == [
+        ("Init Duration − empty handler", "+20.0 ms (+18.0 … +23.0)", True),
+        ("warm single-row Duration", "0.60 ms", True),
+        ("label mismatches on the probe rows", "0", True),
+        ("probabilities", "0 ulp", True),
+        ("rows bit-identical", "5,000 against 4,990", True)]
+    assert met[0]["target"] == "≤ +50 ms" and met[3]["target"] == "≤ 2 ulp (float32)"
+    slow = _judged(paths={**_judged()["paths"], "lambdapack": {"init_ms": {"p50": 200}, "warm_duration_ms":
+                                                                {"p50": 1.5}}})
+    slow["minus_empty"]["lambdapack"] = {"median_ms": 150.0, "q1_ms": 140.0, "q3_ms": 160.0}
+    assert [g["met"] for g in boosters.goals(slow)] == [False, False, True, True, True]
+    # a tie with Treelite is not more rows; a refusing Treelite answered none
+    tie = _judged(accuracy={**_judged()["accuracy"], "tl2cgen": {**_judged()["accuracy"]["lambdapack"]}})
+    assert boosters.goals(tie)[-1]["met"] is False
+    alone = _judged(accuracy={k: v for k, v in _judged()["accuracy"].items() if k != "tl2cgen"},
+                    contenders={**_judged()["contenders"], "tl2cgen": {"error": "RuntimeError: categorical splits"}})
+    assert boosters.goals(alone)[-1]["measured"] == "5,000 against none (TL2cgen: RuntimeError)"
+    refused = _judged(serving="joblib", reason="not covered",
+                      accuracy={k: v for k, v in _judged()["accuracy"].items() if k != "lambdapack"})
+    assert boosters.goals(refused) == [{"goal": "served by the predictor, no layer", "target": "predictor",
+                                        "measured": "joblib: not covered", "met": False}]
+    result = _result()
+    result["models"] = {"a": {**_judged(), "goals": met}, "b": {**refused, "goals": boosters.goals(refused)}}
+    result["goals"] = boosters.tally(result["models"])
+    assert result["goals"] == {"met": 5, "of": 6}
+    text = boosters.render_markdown(result)
+    assert "lambdapack's goals met: 5 of 6." in text
+    assert "| XGBClassifier, 500 trees | label mismatches on the probe rows | 0 | 0 | met |" in text
+    assert "| XGBClassifier, 500 trees | served by the predictor, no layer | predictor | joblib: not covered | " \
+           "**missed** |" in text

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from bench_support import load_bench
 
-coldstart = load_bench("bench_coldstart")
+fresh = load_bench("fresh_runtime")
 zoo = load_bench("bench_zoo")
 zoo_models = load_bench("zoo_models")
 rounds = load_bench("function_rounds")
 
 
 def _samples(init: list[float], warm: float, memory: int = 17) -> list:
-    return [coldstart.Sample(init_ms=v, first_response_ms=v + 3, first_duration_ms=1.0, max_memory_mb=memory,
+    return [fresh.Sample(init_ms=v, first_response_ms=v + 3, first_duration_ms=1.0, max_memory_mb=memory,
                              warm_ms=2.0, warm_duration_ms=warm) for v in init]
 
 
@@ -150,7 +150,7 @@ def test_rounds_interleave_fresh_runtimes_in_the_real_emulator(tmp_path: Path) -
 
     train(dataset="iris", estimator="random_forest", params={"n_estimators": "5"}, out=tmp_path / "model")
     package_function(tmp_path / "model", tmp_path / "function.zip", None)
-    write_zip(tmp_path / "empty.zip", [ZipEntry("lambda_function.py", coldstart.EMPTY_HANDLER.encode())])
+    write_zip(tmp_path / "empty.zip", [ZipEntry("lambda_function.py", fresh.EMPTY_HANDLER.encode())])
     specs = {"empty": LocalFunctionSpec(tmp_path / "empty.zip", runtime="python3.12"),
              "predictor": LocalFunctionSpec(tmp_path / "function.zip", runtime="python3.12")}
     spec = zoo_models.MODELS[1]
