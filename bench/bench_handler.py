@@ -21,6 +21,9 @@ without it, in a child of this Python with its own scikit-learn (``bench/run.py`
 
     python bench/bench_handler.py [--quick] [--layer LAYER.zip] [--json OUT] [--markdown] [--plot PNG]
     python bench/bench_handler.py --from-json docs/bench/handler.json --markdown   # re-render only
+
+The timing child is ``bench/handler_child.py`` (standard library only), the tables and the plot
+``bench/handler_render.py``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import importlib.util
 import json
 import math
 import os
@@ -37,40 +39,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-# The guide's handler, as published (only its `from joblib import load` shown as an import): the
-# model is unpickled from the working directory, /var/task on Lambda, inside every call.
-GUIDE_HANDLER = '''from joblib import load
+BENCH_DIR = Path(__file__).resolve().parent
+if str(BENCH_DIR) not in sys.path:
+    sys.path.insert(0, str(BENCH_DIR))
 
+from fresh_runtime import machine, p90  # noqa: E402
+from handler_render import crossover_text, plot, render_markdown  # noqa: E402
 
-def lambda_handler(event, context):
-    # Load the features from the event dict
-    sepal_length = float(event['sl'])
-    sepal_width = float(event['sw'])
-    petal_length = float(event['pl'])
-    petal_width = float(event['pw'])
-    # Set class names
-    target_names = ['setosa','versicolor','virginica']
-    # Load the pre-trained model
-    rfc = load('model.joblib')
-    # Predict a class based on the input
-    y = rfc.predict([[sepal_length, sepal_width, petal_length, petal_width]])[0]
-    # Turn encoding into class string
-    c = target_names[y]
-    print(c)
-    # Return result as JSON
-    return {
-        'statusCode': 200,
-        'body': c
-    }
-'''
-SEED_EVENT = {"sl": 6.9, "sw": 3.1, "pl": 5.1, "pw": 2.3}
-GUIDE_RESPONSE = {"statusCode": 200, "body": "virginica"}
-SERVING_MODULES = ("lambdapack_serving", "lambdapack_predictor")
+CHILD = BENCH_DIR / "handler_child.py"
 BATCH_SIZES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 QUICK_BATCH_SIZES = (1, 10, 100, 1000)
 # (key, dataset, estimator, hyper-parameters, description)
@@ -83,152 +63,13 @@ MODELS = (
 SCHEMA = "lambdapack.bench.handler/1"
 
 
-# ---------------------------------------------------------------------------- the child (timings)
-# Runs under the function's interpreter (the layer's Python with --layer): standard library only
-# at module level, so it needs nothing on sys.path beyond the task directory and the layer.
-
-
-def _import_handler(task: Path, name: str, env: Mapping[str, str]) -> ModuleType:
-    """``task/lambda_function.py`` imported as ``name`` under ``env``, with fresh serving modules."""
-    for module in SERVING_MODULES:
-        sys.modules.pop(module, None)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    sys.path.insert(0, str(task))
-    try:
-        spec = importlib.util.spec_from_file_location(name, task / "lambda_function.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(task))
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def _import_file(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def _time(call: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    call()
-    return time.perf_counter() - started
-
-
-def child_warm(task: Path, rounds: int) -> dict[str, Any]:
-    """Median warm single-row call of the guide's handler, ours (predictor) and ours with the estimator."""
-    guide_file = task / "guide_function.py"
-    guide_file.write_text(GUIDE_HANDLER)
-    os.chdir(task)  # the guide loads 'model.joblib' from the working directory, as on Lambda
-    contenders = {
-        "guide": _import_file(guide_file, "bench_guide_function").lambda_handler,
-        "predictor": _import_handler(task, "bench_fn_predictor", {"LAMBDAPACK_PREDICTOR": "1"}).lambda_handler,
-        "estimator": _import_handler(task, "bench_fn_estimator", {"LAMBDAPACK_PREDICTOR": "0"}).lambda_handler,
-    }
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for name, handler in contenders.items():
-        answer = handler(dict(SEED_EVENT), None)  # warm-up; all three must give the guide's answer
-        if answer != GUIDE_RESPONSE:
-            raise AssertionError(f"{name} answered {answer!r}")
-    for _ in range(rounds):
-        for name, handler in contenders.items():
-            times[name].append(_time(lambda h=handler: h(dict(SEED_EVENT), None)))
-    return {name: [round(t * 1e6, 2) for t in values] for name, values in times.items()}  # µs
-
-
-def _dataset_rows(dataset: str) -> list[list[float]]:
-    # the layer's scikit-learn ships the bundled datasets; shuffled once, the same for both paths
-    import random
-
-    from sklearn import datasets
-
-    X = getattr(datasets, f"load_{dataset}")().data.tolist()
-    random.Random(0).shuffle(X)
-    return [[float(v) for v in row] for row in X]
-
-
-def child_crossover(task: Path, dataset: str, sizes: Sequence[int], min_reps: int,
-                    min_seconds: float) -> dict[str, Any]:
-    """Per batch size, median seconds per call of the predictor and of the estimator path."""
-    handler = _import_handler(task, f"bench_fn_{task.name}", {"LAMBDAPACK_PREDICTOR": "1"})
-    model = handler.MODEL
-    predictor, estimator = model.predictor, model.estimator()
-    if predictor is None or estimator is None:
-        raise RuntimeError(f"{task.name}: both the predictor and the estimator are needed")
-    pool = _dataset_rows(dataset)
-    out: dict[str, Any] = {}
-    for size in sizes:
-        rows = [pool[i % len(pool)] for i in range(size)]
-        if predictor.predict(rows)[0] != estimator.predict(rows)[0]:
-            raise AssertionError(f"{task.name}: predictor and estimator disagree on a batch of {size}")
-        samples: dict[str, list[float]] = {"predictor": [], "estimator": []}
-        spent = 0.0
-        # alternate the two so drift hits both; stop once both have min_reps and the pair min_seconds
-        while len(samples["predictor"]) < min_reps or spent < min_seconds:
-            for name, path in (("predictor", predictor), ("estimator", estimator)):
-                took = _time(lambda p=path, r=rows: p.predict(r))
-                samples[name].append(took)
-                spent += took
-            if len(samples["predictor"]) >= 1000:
-                break
-        out[str(size)] = {name: {"median_us": round(statistics.median(v) * 1e6, 1), "reps": len(v)}
-                          for name, v in samples.items()}
-    return out
-
-
-def child_first_estimator(task: Path) -> dict[str, float]:
-    """In a fresh process: init with the predictor, then the first batch that needs the estimator."""
-    started = time.perf_counter()
-    handler = _import_handler(task, "bench_fn_first", {"LAMBDAPACK_PREDICTOR": "1"})
-    init = time.perf_counter() - started
-    started = time.perf_counter()
-    handler.MODEL.estimator()
-    return {"init_s": round(init, 4), "first_estimator_s": round(time.perf_counter() - started, 4)}
-
-
-def child_main() -> None:
-    request = json.loads(sys.stdin.read())
-    sys.path[:0] = request["sys_path"]
-    real_stdout = sys.stdout
-    reply: dict[str, Any] = {}
-    # the handlers log a line per request (and the guide prints its class): not into the reply
-    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-        if request["what"] == "warm":
-            reply = child_warm(Path(request["task"]), request["rounds"])
-        elif request["what"] == "crossover":
-            reply = child_crossover(Path(request["task"]), request["dataset"], request["sizes"],
-                                    request["min_reps"], request["min_seconds"])
-        elif request["what"] == "first_estimator":
-            reply = child_first_estimator(Path(request["task"]))
-        reply["python"] = ".".join(map(str, sys.version_info[:3]))
-        import numpy
-        import sklearn
-
-        reply["versions"] = {"scikit-learn": sklearn.__version__, "numpy": numpy.__version__}
-    real_stdout.write(json.dumps(reply) + "\n")
-
-
-# ---------------------------------------------------------------------------- the parent
-
-
 class Runner:
     """Where the timings run: the layer's Python with only the layer, or this Python."""
 
     def __init__(self, layer: Path | None) -> None:
         self.layer = layer
         if layer is None:
-            self.command = [sys.executable, "-I", "-B", str(Path(__file__).resolve()), "--child"]
+            self.command = [sys.executable, "-I", "-B", str(CHILD)]
             self.sys_path: list[str] = []
             return
         from lambdapack import interpreters
@@ -242,7 +83,7 @@ class Runner:
         opt = code.opt_dir_for([info])
         # Lambda's order: the task root (added per handler), the layer's site-packages, its python/
         self.sys_path = [str(opt / "python" / "lib" / f"python{version}" / "site-packages"), str(opt / "python")]
-        self.command = [str(python), "-I", "-S", "-B", str(Path(__file__).resolve()), "--child"]
+        self.command = [str(python), "-I", "-S", "-B", str(CHILD)]
 
     def __call__(self, request: dict[str, Any], timeout: float = 1800) -> dict[str, Any]:
         done = subprocess.run(self.command, input=json.dumps({**request, "sys_path": self.sys_path}),
@@ -309,7 +150,7 @@ def collect(quick: bool, layer: Path | None, command: str) -> dict[str, Any]:
     runner = Runner(layer)
     load_before = [round(x, 2) for x in os.getloadavg()]
     date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    result: dict[str, Any] = {"schema": SCHEMA, "date": date, "command": command, "machine": _machine(),
+    result: dict[str, Any] = {"schema": SCHEMA, "date": date, "command": command, "machine": machine(),
                               "load_before": load_before, "layer": str(layer.name) if layer else None,
                               "models": {}}
     # --quick leaves out the 300-tree forest: training and proving it takes most of a minute
@@ -327,7 +168,7 @@ def collect(quick: bool, layer: Path | None, command: str) -> dict[str, Any]:
         medians = {name: _median_ms(warm[name]) for name in ("guide", "predictor", "estimator")}
         result["warm_single_row"] = {
             "rounds": rounds, "median_ms": medians,
-            "p90_ms": {name: round(_p90(warm[name]) / 1000, 4) for name in medians},
+            "p90_ms": {name: round(p90(warm[name]) / 1000, 4) for name in medians},
             "guide_vs_predictor": round(medians["guide"] / medians["predictor"], 1),
             "guide_vs_estimator": round(medians["guide"] / medians["estimator"], 1),
             "estimator_vs_predictor": round(medians["estimator"] / medians["predictor"], 2),
@@ -349,117 +190,6 @@ def collect(quick: bool, layer: Path | None, command: str) -> dict[str, Any]:
     return result
 
 
-def _p90(values: Sequence[float]) -> float:
-    return statistics.quantiles(values, n=10, method="inclusive")[-1] if len(values) > 1 else values[0]
-
-
-def _machine() -> dict[str, Any]:
-    cpu = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {"cpu": cpu, "cores": os.cpu_count()}
-
-
-# ---------------------------------------------------------------------------- rendering
-
-
-def _us(value: float) -> str:
-    if value >= 10_000:
-        return f"{value / 1000:,.1f} ms"
-    if value >= 1000:
-        return f"{value / 1000:.2f} ms"
-    return f"{value:.0f} µs"
-
-
-def warm_table(result: Mapping[str, Any]) -> str:
-    warm = result["warm_single_row"]
-    m, p90 = warm["median_ms"], warm["p90_ms"]
-    rows = ["| handler, warm, one row (guide's event) | median | p90 | guide ÷ this |", "|---|---|---|---|"]
-    for name, label in (("guide", "the guide's (joblib.load in every call)"),
-                        ("estimator", "lambdapack, `LAMBDAPACK_PREDICTOR=0` (estimator loaded at init)"),
-                        ("predictor", "lambdapack, default (stdlib predictor)")):
-        rows.append(f"| {label} | {m[name]:.3f} ms | {p90[name]:.3f} ms | {m['guide'] / m[name]:.1f}× |")
-    return "\n".join(rows)
-
-
-def crossover_table(result: Mapping[str, Any]) -> str:
-    models = result["models"]
-    sizes = sorted({int(s) for m in models.values() for s in m.get("sizes", {})})
-    header = "| batch rows | " + " | ".join(f"{m['description']}: predictor / estimator (ratio)"
-                                             for m in models.values()) + " |"
-    rows = [header, "|---" * (len(models) + 1) + "|"]
-    for size in sizes:
-        cells = []
-        for m in models.values():
-            v = m["sizes"].get(str(size))
-            if v is None:
-                cells.append("–")
-                continue
-            cells.append(f"{_us(v['predictor']['median_us'])} / {_us(v['estimator']['median_us'])} "
-                         f"({v['estimator_vs_predictor']:.2f})")
-        rows.append(f"| {size} | " + " | ".join(cells) + " |")
-    rows.append("| **crossover** | " + " | ".join(_crossover_text(m["crossover"]) for m in models.values()) + " |")
-    rows.append("| handler init with the predictor, fresh process | " + " | ".join(
-        f"{m['first_estimator']['init_s'] * 1000:.0f} ms" for m in models.values()) + " |")
-    rows.append("| first estimator batch, once per runtime | " + " | ".join(
-        f"{m['first_estimator']['first_estimator_s']:.2f} s" for m in models.values()) + " |")
-    return "\n".join(rows)
-
-
-def _crossover_text(c: Mapping[str, Any]) -> str:
-    if c.get("batch") is None:
-        return "none ≤ the largest size"
-    if c.get("between"):
-        near = f" (≈ {c['interpolated']})" if c.get("interpolated") else ""
-        return f"between {c['between'][0]} and {c['between'][1]} rows{near}"
-    return f"≤ {c['batch']} rows"
-
-
-def render_markdown(result: Mapping[str, Any]) -> str:
-    machine = result.get("machine", {})
-    head = (f"Run {result['date']} ({result.get('seconds', '?')} s), `{result['command']}`; "
-            f"{machine.get('cores')} × {machine.get('cpu')}; load average before "
-            f"{' / '.join(map(str, result['load_before']))}, after {' / '.join(map(str, result['load_after']))}; "
-            f"Python {result.get('python')}, scikit-learn {result.get('versions', {}).get('scikit-learn')}, numpy "
-            f"{result.get('versions', {}).get('numpy')}"
-            + (f", layer {result['layer']}" if result.get("layer") else ", this Python's own libraries") + ".")
-    return "\n\n".join((head, warm_table(result), crossover_table(result))) + "\n"
-
-
-def plot(result: Mapping[str, Any], dest: Path) -> Path:
-    """Per model, time per row of each path against the batch size (log-log): where the lines cross."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    models = result["models"]
-    fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.8), squeeze=False)
-    for ax, model in zip(axes[0], models.values(), strict=True):
-        sizes = sorted(int(s) for s in model["sizes"])
-        for name, colour in (("predictor", "#d9480f"), ("estimator", "#364fc7")):
-            per_row = [model["sizes"][str(n)][name]["median_us"] / n for n in sizes]
-            ax.plot(sizes, per_row, marker="o", markersize=3, color=colour, label=name)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("rows per request", fontsize=9)
-        ax.set_ylabel("µs per row (median)", fontsize=9)
-        ax.set_title(f"{model['description']}\ncrossover: {_crossover_text(model['crossover'])}", fontsize=9)
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
-    fig.suptitle(f"stdlib predictor vs the estimator path, warm, same process ({result['date'][:16].replace('T', ' ')} "
-                 f"UTC, Python {result.get('python')}, scikit-learn {result.get('versions', {}).get('scikit-learn')})",
-                 fontsize=10)
-    fig.tight_layout()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(dest, dpi=110)
-    plt.close(fig)
-    return dest
-
-
 def run(quick: bool) -> dict[str, Any]:
     """bench/run.py's entry point: this Python's libraries, the figures a table can show."""
     result = collect(quick, None, f"bench_handler.run(quick={quick})")
@@ -472,7 +202,7 @@ def run(quick: bool) -> dict[str, Any]:
         "speedup": warm["guide_vs_predictor"],
         "speedup_estimator": warm["guide_vs_estimator"],
         "predictor_gain": warm["estimator_vs_predictor"],
-        "crossover": {key: _crossover_text(m["crossover"]) for key, m in result["models"].items()},
+        "crossover": {key: crossover_text(m["crossover"]) for key, m in result["models"].items()},
     }
 
 
@@ -502,7 +232,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--child"]:
-        child_main()
-    else:
-        sys.exit(main())
+    sys.exit(main())

@@ -8,6 +8,9 @@ from pathlib import Path
 from types import ModuleType
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
+# the bench scripts put their directory on sys.path when they run; their sibling modules import each other
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
 
 
 def load_bench(name: str) -> ModuleType:

@@ -1,4 +1,5 @@
-"""bench_coldstart.py's and bench_handler.py's figures, goals, tables and plots on synthetic results."""
+"""bench_coldstart.py's and bench_handler.py's figures, goals, tables and plots on synthetic results (their
+figures, profile and rendering modules included)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ import pytest
 from bench_support import load_bench
 
 coldstart = load_bench("bench_coldstart")
+figures = load_bench("coldstart_figures")
+render = load_bench("coldstart_render")
+fresh = load_bench("fresh_runtime")
 handler = load_bench("bench_handler")
+handler_render = load_bench("handler_render")
 
 # init ms per round for each function; the predictor sits 10 ms above the empty handler in every round
 INIT = {"empty": [50, 60, 70, 80], "guide": [300, 320, 340, 360], "joblib": [1500, 1600, 1700, 1800],
@@ -18,17 +23,17 @@ MEMORY = {"empty": 16, "guide": 137, "joblib": 138, "predictor": 20, "predictor_
 
 
 def _result(init: dict[str, list[float]] = INIT) -> dict:
-    samples = {key: [coldstart.Sample(init_ms=v, first_response_ms=v + (2000 if key == "guide" else 5),
+    samples = {key: [fresh.Sample(init_ms=v, first_response_ms=v + (2000 if key == "guide" else 5),
                                       first_duration_ms=1.0, max_memory_mb=MEMORY[key], warm_ms=1.0 if key != "guide"
                                       else 50.0) for v in values] for key, values in init.items()}
-    variants = coldstart.figures(samples)
+    variants = figures.figures(samples)
     return {"date": "2026-11-29T07:00:00Z", "seconds": 100, "command": "python bench/bench_coldstart.py",
             "machine": {"cpu": "test CPU", "cores": 2, "memory_gb": 8, "os": "Linux"},
             "load_before": [1.0, 1.0, 1.0], "load_after": [2.0, 1.5, 1.0], "load_during": [1.0, 2.0],
             "python": {"host": "3.11.7", "function": "3.12.1"}, "layer": {"versions": {"scikit-learn": "1.9.1"}},
             "lambdapack": "0.1.0", "git": "abc1234", "runs": 4, "warm_calls": 2, "memory_mb": 512,
-            "variants": variants, "ratios": coldstart.ratios(variants), "paired": coldstart.paired(variants),
-            "goals": coldstart.goals(variants), "profile": {}}
+            "variants": variants, "ratios": figures.ratios(variants), "paired": figures.paired(variants),
+            "goals": figures.goals(variants), "profile": {}}
 
 
 def test_ratios_and_goals_come_from_the_medians_of_one_run() -> None:
@@ -45,12 +50,12 @@ def test_a_slow_predictor_misses_the_goals_and_the_table_says_so() -> None:
     slow = {**INIT, "predictor": [v + 400 for v in INIT["empty"]]}
     result = _result(slow)
     assert [g["verdict"] for g in result["goals"]] == ["missed", "missed", "missed", "met"]
-    table = coldstart.goals_table(result)
+    table = render.goals_table(result)
     assert "| +400.0 ms | **missed** |" in table
 
 
 def test_markdown_has_the_conditions_every_function_and_the_paired_difference() -> None:
-    text = coldstart.render_markdown(_result())
+    text = render.render_markdown(_result())
     assert "Load average (1/5/15 min) before 1.00 / 1.00 / 1.00, after 2.00 / 1.50 / 1.00" in text
     assert "| package (predictor) + layer | 75.0 ms |" in text
     assert "| the guide's handler + layer | 330 ms |" in text
@@ -99,7 +104,7 @@ def test_handler_markdown_shows_both_paths_and_the_crossover() -> None:
                                                                    for k, v in sizes.items()},
                                "crossover": handler.crossover(sizes),
                                "first_estimator": {"init_s": 0.012, "first_estimator_s": 1.8}}}}
-    text = handler.render_markdown(result)
+    text = handler_render.render_markdown(result)
     assert "| lambdapack, default (stdlib predictor) | 0.400 ms | 0.500 ms | 100.0× |" in text
     assert "| 100 | 10.0 ms / 5.00 ms (0.50) |" in text
     assert "between 1 and 100 rows (≈" in text

@@ -1,4 +1,5 @@
-"""bench/run.py's tables, ratios, goals and plot on synthetic results (no peer is built here)."""
+"""bench/run.py's tables, ratios, goals and plot on synthetic results (no peer is built here): run_report.py
+renders, layer_rows.py holds the rows and the --quick budget."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import pytest
 from bench_support import load_bench
 
 run = load_bench("run")
+report = load_bench("run_report")
+layer_rows = load_bench("layer_rows")
 measure = load_bench("measure")
 
 TARGET = "python3.12-x86_64"
@@ -19,7 +22,7 @@ def _row(tool: str, **fields):
     base = {"tool": tool, "label": tool, "target": TARGET, "status": "ok", "versions": VERSIONS,
             "runtime_glibc": "2.34", "max_glibc": "2.27", "glibc_ok": True, "foreign_elf": 0, "imports": "ok",
             "cold_start_runs": 3}
-    return run.Row(**{**base, **fields})
+    return layer_rows.Row(**{**base, **fields})
 
 
 ROWS = [
@@ -38,7 +41,7 @@ ROWS = [
 
 
 def test_layer_table_shows_every_row_and_flags_problems() -> None:
-    table = run.layer_table(ROWS)
+    table = report.layer_table(ROWS)
     lines = table.splitlines()
     assert len(lines) == 2 + len(ROWS)
     assert "| guide (manylinux1) | python3.12-x86_64 | **failed** | – |" in table
@@ -48,23 +51,23 @@ def test_layer_table_shows_every_row_and_flags_problems() -> None:
     assert "800 ms (n=3)" in table and "2.00 s (n=3)" in table
     assert "| 60.0 (S3) | 200.0 |" in table  # over 50 MiB zipped: upload through S3
     assert "| 50.0 | 150.0 |" in table
-    over = run.layer_table([_row("pip-target", zip_bytes=82_000_000, unzipped_bytes=268_100_000)])
+    over = report.layer_table([_row("pip-target", zip_bytes=82_000_000, unzipped_bytes=268_100_000)])
     assert "**268.1 > limit**" in over
 
 
 def test_the_glibc_cell_compares_the_versions_it_shows() -> None:
     """The verdict is the comparison of the two versions printed, numerically, whatever a row's flag says."""
-    assert run.fmt_glibc(_row("a", max_glibc="2.28", glibc_ok=False)) == "2.28 ≤ 2.34"
-    assert run.fmt_glibc(_row("b", max_glibc="2.35", glibc_ok=True)) == "**2.35 > 2.34**"
-    assert run.fmt_glibc(_row("c", max_glibc="2.10", runtime_glibc="2.9")) == "**2.10 > 2.9**"
-    assert run.fmt_glibc(_row("d", max_glibc="2.34")) == "2.34 ≤ 2.34"
-    assert run.fmt_glibc(_row("e", max_glibc=None)) == "none ≤ 2.34"
-    assert run.fmt_glibc(_row("f", runtime_glibc=None)) == "2.27 (the runtime's is unknown)"
-    assert run.fmt_glibc(_row("g", status="failed")) == "–"
+    assert report.fmt_glibc(_row("a", max_glibc="2.28", glibc_ok=False)) == "2.28 ≤ 2.34"
+    assert report.fmt_glibc(_row("b", max_glibc="2.35", glibc_ok=True)) == "**2.35 > 2.34**"
+    assert report.fmt_glibc(_row("c", max_glibc="2.10", runtime_glibc="2.9")) == "**2.10 > 2.9**"
+    assert report.fmt_glibc(_row("d", max_glibc="2.34")) == "2.34 ≤ 2.34"
+    assert report.fmt_glibc(_row("e", max_glibc=None)) == "none ≤ 2.34"
+    assert report.fmt_glibc(_row("f", runtime_glibc=None)) == "2.27 (the runtime's is unknown)"
+    assert report.fmt_glibc(_row("g", status="failed")) == "–"
 
 
 def test_notes_carry_the_error_a_user_sees() -> None:
-    notes = run.notes_list(ROWS)
+    notes = report.notes_list(ROWS)
     assert "`ERROR: No matching distribution found for scikit-learn`" in notes
     assert "chalice must run under Python 3.12" in notes
     assert "guide-tags" not in notes  # nothing to say about a clean row
@@ -72,21 +75,21 @@ def test_notes_carry_the_error_a_user_sees() -> None:
 
 def test_ratios_are_relative_to_lambdapack_on_the_same_target() -> None:
     other_target = _row("lambdapack", target="python3.11-x86_64", zip_bytes=1, cold_start_s=1.0)
-    table = run.ratio_table([*ROWS, other_target])
+    table = report.ratio_table([*ROWS, other_target])
     guide = next(line for line in table.splitlines() if line.startswith("| guide-tags |"))
     # 60/60 MB zip, 200/180 MB unzipped, 2.0/0.8 s cold start, 20/10 s and 10/4 s builds
     assert guide == "| guide-tags | python3.12-x86_64 | 1.00× | 1.11× | 2.50× | 2.00× | 2.50× |"
     assert "guide (manylinux1)" not in table  # a failed build has no ratio
     broken = _row("chalice", zip_bytes=900_000, imports="failed", import_failures={"sklearn": "not in the layer"})
-    assert "chalice" not in run.ratio_table([*ROWS, broken])  # nor has a layer that doesn't import
+    assert "chalice" not in report.ratio_table([*ROWS, broken])  # nor has a layer that doesn't import
 
 
 def test_ratio_table_without_a_baseline_says_so() -> None:
-    assert "no lambdapack row" in run.ratio_table([r for r in ROWS if not r.tool.startswith("lambdapack")])
+    assert "no lambdapack row" in report.ratio_table([r for r in ROWS if not r.tool.startswith("lambdapack")])
 
 
 def test_claims_check_the_layer_and_build_goals() -> None:
-    verdicts = [(round(c.measured, 3), c.verdict) for c in run.claims(ROWS)]
+    verdicts = [(round(c.measured, 3), c.verdict) for c in report.claims(ROWS)]
     assert verdicts == [
         (0.5, "met"),  # cold build 10 s vs the guide's way done cold 20 s: ≤ 0.75
         (0.5, "met"),  # vs the fastest other tool whose layer imports (guide-tags, 20 s)
@@ -96,38 +99,38 @@ def test_claims_check_the_layer_and_build_goals() -> None:
         (0.25, "met"),  # warm rebuild 4 s vs pip's 16 s
         (round(50_000_000 / 52_428_800, 3), "met"),  # fits the direct upload
     ]
-    assert "| 4.00 s | **missed** |" in run.claims_table(run.claims(ROWS))
-    slow = [r if r.tool != "lambdapack" else run.Row(**{**r.__dict__, "build_warm_s": 8.0}) for r in ROWS]
-    warm = next(c for c in run.claims(slow) if c.what.startswith("warm"))
+    assert "| 4.00 s | **missed** |" in report.claims_table(report.claims(ROWS))
+    slow = [r if r.tool != "lambdapack" else layer_rows.Row(**{**r.__dict__, "build_warm_s": 8.0}) for r in ROWS]
+    warm = next(c for c in report.claims(slow) if c.what.startswith("warm"))
     assert (warm.measured, warm.verdict) == (0.5, "**missed**")
-    missing = run.claims([r for r in ROWS if r.tool != "pip-target"])
+    missing = report.claims([r for r in ROWS if r.tool != "pip-target"])
     assert next(c for c in missing if c.what.startswith("warm")).verdict == "not measured"
     # a faster peer whose layer imports makes lambdapack miss; one whose layer does not import is no rival
     rivals = [*ROWS, _row("chalice", build_cold_s=9.0), _row("sam", build_cold_s=1.0, imports="failed")]
-    fastest = next(c for c in run.claims(rivals) if "fastest" in c.what)
+    fastest = next(c for c in report.claims(rivals) if "fastest" in c.what)
     assert (round(fastest.measured, 3), fastest.verdict) == (round(10 / 9, 3), "**missed**")
 
 
 def test_phases_are_listed_for_rows_that_report_them() -> None:
     rows = [*ROWS, _row("lambdapack", target="python3.11-x86_64", build_cold_s=9.5,
                         build_cold_phases={"resolve": 1.5, "zip": 2.25})]
-    assert run.phases_list(rows) == "- lambdapack, python3.11-x86_64: resolve 1.50 s, zip 2.25 s (wall 9.50 s)"
-    assert "by phase" in run.render_report({"rows": [r.__dict__ for r in rows]})
+    assert report.phases_list(rows) == "- lambdapack, python3.11-x86_64: resolve 1.50 s, zip 2.25 s (wall 9.50 s)"
+    assert "by phase" in report.render_report({"rows": [r.__dict__ for r in rows]})
 
 
 def test_area_results_of_any_shape_are_flattened() -> None:
     area = {"warm_ms": {"guide": 17.25, "lambdapack": 0.5}, "speedup": 34.5, "events": ["seed", "v2"]}
-    table = run.area_table(area)
+    table = report.area_table(area)
     assert "| warm_ms.guide | 17.25 |" in table
     assert "| speedup | 34.5 |" in table
     assert "| events | seed, v2 |" in table
-    assert run.area_table({"unavailable": "bench/bench_x.py does not exist yet"}).startswith("not available")
-    assert run.area_table({"error": "ValueError: boom"}) == "**failed**: ValueError: boom"
-    assert run.area_table({"skipped": "by --quick"}) == "skipped by --quick"
+    assert report.area_table({"unavailable": "bench/bench_x.py does not exist yet"}).startswith("not available")
+    assert report.area_table({"error": "ValueError: boom"}) == "**failed**: ValueError: boom"
+    assert report.area_table({"skipped": "by --quick"}) == "skipped by --quick"
 
 
 def test_quick_budget_has_a_soft_and_a_hard_limit() -> None:
-    unlimited, spent, soft_only = run.Budget(None), run.Budget(0, 0), run.Budget(0, 3600)
+    unlimited, spent, soft_only = layer_rows.Budget(None), layer_rows.Budget(0, 0), layer_rows.Budget(0, 3600)
     assert not unlimited.spent() and not unlimited.exhausted()
     assert spent.spent() and spent.exhausted()
     assert soft_only.spent() and not soft_only.exhausted()
