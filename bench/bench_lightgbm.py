@@ -36,6 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import fresh_runtime  # bench/ is on sys.path: the script's own directory, or run.py's
+
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "lambdapack.bench.lightgbm/1"
 PROBE_ROWS = 5_000
@@ -179,15 +181,6 @@ def speed(task: Path, event: dict, python: str) -> dict[str, Any]:
             "answer": warm["answer"], "layer_modules_imported": warm["modules"]}
 
 
-def _processor() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
 def lightgbm_one_row(model: Any, frame: Any) -> float:
     row = frame.iloc[:1]
     model.predict_proba(row)
@@ -226,7 +219,7 @@ def run() -> dict[str, Any]:
         rows = _probe_rows(frame, model.booster_)
         event = dict(zip(NAMES, rows[0], strict=True))
         out = {"schema": SCHEMA, "started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-               "machine": {"cpus": os.cpu_count(), "processor": _processor(),
+               "machine": {"cpus": os.cpu_count(), "processor": fresh_runtime.cpu_name(),
                            "load_before": [round(v, 2) for v in os.getloadavg()]},
                "versions": {"lightgbm": lgb.__version__, "python": platform.python_version()},
                "model": {"trees": int(model.booster_.num_trees()), "nodes": report.predictor.verification.get("nodes"),

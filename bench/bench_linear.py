@@ -33,6 +33,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import fresh_runtime  # bench/ is on sys.path: the script's own directory, or run.py's
+
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "lambdapack.bench.linear/1"
 MODELS = (
@@ -273,15 +275,6 @@ def render(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _cpu() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
-    except OSError:
-        return platform.processor() or "unknown CPU"
-    names = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")]
-    return names[0] if names else platform.processor() or "unknown CPU"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="write the results here")
@@ -299,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")
     models = [measure(key, description, args.estimator_python, args.calls) for key, description in MODELS]
     result = {"schema": SCHEMA, "date": dt.date.today().isoformat(), "calls": args.calls,
-              "machine": f"{platform.machine()}, {_cpu()}",
+              "machine": f"{platform.machine()}, {fresh_runtime.cpu_name()}",
               "versions": {"scikit-learn": sklearn.__version__}, "models": models}
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

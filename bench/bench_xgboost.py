@@ -24,7 +24,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import os
@@ -36,6 +35,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import fresh_runtime  # bench/ is on sys.path: the script's own directory, or run.py's
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "lambdapack.bench.xgboost/1"
@@ -218,7 +219,7 @@ def collect(quick: bool, command: str) -> dict[str, Any]:
         raise SystemExit("CPython 3.12 is needed for the timings (pyenv install 3.12)")
     started = time.time()
     date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    result: dict[str, Any] = {"schema": SCHEMA, "date": date, "command": command, "machine": _machine(),
+    result: dict[str, Any] = {"schema": SCHEMA, "date": date, "command": command, "machine": fresh_runtime.machine(),
                               "load_before": [round(x, 2) for x in os.getloadavg()],
                               "versions": {"xgboost": xgboost.__version__, "scikit-learn": sklearn.__version__}}
     df, y = dataset(5000, 0)
@@ -250,16 +251,6 @@ def goals(result: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "label_mismatches": agree["label_mismatches"], "probability_ulps": agree["probability_max_ulps"]}
     return [{"goal": key, "limit": GOALS[key], "measured": round(measured[key], 3),
              "verdict": "met" if measured[key] <= GOALS[key] else "missed"} for key in GOALS]
-
-
-def _machine() -> dict[str, Any]:
-    cpu = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {"cpu": cpu, "cores": os.cpu_count()}
 
 
 # ---------------------------------------------------------------------------- rendering

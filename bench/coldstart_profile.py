@@ -29,8 +29,8 @@ t1 = time.perf_counter()
 import awslambdaric.__main__
 t2 = time.perf_counter()
 import os
-if os.path.exists(os.path.join(task, "lambdapack_serving.py")):
-    import lambdapack_serving
+if os.path.isdir(os.path.join(task, "lambdapack_runtime")):
+    import lambdapack_runtime.model, lambdapack_runtime.service
 t3 = time.perf_counter()
 import lambda_function
 t4 = time.perf_counter()

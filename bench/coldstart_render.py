@@ -89,7 +89,7 @@ def profile_table(result: Mapping[str, Any]) -> str:
     titles = (("interpreter_start_and_exit_ms", "interpreter start and exit (`-c pass`)"),
               ("path_and_site_ms", "Lambda's sys.path and `site`"),
               ("awslambdaric_ms", "awslambdaric's imports"),
-              ("support_modules_ms", "`import lambdapack_serving` (+ the predictor module)"),
+              ("support_modules_ms", "import of the function's support modules (lambdapack's runtime)"),
               ("handler_module_ms", "`import lambda_function` (model load)"))
     for field, title in titles:
         rows.append(f"| {title} | " + " | ".join(

@@ -96,19 +96,26 @@ def load_text(values: Sequence[float]) -> str:
     return " / ".join(f"{v:.2f}" for v in values)
 
 
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo: what every bench records beside its figures."""
+    import platform
+
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return platform.processor() or "unknown CPU"
+    names = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")]
+    return names[0] if names else platform.processor() or "unknown CPU"
+
+
 def machine() -> dict[str, Any]:
     import platform
 
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
     mem_gb = None
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemTotal"):
             mem_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb,
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "memory_gb": mem_gb,
             "os": f"{platform.system()} {platform.release()} ({platform.machine()})"}
 
 

@@ -51,13 +51,13 @@ def lambda_handler(event, context):
 '''
 SEED_EVENT = {"sl": 6.9, "sw": 3.1, "pl": 5.1, "pw": 2.3}
 GUIDE_RESPONSE = {"statusCode": 200, "body": "virginica"}
-SERVING_MODULES = ("lambdapack_serving", "lambdapack_predictor")
+RUNTIME_PACKAGE = "lambdapack_runtime"  # the function's runtime package beside lambda_function.py
 
 
 def _import_handler(task: Path, name: str, env: Mapping[str, str]) -> ModuleType:
     """``task/lambda_function.py`` imported as ``name`` under ``env``, with fresh serving modules."""
-    for module in SERVING_MODULES:
-        sys.modules.pop(module, None)
+    for module in [m for m in sys.modules if m == RUNTIME_PACKAGE or m.startswith(RUNTIME_PACKAGE + ".")]:
+        del sys.modules[module]
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     sys.path.insert(0, str(task))

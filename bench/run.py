@@ -15,7 +15,6 @@ same run: this machine is shared, absolute times are indicative only.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import importlib
 import json
@@ -61,24 +60,16 @@ QUICK_SKIPS_AREAS = {
 
 
 def machine_description() -> dict[str, Any]:
-    cpu, cores = "unknown CPU", os.cpu_count() or 0
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem_gb = None
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
+    import fresh_runtime
+
+    described = fresh_runtime.machine()
     load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
     return {
-        "cpu": cpu, "cores": cores, "memory_gb": mem_gb,
-        "os": f"{platform.system()} {platform.release()} ({platform.machine()})",
+        **described, "cores": described["cores"] or 0,
         "python": platform.python_version(),
         "loadavg": " / ".join(f"{x:.1f}" for x in load),
-        "summary": f"{cores} × {cpu}, {mem_gb} GB RAM, {platform.system()} {platform.machine()}",
+        "summary": f"{described['cores']} × {described['cpu']}, {described['memory_gb']} GB RAM, "
+                   f"{platform.system()} {platform.machine()}",
     }
 
 

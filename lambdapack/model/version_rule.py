@@ -2,7 +2,7 @@
 
 A pickle made by scikit-learn X and loaded by scikit-learn Y warns at best and predicts
 wrongly at worst, so a model and a layer agree only when every library that shapes the
-pickle is at exactly the same version on both sides. ``templates/lambdapack_serving.py``
+pickle is at exactly the same version on both sides. ``templates/lambdapack_runtime/manifests.py``
 applies the same rule at init (it cannot import lambdapack): it mirrors :data:`PINNED_PACKAGES`
 and :data:`LAYER_ALIASES`.
 """
