@@ -167,8 +167,9 @@ def _unzipped(path: Path) -> int:
 # ---------------------------------------------------------------------------- lambdapack's goals
 
 
-def _goal(goal: str, target: str, measured: str, met: bool) -> dict[str, Any]:
-    return {"goal": goal, "target": target, "measured": measured, "met": bool(met)}
+def _goal(goal: str, target: str, measured: str, met: bool, tied: bool = False) -> dict[str, Any]:
+    """One goal's verdict; ``tied``: not met, because the peer is as good as can be (every row exact)."""
+    return {"goal": goal, "target": target, "measured": measured, "met": bool(met), **({"tied": True} if tied else {})}
 
 
 def _timing_goals(model: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -199,9 +200,10 @@ def _answer_goals(model: Mapping[str, Any]) -> list[dict[str, Any]]:
                          f"{ours['identical_rows']:,} against none (TL2cgen: {refused.split(':')[0]})",
                          ours["identical_rows"] > 0))
     else:
+        both_exact = ours["identical_rows"] == treelite["identical_rows"] == ours["rows"]
         out.append(_goal("rows bit-identical, more than TL2cgen (Treelite)", "more rows",
                          f"{ours['identical_rows']:,} against {treelite['identical_rows']:,}",
-                         ours["identical_rows"] > treelite["identical_rows"]))
+                         ours["identical_rows"] > treelite["identical_rows"], tied=both_exact))
     return out
 
 
@@ -216,7 +218,7 @@ def goals(model: Mapping[str, Any]) -> list[dict[str, Any]]:
 def tally(models: Mapping[str, Any]) -> dict[str, int]:
     """How many of lambdapack's goals this run met, over every model."""
     every = [g for model in models.values() for g in model.get("goals") or ()]
-    return {"met": sum(g["met"] for g in every), "of": len(every)}
+    return {"met": sum(g["met"] for g in every), "of": len(every), "tied": sum(bool(g.get("tied")) for g in every)}
 
 
 # ---------------------------------------------------------------------------- running

@@ -82,8 +82,9 @@ def conditions(result: Mapping[str, Any]) -> str:
         f"{result['probes']:,} probe rows per model; functions in the local emulator under Python "
         f"{result['python']['function']}, {result['rounds']} rounds of fresh runtimes, interleaved, "
         f"{result['warm_calls']} warm calls after each first invoke. Libraries: {versions}.",
-        *([f"lambdapack's goals met: {result['goals']['met']} of {result['goals']['of']}."] if "goals" in result
-          else []),
+        *([f"lambdapack's goals met: {result['goals']['met']} of {result['goals']['of']}"
+           + (f" ({result['goals']['tied']} not met by a tie: the peer also bit-identical on every row)."
+              if result["goals"].get("tied") else ".")] if "goals" in result else []),
     ])
 
 
@@ -92,7 +93,8 @@ def goals_table(result: Mapping[str, Any]) -> str:
     rows = ["| model | goal | target | measured | verdict |", "|---|---|---|---|---|"]
     for model in result["models"].values():
         for goal in model.get("goals") or ():
-            verdict = "met" if goal["met"] else "**missed**"
+            verdict = ("met" if goal["met"] else
+                       "**not met**: tied, both bit-identical on every row" if goal.get("tied") else "**missed**")
             rows.append(f"| {model['label']} | {goal['goal']} | {goal['target']} | {goal['measured']} | {verdict} |")
     return "\n".join(rows) if len(rows) > 2 else ""
 

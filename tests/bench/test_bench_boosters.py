@@ -209,9 +209,13 @@ def test_lambdapacks_goals_are_judged_per_model_and_shown() -> None:
                                                                 {"p50": 1.5}}})
     slow["minus_empty"]["lambdapack"] = {"median_ms": 150.0, "q1_ms": 140.0, "q3_ms": 160.0}
     assert [g["met"] for g in boosters.goals(slow)] == [False, False, True, True, True]
-    # a tie with Treelite is not more rows; a refusing Treelite answered none
-    tie = _judged(accuracy={**_judged()["accuracy"], "tl2cgen": {**_judged()["accuracy"]["lambdapack"]}})
-    assert boosters.goals(tie)[-1]["met"] is False
+    # a tie with Treelite is not more rows (said as a tie when both are exact on every row);
+    # a refusing Treelite answered none
+    exact_tie = _judged(accuracy={**_judged()["accuracy"], "tl2cgen": {**_judged()["accuracy"]["lambdapack"]}})
+    assert (boosters.goals(exact_tie)[-1]["met"], boosters.goals(exact_tie)[-1].get("tied")) == (False, True)
+    partial = {**_judged()["accuracy"]["lambdapack"], "identical_rows": 4990}
+    partial_tie = _judged(accuracy={**_judged()["accuracy"], "lambdapack": partial, "tl2cgen": partial})
+    assert (boosters.goals(partial_tie)[-1]["met"], boosters.goals(partial_tie)[-1].get("tied")) == (False, None)
     alone = _judged(accuracy={k: v for k, v in _judged()["accuracy"].items() if k != "tl2cgen"},
                     contenders={**_judged()["contenders"], "tl2cgen": {"error": "RuntimeError: categorical splits"}})
     assert boosters.goals(alone)[-1]["measured"] == "5,000 against none (TL2cgen: RuntimeError)"
@@ -222,9 +226,14 @@ def test_lambdapacks_goals_are_judged_per_model_and_shown() -> None:
     result = _result()
     result["models"] = {"a": {**_judged(), "goals": met}, "b": {**refused, "goals": boosters.goals(refused)}}
     result["goals"] = boosters.tally(result["models"])
-    assert result["goals"] == {"met": 5, "of": 6}
+    assert result["goals"] == {"met": 5, "of": 6, "tied": 0}
     text = boosters.render_markdown(result)
     assert "lambdapack's goals met: 5 of 6." in text
     assert "| XGBClassifier, 500 trees | label mismatches on the probe rows | 0 | 0 | met |" in text
     assert "| XGBClassifier, 500 trees | served by the predictor, no layer | predictor | joblib: not covered | " \
            "**missed** |" in text
+    result["models"]["c"] = {**exact_tie, "goals": boosters.goals(exact_tie)}
+    result["goals"] = boosters.tally(result["models"])
+    text = boosters.render_markdown(result)
+    assert "(1 not met by a tie: the peer also bit-identical on every row)" in text
+    assert "| 5,000 against 5,000 | **not met**: tied, both bit-identical on every row |" in text
