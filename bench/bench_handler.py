@@ -71,23 +71,21 @@ class Runner:
         if layer is None:
             self.command = [sys.executable, "-I", "-B", str(CHILD)]
             self.sys_path: list[str] = []
+            self.env: dict[str, str] | None = None
             return
-        from lambdapack import interpreters
-        from lambdapack.emulator import code
+        from lambdapack.layer.inspect import inspect_layer
+        from lambdapack.layer_python import LayerPython
 
-        info = code.inspect_layer(layer)
-        version, _ = code.check_runnable([info])
-        if version is None:
-            raise RuntimeError(f"{layer} does not say which Python it is for")
-        python = interpreters.require_python(tuple(int(p) for p in version.split(".")), None)
-        opt = code.opt_dir_for([info])
-        # Lambda's order: the task root (added per handler), the layer's site-packages, its python/
-        self.sys_path = [str(opt / "python" / "lib" / f"python{version}" / "site-packages"), str(opt / "python")]
-        self.command = [str(python), "-I", "-S", "-B", str(CHILD)]
+        # the layer's Python, the layer unpacked as /opt; Lambda's order on sys.path: the task root
+        # (added per handler), then the layer's site-packages and its python/
+        where = LayerPython.for_layers([inspect_layer(layer)])
+        self.sys_path = [str(p) for p in where.site_paths]
+        self.command = [str(where.interpreter), "-I", "-S", "-B", str(CHILD)]
+        self.env = where.environment()
 
     def __call__(self, request: dict[str, Any], timeout: float = 1800) -> dict[str, Any]:
         done = subprocess.run(self.command, input=json.dumps({**request, "sys_path": self.sys_path}),
-                              capture_output=True, text=True, timeout=timeout, check=False)
+                              capture_output=True, text=True, timeout=timeout, check=False, env=self.env)
         if done.returncode != 0:
             tail = "\n".join(done.stderr.strip().splitlines()[-6:])
             raise RuntimeError(f"the timing child failed ({request['what']}):\n{tail}")

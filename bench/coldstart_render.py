@@ -24,7 +24,7 @@ def conditions(result: Mapping[str, Any]) -> str:
     lines = [
         f"Run {result.get('date', '?')} ({result.get('seconds', '?')} s), `{result.get('command', '?')}`.",
         f"Machine: {machine.get('cores', '?')} × {machine.get('cpu', '?')}, {machine.get('memory_gb', '?')} GB RAM, "
-        f"{machine.get('os', '?')}; shared with other work.",
+        f"{machine.get('os', '?')}.",
         f"Load average (1/5/15 min) before {load_text(result.get('load_before', []))}, after "
         f"{load_text(result.get('load_after', []))}"
         + (f"; 1-min load while the runtimes ran {min(during):.2f}–{max(during):.2f}." if during else "."),
