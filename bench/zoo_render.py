@@ -6,6 +6,7 @@ warm Duration per path with each goal's verdict, and the paths left out of the t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,7 +35,10 @@ def _proof(model: Mapping[str, Any]) -> str:
     if model["serving"] != "predictor":
         return f"joblib path: {model['reason']}"
     claim = model.get("claim") or {}
-    parts = [f"{claim.get('rows', 0):,} rows, predictions identical"]
+    # predict: "identical labels and values" (trees), "identical on N rows" or a bound (linear models)
+    predict = re.sub(r" on [\d,]+ rows$", "", str(claim.get("predict") or "identical"))
+    predict = "identical" if predict.startswith("identical") else predict
+    parts = [f"{claim.get('rows', 0):,} rows, predictions {predict}"]
     for key in ("preprocessing", "scores", "probabilities"):
         if key in claim:
             parts.append(f"{key} {claim[key]}")

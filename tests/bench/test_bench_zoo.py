@@ -84,6 +84,18 @@ def test_the_tables_show_coverage_the_proof_and_every_goal() -> None:
     assert "- layer-1: scikit-learn 1.9.1, numpy 2.4.6" in text
 
 
+def test_a_linear_models_claim_is_shown_as_proven_not_as_identical() -> None:
+    ridge = {**FAST, "label": "ridge", "claim": {
+        "rows": 545, "predict": "within 2 ulp of the dot product's magnitude (bound 64) on 545 rows",
+        "scores": "within 2 ulp of the dot product's magnitude (bound 64)", "exact": False}}
+    logistic = {**FAST, "label": "logistic", "claim": {"rows": 907, "predict": "identical on 907 rows",
+                                                        "scores": "within 1 ulp of the dot product's magnitude"}}
+    text = zoo.render_markdown(_result({"ridge": ridge, "logistic": logistic}))
+    assert "| 545 rows, predictions within 2 ulp of the dot product's magnitude (bound 64); scores within 2 ulp" in text
+    assert "| 907 rows, predictions identical; scores within 1 ulp" in text
+    assert "545 rows, predictions identical" not in text
+
+
 def test_main_re_renders_a_saved_run_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     saved = tmp_path / "zoo.json"
     saved.write_text(json.dumps(_result({"forest": FAST})))
