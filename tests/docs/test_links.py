@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,8 @@ def slug(heading: str) -> str:
     return text.replace(" ", "-")
 
 
-def anchors(page: Path) -> set[str]:
+@cache
+def anchors(page: Path) -> frozenset[str]:
     seen: dict[str, int] = {}
     out = set()
     for line in _prose(page.read_text(encoding="utf-8")):
@@ -39,7 +41,7 @@ def anchors(page: Path) -> set[str]:
             n = seen.get(base, 0)
             seen[base] = n + 1
             out.add(base if n == 0 else f"{base}-{n}")
-    return out
+    return frozenset(out)
 
 
 def links(page: Path) -> list[str]:

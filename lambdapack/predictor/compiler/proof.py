@@ -148,7 +148,7 @@ class Proof:
             else:
                 report["scores"] = self._scores(predictor, rows, X)
                 if probas is not None:
-                    report["probabilities"] = self._probabilities(probas, X, predictor)
+                    report["probabilities"] = self._probabilities(probas, X)
         return report
 
     def _transforms(self, predictor: Any, rows: list[list], X: Any) -> str:
@@ -259,7 +259,7 @@ class Proof:
             return {"claim": "bit-identical"}
         raise Unsupported(f"its raw scores differ from decision_function() by up to {ulps(expected, got)} ulp")
 
-    def _probabilities(self, probas: list, X: Any, predictor: Any) -> dict:
+    def _probabilities(self, probas: list, X: Any) -> dict:
         expected = np.asarray(self.model.predict_proba(X), dtype=np.float64)
         got = np.asarray(probas, dtype=np.float64)
         if self.export.arithmetic == "dot":
@@ -270,7 +270,7 @@ class Proof:
             return self._float32_difference(got, expected, "probabilities")
         measured = ulps(expected, got)
         differing = int(np.sum(np.any(expected != got, axis=1)))
-        if self.export.output.get("link") != "softmax" or measured > EXP_ULPS or not self._exp_differs(predictor, X):
+        if self.export.output.get("link") != "softmax" or measured > EXP_ULPS or not self._exp_differs(X):
             raise Unsupported(f"its probabilities differ from predict_proba() by up to {measured} ulp")
         return {"claim": "exp", "max_ulps": measured, "rows_differing": differing}
 
@@ -309,7 +309,7 @@ class Proof:
                 "slope": SLOPES[self.export.output["link"]] if np.all(slopes == slopes[0]) else "per row",
                 "slack_ulps": PROBA_SLACK_ULPS}
 
-    def _exp_differs(self, predictor: Any, X: Any) -> bool:
+    def _exp_differs(self, X: Any) -> bool:
         """Whether numpy's ``exp`` and the C library's disagree on these scores: the only excuse for a softmax gap."""
         raw = np.asarray(self.model.decision_function(X), dtype=np.float64).reshape(X.shape[0], -1)
         shifted = raw - raw.max(axis=1, keepdims=True)
